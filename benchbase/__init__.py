@@ -1,0 +1,72 @@
+"""benchbase: how well does a pretrained ConvNet transfer, and with which strategy?
+
+Write a plugin
+--------------
+A plugin is a module whose functions carry ``@benchbase.hookimpl``::
+
+    # my_backbones.py
+    import torchvision
+    from benchbase import Backbone, hookimpl
+
+    @hookimpl
+    def register_backbones(register):
+        register(Backbone(
+            name="my/resnet18",
+            build=lambda pretrained: torchvision.models.resnet18(
+                weights="DEFAULT" if pretrained else None),
+            layers={"layer3": "layer3", "pool": "avgpool"},
+            default_layer="pool",
+        ))
+
+and is announced in its package's ``pyproject.toml``::
+
+    [project.entry-points.benchbase]
+    my_backbones = "my_backbones"
+
+After ``pip install``, ``benchbase list backbones`` shows ``my/resnet18``. The hooks are
+documented in :mod:`benchbase.hookspecs`; :mod:`benchbase.testing` has fixtures and
+contract checks for plugin authors.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.types import (
+    Backbone,
+    Cell,
+    Dataset,
+    DatasetData,
+    FeatureTask,
+    ImageTask,
+    Outcome,
+    Result,
+    Sample,
+    Split,
+    Strategy,
+    Suite,
+)
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("benchbase")
+
+__all__ = [
+    "Backbone",
+    "BenchbaseError",
+    "Cell",
+    "DataLayoutError",
+    "Dataset",
+    "DatasetData",
+    "FeatureTask",
+    "ImageTask",
+    "Outcome",
+    "Result",
+    "Sample",
+    "Split",
+    "Strategy",
+    "Suite",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from benchbase.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``benchbase`` command: one small module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from benchbase import __version__
+from benchbase.cli import datasets_cmd, leaderboard_cmd, list_cmd, plugins_cmd, results_cmd, run_cmd
+from benchbase.errors import BenchbaseError
+
+COMMANDS = (list_cmd, plugins_cmd, datasets_cmd, run_cmd, results_cmd, leaderboard_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchbase",
+        description="How well does a pretrained ConvNet transfer, and with which strategy?",
+        epilog="Start with:  benchbase run --suite demo   (offline, about 2 minutes on 2 cores)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"benchbase {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except BenchbaseError as exc:
+        print(f"benchbase: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\nbenchbase: interrupted; finished cells are saved. Re-run the same command to "
+            "resume where it stopped.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

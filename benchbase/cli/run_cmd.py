@@ -1,0 +1,78 @@
+"""``benchbase run``: evaluate every cell of a suite, skipping cells already stored."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchbase.cli.common import subparser
+from benchbase.plugins import host
+from benchbase.runner import Runner
+from benchbase.suites import load_suite
+
+
+def add_parser(sub: Any) -> None:
+    p = subparser(
+        sub,
+        "run",
+        "Run a suite: datasets × backbones × strategies, results into --out.",
+        "  benchbase run --suite demo                 # offline, real data and weights\n"
+        "  benchbase run --suite razavian --data-root ~/data --dry-run\n"
+        "  benchbase run --suite my_suite.toml --data-root ~/data --out runs/ --device cuda\n\n"
+        "A suite file:\n"
+        '  name = "mine"\n  datasets = ["voc2007"]\n  backbones = ["timm/resnet50"]\n'
+        '  strategies = ["linear-svm"]\n  [params.linear-svm]\n  C = [0.1, 1.0]\n\n'
+        "Re-running the same command skips finished cells; Ctrl-C keeps what is done.",
+    )
+    p.add_argument("--suite", required=True, help="registered suite name or a .toml file")
+    p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="results folder (default: runs/)")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
+    p.add_argument("--dry-run", action="store_true", help="print the grid and what is already done")
+    p.add_argument(
+        "--no-leaderboard", action="store_true", help="do not print the table at the end"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    h = host()
+    suite = load_suite(h, args.suite)
+    runner = Runner(h, suite, args.out, args.data_root, args.device, args.batch_size)
+    if args.dry_run:
+        return dry_run(runner)
+    summary = runner.run()
+    print(
+        f"{suite.name}: {summary.done} cells computed, {summary.skipped} already done, "
+        f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
+        f"results in {args.out}",
+        file=sys.stderr,
+    )
+    if not args.no_leaderboard:
+        from benchbase.leaderboard import render_plain
+
+        print(render_plain(args.out, suite=suite.name))
+    return 0
+
+
+def dry_run(runner: Runner) -> int:
+    grid, fps, done = runner.plan(allow_missing=True)
+    n_done = 0
+    for cell in grid.cells:
+        state = "done" if fps[repr(cell)] in done else "todo"
+        n_done += state == "done"
+        print(
+            f"{state}  {cell.dataset:<12} {cell.split:<10} {cell.backbone:<36} {cell.layer:<8} {cell.strategy}"
+        )
+    per_ds = Counter(c.dataset for c in grid.cells)
+    print(
+        f"\n{len(grid.cells)} cells ({n_done} done) over "
+        + ", ".join(f"{k}: {v}" for k, v in per_ds.items())
+    )
+    for name, why in grid.missing.items():
+        print(f"missing dataset {name}: {why}")
+    return 0

@@ -1,0 +1,174 @@
+"""Feature extraction: every requested tap of a backbone from one forward pass."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchbase.device import autocast, default_batch_size, loader_workers
+from benchbase.errors import BenchbaseError
+from benchbase.images import ImageList, normalize, resize_crop
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from benchbase.cache import CacheWriter
+    from benchbase.types import Backbone, Sample
+
+
+def find_module(model: torch.nn.Module, path: str) -> torch.nn.Module:
+    """The submodule at dotted ``path``, or an error listing the model's top-level modules."""
+    try:
+        return model.get_submodule(path) if path else model
+    except AttributeError:
+        top = ", ".join(name for name, _ in model.named_children())
+        raise BenchbaseError(
+            f"layer path {path!r} does not exist in {type(model).__name__} (top-level modules: {top})"
+        ) from None
+
+
+def pool(output: Any) -> torch.Tensor:
+    """Global-average-pool a 4-D map (N, C, H, W) or a token sequence (N, T, D) to (N, D)."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if output.ndim == 4:
+        return output.float().mean(dim=(2, 3))
+    if output.ndim == 3:
+        return output.float().mean(dim=1)
+    return output.float().reshape(output.shape[0], -1)
+
+
+class TapExtractor:
+    """Hooks on a model that capture every tap in one forward pass."""
+
+    def __init__(self, model: torch.nn.Module, taps: dict[str, str]) -> None:
+        self.model = model
+        self.captured: dict[str, torch.Tensor] = {}
+        self._stack = ExitStack()
+        for name, path in taps.items():
+            module_path, _, where = path.partition(":")
+            if where not in ("", "input", "output"):
+                raise BenchbaseError(f"tap {name!r}: {path!r} must end in ':input' or nothing")
+            module = find_module(model, module_path)
+            if where == "input":
+                handle = module.register_forward_pre_hook(self._save_input(name))
+            else:
+                handle = module.register_forward_hook(self._save_output(name))
+            self._stack.callback(handle.remove)
+
+    def _save_input(self, name: str) -> Callable[..., None]:
+        def hook(_module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+            self.captured[name] = pool(args[0])
+
+        return hook
+
+    def _save_output(self, name: str) -> Callable[..., None]:
+        def hook(_module: torch.nn.Module, _args: Any, output: Any) -> None:
+            self.captured[name] = pool(output)
+
+        return hook
+
+    def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.captured = {}
+        self.model(batch)
+        return self.captured
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@dataclass
+class ExtractionStats:
+    images: int
+    seconds: float
+    batch_size: int
+
+
+def extract(
+    backbone: Backbone,
+    model: torch.nn.Module,
+    taps: Sequence[str],
+    samples: Sequence[Sample],
+    open_image: Callable[[Sample], Image.Image],
+    writers: dict[str, CacheWriter],
+    device: torch.device,
+    input_size: int | None = None,
+    batch_size: int | None = None,
+    progress: str = "extract",
+) -> ExtractionStats:
+    """Stream ``samples`` through ``model`` once, writing each tap's pooled rows to its writer.
+
+    On CUDA out-of-memory the batch size is halved and the batch retried.
+    """
+    all_taps = backbone.taps()
+    missing = [t for t in taps if t not in all_taps]
+    if missing:
+        raise BenchbaseError(
+            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
+            f"its layers: {', '.join(all_taps)}"
+        )
+    size = input_size or backbone.input_size
+    transform = resize_crop(size, backbone.crop_pct, backbone.interpolation)
+    images = ImageList(samples, open_image, transform)
+    batch_size = batch_size or default_batch_size(device)
+    on_gpu = device.type == "cuda"
+    model = model.eval().to(device)
+    if on_gpu:
+        model = model.to(memory_format=torch.channels_last)
+    extractor = TapExtractor(model, {t: all_taps[t] for t in taps})
+    loader = torch.utils.data.DataLoader(
+        images,
+        batch_size=batch_size,
+        num_workers=loader_workers(),
+        pin_memory=on_gpu,
+        persistent_workers=False,
+    )
+    start_time = time.perf_counter()
+    row = 0
+    try:
+        with tqdm(total=len(images), desc=progress, unit="img", leave=False) as bar:
+            for batch in loader:
+                for chunk in _oom_safe_chunks(
+                    batch, lambda b: _forward(extractor, b, backbone, device)
+                ):
+                    pieces, n = chunk
+                    for tap in taps:
+                        writers[tap].write(row, pieces[tap], len(images))
+                    row += n
+                    bar.update(n)
+    finally:
+        extractor.close()
+    return ExtractionStats(len(images), time.perf_counter() - start_time, batch_size)
+
+
+def _forward(
+    extractor: TapExtractor, batch: torch.Tensor, backbone: Backbone, device: torch.device
+) -> dict[str, np.ndarray]:
+    x = batch.to(device, non_blocking=True)
+    x = normalize(x, backbone.mean, backbone.std)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), autocast(device):
+        out = extractor(x)
+    return {k: v.float().cpu().numpy() for k, v in out.items()}
+
+
+def _oom_safe_chunks(
+    batch: torch.Tensor, forward: Callable[[torch.Tensor], dict[str, np.ndarray]]
+) -> list[tuple[dict[str, np.ndarray], int]]:
+    """Run ``forward`` on ``batch``, splitting it in halves on CUDA out-of-memory."""
+    try:
+        return [(forward(batch), len(batch))]
+    except torch.OutOfMemoryError:
+        if len(batch) == 1:
+            raise BenchbaseError("CUDA out of memory with batch size 1; use --device cpu") from None
+        torch.cuda.empty_cache()
+        half = len(batch) // 2
+        return _oom_safe_chunks(batch[:half], forward) + _oom_safe_chunks(batch[half:], forward)

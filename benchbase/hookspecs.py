@@ -1,0 +1,95 @@
+"""The hook specifications: the whole contract between benchbase and its plugins.
+
+A plugin is a module (or object) with functions decorated by ``benchbase.hookimpl`` whose
+names match the specs below. Built-in plugins use exactly these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from benchbase.types import Backbone, Cell, Dataset, Result, Strategy, Suite
+
+hookspec = pluggy.HookspecMarker("benchbase")
+
+# --- registration ---------------------------------------------------------------------
+
+
+@hookspec
+def register_datasets(register: Callable[[Dataset], None]) -> None:
+    """Register dataset plugins.
+
+    :param register: call ``register(benchbase.Dataset(...))`` once per dataset. A name
+        already registered by another plugin is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_backbones(register: Callable[[Backbone], None]) -> None:
+    """Register backbones.
+
+    :param register: call ``register(benchbase.Backbone(name=..., build=..., layers=...,
+        default_layer=...))`` once per backbone.
+    """
+
+
+@hookspec
+def register_strategies(register: Callable[[Strategy], None]) -> None:
+    """Register transfer strategies.
+
+    :param register: call ``register(benchbase.Strategy(...))`` once per strategy.
+    """
+
+
+@hookspec
+def register_suites(register: Callable[[Suite], None]) -> None:
+    """Register named suites (``benchbase run --suite NAME``).
+
+    :param register: call ``register(benchbase.Suite(...))`` once per suite.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_backbone(name: str) -> Backbone | None:
+    """Build a backbone for a name that no plugin registered up front.
+
+    Lets a plugin serve an open family of names (``timm/<any timm model>``). Stops at the
+    first non-None result.
+
+    :param name: the requested backbone name.
+    :return: a Backbone, or None when this plugin does not serve the name.
+    """
+
+
+# --- observers: called by the runner, results go nowhere ------------------------------
+
+
+@hookspec
+def run_started(suite: Suite, cells: list[Cell], out_dir: str) -> None:
+    """A run begins; ``cells`` is the full grid, including cells already finished."""
+
+
+@hookspec
+def cell_started(cell: Cell, fingerprint: str) -> None:
+    """A cell begins (after its features are ready, before the strategy fits)."""
+
+
+@hookspec
+def cell_finished(
+    cell: Cell, fingerprint: str, results: list[Result], info: dict[str, Any]
+) -> None:
+    """A cell finished; ``results`` are its rows, ``info`` its provenance and timings."""
+
+
+@hookspec
+def cell_failed(cell: Cell, fingerprint: str, error: BaseException) -> None:
+    """A cell raised; the run stops after this hook unless the error is recoverable."""
+
+
+@hookspec
+def run_finished(suite: Suite, summary: dict[str, Any]) -> None:
+    """A run ended; ``summary`` counts done, skipped and failed cells and the wall time."""

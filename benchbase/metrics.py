@@ -1,0 +1,134 @@
+"""Evaluation metrics, exactly as the papers' devkits define them.
+
+Multilabel labels follow the VOC convention: 1 positive, -1 negative, 0 difficult (ignored:
+neither a hit nor a miss, not counted among the positives). All functions return fractions
+in [0, 1]; tables may print percentages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _ranked_precision_recall(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in length")
+    if not np.isin(labels, (-1, 0, 1)).all():
+        raise ValueError("labels must be 1 (positive), -1 (negative) or 0 (difficult)")
+    keep = labels != 0  # difficult images change neither tp nor fp: drop them
+    labels, scores = labels[keep], scores[keep]
+    n_pos = int((labels > 0).sum())
+    if n_pos == 0:
+        raise ValueError("average precision is undefined without a positive label")
+    order = np.argsort(-scores, kind="stable")  # ties keep input order, as the devkit's sort
+    hits = labels[order] > 0
+    tp = np.cumsum(hits)
+    fp = np.cumsum(~hits)
+    return tp / (tp + fp), tp / n_pos
+
+
+def voc07_average_precision(labels: Any, scores: Any) -> float:
+    """VOC2007 11-point interpolated AP: mean over t in {0, 0.1, …, 1} of max precision
+    at recall ≥ t (0 where no such recall is reached)."""
+    precision, recall = _ranked_precision_recall(labels, scores)
+    ap = 0.0
+    for t in np.linspace(0.0, 1.0, 11):
+        reached = precision[recall >= t - 1e-12]
+        ap += (reached.max() if reached.size else 0.0) / 11.0
+    return float(ap)
+
+
+def average_precision(labels: Any, scores: Any) -> float:
+    """VOC2010+ AP: area under the precision/recall curve with precision made
+    non-increasing from the right."""
+    precision, recall = _ranked_precision_recall(labels, scores)
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([0.0], precision, [0.0]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+    return float(np.sum((mrec[steps] - mrec[steps - 1]) * mpre[steps]))
+
+
+def mean_average_precision(
+    labels: Any, scores: Any, voc07: bool = True
+) -> tuple[float, list[float]]:
+    """Per-class AP over columns of (n, C) ``labels``/``scores`` and their mean.
+
+    A class without any positive test label gets NaN and is left out of the mean.
+    """
+    labels = np.asarray(labels)
+    scores = np.asarray(scores)
+    fn = voc07_average_precision if voc07 else average_precision
+    per_class = []
+    for c in range(labels.shape[1]):
+        try:
+            per_class.append(fn(labels[:, c], scores[:, c]))
+        except ValueError:
+            per_class.append(float("nan"))
+    valid = [v for v in per_class if not np.isnan(v)]
+    if not valid:
+        raise ValueError("no class has a positive test label")
+    return float(np.mean(valid)), per_class
+
+
+def per_class_accuracy(y_true: Any, y_pred: Any, n_classes: int | None = None) -> list[float]:
+    """Recall of each class (NaN for a class absent from ``y_true``)."""
+    y_true = np.asarray(y_true).ravel()
+    y_pred = np.asarray(y_pred).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
+    n = int(n_classes if n_classes is not None else max(y_true.max(initial=-1) + 1, 0))
+    out = []
+    for c in range(n):
+        mask = y_true == c
+        out.append(float((y_pred[mask] == c).mean()) if mask.any() else float("nan"))
+    return out
+
+
+def mean_per_class_accuracy(y_true: Any, y_pred: Any) -> float:
+    """Mean over the classes present in ``y_true`` of the fraction predicted correctly."""
+    y_true = np.asarray(y_true).ravel()
+    if y_true.size == 0:
+        raise ValueError("mean per-class accuracy of an empty set is undefined")
+    classes = np.unique(y_true)
+    y_pred = np.asarray(y_pred).ravel()
+    if y_pred.shape != y_true.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
+    return float(np.mean([(y_pred[y_true == c] == c).mean() for c in classes]))
+
+
+def top1_accuracy(y_true: Any, y_pred: Any) -> float:
+    """Fraction of images whose predicted class is the true class."""
+    y_true = np.asarray(y_true).ravel()
+    y_pred = np.asarray(y_pred).ravel()
+    if y_true.size == 0:
+        raise ValueError("accuracy of an empty set is undefined")
+    return float((y_true == y_pred).mean())
+
+
+def evaluate(metric: str, y_true: Any, scores: Any, classes: Sequence[str]) -> dict[str, float]:
+    """All rows stored for one outcome: the dataset's ``metric`` plus per-class values.
+
+    Returns ``{metric: value, f"{kind}/{class}": value, ...}`` (per-class AP or accuracy,
+    NaN entries dropped), plus ``top1`` and ``mean_per_class_accuracy`` for multiclass.
+    """
+    scores = np.asarray(scores)
+    rows: dict[str, float] = {}
+    if metric in ("voc07_map", "voc_map"):
+        value, per_class = mean_average_precision(y_true, scores, voc07=metric == "voc07_map")
+        rows[metric] = value
+        rows.update({f"ap/{c}": v for c, v in zip(classes, per_class, strict=True)})
+    elif metric in ("mean_per_class_accuracy", "top1"):
+        y_pred = scores.argmax(axis=1)
+        rows["mean_per_class_accuracy"] = mean_per_class_accuracy(y_true, y_pred)
+        rows["top1"] = top1_accuracy(y_true, y_pred)
+        accs = per_class_accuracy(y_true, y_pred, len(classes))
+        rows.update({f"acc/{c}": v for c, v in zip(classes, accs, strict=True)})
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
+    return {k: v for k, v in rows.items() if not np.isnan(v)}

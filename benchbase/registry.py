@@ -1,0 +1,76 @@
+"""Name → object registries owned by the core: duplicates and typos are caught here."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Iterator
+from typing import Generic, Protocol, TypeVar
+
+from benchbase.errors import BenchbaseError, UnknownNameError
+
+
+class Named(Protocol):
+    name: str
+
+
+T = TypeVar("T", bound=Named)
+
+
+class Registry(Generic[T]):
+    """Objects of one kind (``"dataset"``, ``"backbone"``…) keyed by their unique name."""
+
+    def __init__(self, kind: str, type_: type) -> None:
+        self.kind = kind
+        self._type = type_
+        self._items: dict[str, T] = {}
+        self._origin: dict[str, str] = {}
+        self.fallback: Callable[[str], T | None] | None = None
+
+    def register(self, obj: T, plugin: str) -> None:
+        """Add ``obj`` on behalf of ``plugin``; a second object with the same name is an error."""
+        if not isinstance(obj, self._type):
+            raise BenchbaseError(
+                f"plugin {plugin!r} registered {obj!r} as a {self.kind}; "
+                f"expected a benchbase.{self._type.__name__}"
+            )
+        if obj.name in self._items:
+            raise BenchbaseError(
+                f"{self.kind} {obj.name!r} is registered twice: by plugin "
+                f"{self._origin[obj.name]!r} and by plugin {plugin!r}; uninstall or block "
+                "one of them (BENCHBASE_BLOCK_PLUGINS=name)"
+            )
+        self._items[obj.name] = obj
+        self._origin[obj.name] = plugin
+
+    def get(self, name: str) -> T:
+        """The object called ``name``, or an error suggesting the closest registered names."""
+        if name in self._items:
+            return self._items[name]
+        if self.fallback is not None:
+            found = self.fallback(name)
+            if found is not None:
+                self._items[name] = found
+                self._origin[name] = "resolved"
+                return found
+        close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownNameError(
+            f"unknown {self.kind} {name!r}{hint} (`benchbase list {self.kind}s` shows them all)"
+        )
+
+    def origin(self, name: str) -> str:
+        return self._origin[name]
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._items)
+        return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items[n] for n in sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)

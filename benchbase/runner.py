@@ -1,0 +1,355 @@
+"""The runner: a suite's grid → features (cached) → strategies → metrics → the store."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from benchbase import metrics, provenance
+from benchbase.backbones import BackboneSpec
+from benchbase.backbones import resolve as resolve_backbone
+from benchbase.cache import FeatureCache
+from benchbase.device import resolve_device
+from benchbase.errors import BenchbaseError
+from benchbase.features import extract
+from benchbase.store import Store
+from benchbase.suites import Grid, expand
+from benchbase.types import (
+    Cell,
+    DatasetData,
+    FeatureTask,
+    ImageTask,
+    Result,
+    Sample,
+    Suite,
+    stable_hash,
+)
+
+if TYPE_CHECKING:
+    from benchbase.plugins import Host
+
+SEED = 0
+
+
+@dataclass
+class RunSummary:
+    cells: int = 0
+    done: int = 0
+    skipped: int = 0
+    forward_images: int = 0
+    seconds: float = 0.0
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+class Runner:
+    """Runs one suite into one output folder."""
+
+    def __init__(
+        self,
+        host: Host,
+        suite: Suite,
+        out_dir: Path,
+        data_root: Path | None = None,
+        device: str = "auto",
+        batch_size: int | None = None,
+    ) -> None:
+        self.host = host
+        self.suite = suite
+        self.out_dir = Path(out_dir)
+        self.data_root = data_root
+        self.device_name = device
+        self.batch_size = batch_size
+        self.cache = FeatureCache(self.out_dir / "features")
+
+    # --- the grid -------------------------------------------------------------------
+
+    def fingerprint(self, cell: Cell) -> str:
+        spec = resolve_backbone(self.host, cell.backbone)
+        identity = cell.identity(
+            {
+                "suite": cell.suite,
+                "dataset_version": self.host.datasets.get(cell.dataset).version,
+                "strategy_version": self.host.strategies.get(cell.strategy).version,
+                "weights": spec.weights_id,
+                "transform": spec.backbone.transform_id(cell.input_size),
+            }
+        )
+        return stable_hash(identity)
+
+    def plan(self, allow_missing: bool = False) -> tuple[Grid, dict[str, str], set[str]]:
+        """The grid, each cell's fingerprint, and the fingerprints already stored."""
+        grid = expand(self.host, self.suite, self.data_root, allow_missing=allow_missing)
+        fps = {self._cell_id(c): self.fingerprint(c) for c in grid.cells}
+        store_path = self.out_dir / "results.sqlite"
+        done: set[str] = set()
+        if store_path.exists():
+            store = Store(self.out_dir)
+            done = store.done()
+            store.close()
+        return grid, fps, done
+
+    @staticmethod
+    def _cell_id(cell: Cell) -> str:
+        return repr(cell)
+
+    # --- running --------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        start = time.perf_counter()
+        grid, fps, done = self.plan()
+        summary = RunSummary(cells=len(grid.cells))
+        todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
+        summary.skipped = len(grid.cells) - len(todo)
+        self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
+        device = resolve_device(self.device_name)
+        store = Store(self.out_dir)
+        groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+        for cell in todo:
+            groups[(cell.dataset, cell.backbone)].append(cell)
+        try:
+            with tqdm(
+                total=len(todo), desc=f"{self.suite.name}: cells", unit="cell", file=sys.stderr
+            ) as bar:
+                for (ds_name, bb_name), cells in groups.items():
+                    data = grid.data[ds_name]
+                    spec = resolve_backbone(self.host, bb_name)
+                    feature_cells = [
+                        c
+                        for c in cells
+                        if self.host.strategies.get(c.strategy).inputs == "features"
+                    ]
+                    features, images = ({}, {})
+                    if feature_cells:
+                        features, images = self._features(
+                            ds_name, data, spec, feature_cells, device, summary
+                        )
+                    for cell in cells:
+                        bar.set_postfix_str(
+                            f"{cell.dataset} {cell.split} {cell.strategy} {cell.layer}"
+                        )
+                        self._run_cell(
+                            cell,
+                            fps[self._cell_id(cell)],
+                            data,
+                            spec,
+                            features,
+                            images,
+                            store,
+                            device,
+                        )
+                        summary.done += 1
+                        bar.update(1)
+        finally:
+            store.close()
+            summary.seconds = time.perf_counter() - start
+            self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
+        return summary
+
+    def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
+        layers: list[str] = []
+        for cell in cells:
+            wanted = list(spec.backbone.taps()) if cell.layer == "*" else [cell.layer]
+            layers.extend(layer for layer in wanted if layer not in layers)
+        return layers
+
+    def _features(
+        self,
+        ds_name: str,
+        data: DatasetData,
+        spec: BackboneSpec,
+        cells: list[Cell],
+        device: Any,
+        summary: RunSummary,
+    ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Features of every image any split of ``data`` uses, for every layer ``cells`` need:
+        from the cache, or from one forward pass over the images for all missing layers."""
+        needed_splits = {c.split for c in cells}
+        images: dict[str, int] = {}
+        ordered: list[Sample] = []
+        for split in data.splits:
+            if split.name not in needed_splits:
+                continue
+            for sample in (*split.train, *split.test):
+                if sample.key not in images:
+                    images[sample.key] = len(ordered)
+                    ordered.append(sample)
+        layers = self._layers_for(cells, spec)
+        input_size = cells[0].input_size
+        base_identity = {
+            "backbone": spec.backbone.name,
+            "weights": spec.weights_id,
+            "transform": spec.backbone.transform_id(input_size),
+            "images": stable_hash([s.key for s in ordered], 32),
+            "n_images": len(ordered),
+        }
+        keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
+        features: dict[str, np.ndarray] = {}
+        for layer in layers:
+            cached = self.cache.get(keys[layer])
+            if cached is not None:
+                features[layer] = cached
+        missing = [layer for layer in layers if layer not in features]
+        if missing:
+            dataset = self.host.datasets.get(ds_name)
+            model = spec.build()
+            writers = {
+                layer: self.cache.writer(keys[layer], {**base_identity, "layer": layer})
+                for layer in missing
+            }
+            try:
+                stats = extract(
+                    spec.backbone,
+                    model,
+                    missing,
+                    ordered,
+                    dataset.open_image,
+                    writers,
+                    device,
+                    input_size=input_size,
+                    batch_size=self.batch_size,
+                    progress=f"{ds_name} × {spec.spec}",
+                )
+                for layer, writer in writers.items():
+                    features[layer] = writer.commit()
+            finally:
+                for writer in writers.values():
+                    writer.abort()
+            summary.forward_images += stats.images
+            del model
+        return features, images
+
+    def _run_cell(
+        self,
+        cell: Cell,
+        fingerprint: str,
+        data: DatasetData,
+        spec: BackboneSpec,
+        features: dict[str, np.ndarray],
+        images: dict[str, int],
+        store: Store,
+        device: Any,
+    ) -> None:
+        dataset = self.host.datasets.get(cell.dataset)
+        strategy = self.host.strategies.get(cell.strategy)
+        split = next(s for s in data.splits if s.name == cell.split)
+        params = dict(cell.params)
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+        train_y, test_y = _labels(split.train), _labels(split.test)
+        layers = list(spec.backbone.taps()) if cell.layer == "*" else [cell.layer]
+        tasks: dict[str, Any]
+        if strategy.inputs == "images":
+            tasks = {
+                layer: ImageTask(
+                    backbone=spec.backbone,
+                    pretrained=spec.pretrained,
+                    build=spec.build,
+                    train=split.train,
+                    train_y=train_y,
+                    test=split.test,
+                    test_y=test_y,
+                    open_image=dataset.open_image,
+                    task=dataset.task,
+                    metric=dataset.metric,
+                    classes=data.classes,
+                    layer=layer,
+                    seed=SEED,
+                    params=params,
+                    device=device,
+                    input_size=cell.input_size or spec.backbone.input_size,
+                    cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
+                    weights_id=spec.weights_id,
+                )
+                for layer in layers
+            }
+        else:
+            train_rows = np.array([images[s.key] for s in split.train])
+            test_rows = np.array([images[s.key] for s in split.test])
+            tasks = {
+                layer: FeatureTask(
+                    train_x=np.asarray(features[layer][train_rows]),
+                    train_y=train_y,
+                    test_x=np.asarray(features[layer][test_rows]),
+                    test_y=test_y,
+                    task=dataset.task,
+                    metric=dataset.metric,
+                    classes=data.classes,
+                    layer=layer,
+                    seed=SEED,
+                    params=params,
+                )
+                for layer in layers
+            }
+        self.host.hook.cell_started(cell=cell, fingerprint=fingerprint)
+        started = time.perf_counter()
+        try:
+            outcomes = strategy.evaluate(tasks)
+        except Exception as exc:
+            self.host.hook.cell_failed(cell=cell, fingerprint=fingerprint, error=exc)
+            if isinstance(exc, BenchbaseError):
+                raise
+            raise BenchbaseError(
+                f"strategy {cell.strategy!r} failed on {cell.dataset}/{cell.split} with "
+                f"{cell.backbone} [{cell.layer}]: {type(exc).__name__}: {exc}"
+            ) from exc
+        fit_seconds = time.perf_counter() - started
+        results: list[Result] = []
+        for outcome in outcomes:
+            values = metrics.evaluate(dataset.metric, test_y, outcome.scores, data.classes)
+            for metric, value in values.items():
+                results.append(
+                    Result(
+                        cell.suite,
+                        cell.dataset,
+                        cell.split,
+                        cell.backbone,
+                        outcome.layer,
+                        cell.strategy,
+                        metric,
+                        value,
+                        fingerprint,
+                    )
+                )
+        info = {
+            "versions": provenance.versions(),
+            "host": provenance.host(),
+            "device": str(device),
+            "seed": SEED,
+            "weights": spec.weights_id,
+            "dataset_version": dataset.version,
+            "strategy_version": strategy.version,
+            "options": dict(cell.options),
+            "input_size": cell.input_size or spec.backbone.input_size,
+            "n_train": len(split.train),
+            "n_test": len(split.test),
+            "skipped_files": data.skipped,
+            "fit_seconds": round(fit_seconds, 4),
+            "chosen": {o.layer: o.chosen for o in outcomes},
+            "sweep": {o.layer: o.sweep for o in outcomes},
+        }
+        cell_row = {
+            "suite": cell.suite,
+            "dataset": cell.dataset,
+            "split": cell.split,
+            "backbone": cell.backbone,
+            "layer": cell.layer,
+            "strategy": cell.strategy,
+            "params": params,
+        }
+        store.write_cell(
+            fingerprint, cell_row, results, info, {o.layer: (o.scores, test_y) for o in outcomes}
+        )
+        self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
+
+
+def _labels(samples: list[Sample] | Any) -> np.ndarray:
+    labels = [s.label for s in samples]
+    if labels and isinstance(labels[0], tuple):
+        return np.array(labels, dtype=np.int64).reshape(len(labels), -1)
+    return np.array(labels, dtype=np.int64)

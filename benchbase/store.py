@@ -1,0 +1,190 @@
+"""The results store: SQLite under the output folder, one row per cell × metric.
+
+Each finished cell is written in one transaction (its ``cells`` row, its metric rows and its
+per-image scores), so an interrupted run loses at most the cell in flight. WAL mode lets
+``benchbase results`` read while a run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchbase.errors import BenchbaseError
+from benchbase.types import Result
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    fingerprint TEXT PRIMARY KEY,
+    suite TEXT NOT NULL, dataset TEXT NOT NULL, split TEXT NOT NULL, backbone TEXT NOT NULL,
+    layer TEXT NOT NULL, strategy TEXT NOT NULL,
+    params TEXT NOT NULL, info TEXT NOT NULL, finished_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    fingerprint TEXT NOT NULL REFERENCES cells(fingerprint),
+    suite TEXT NOT NULL, dataset TEXT NOT NULL, split TEXT NOT NULL, backbone TEXT NOT NULL,
+    layer TEXT NOT NULL, strategy TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (fingerprint, layer, metric)
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    fingerprint TEXT NOT NULL, layer TEXT NOT NULL,
+    scores BLOB NOT NULL, labels BLOB NOT NULL, shape TEXT NOT NULL, label_shape TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, layer)
+);
+"""
+
+DB_NAME = "results.sqlite"
+
+
+class Store:
+    """Results of every run written under one output folder."""
+
+    def __init__(self, out_dir: Path, create: bool = True) -> None:
+        self.path = Path(out_dir) / DB_NAME
+        if not create and not self.path.exists():
+            raise BenchbaseError(
+                f"no results at {self.path}; run a suite first (benchbase run --suite demo "
+                f"--out {out_dir})"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def done(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT fingerprint FROM cells")}
+
+    def write_cell(
+        self,
+        fingerprint: str,
+        cell: dict[str, Any],
+        results: Iterable[Result],
+        info: dict[str, Any],
+        predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        """Store one finished cell atomically (replacing an earlier copy of it)."""
+        keys = ("suite", "dataset", "split", "backbone", "layer", "strategy")
+        with self.transaction() as db:
+            for table in ("results", "predictions", "cells"):
+                db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fingerprint,))
+            db.execute(
+                "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+                (
+                    fingerprint,
+                    *(cell[k] for k in keys),
+                    json.dumps(cell.get("params", {})),
+                    json.dumps(info, default=str),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        fingerprint,
+                        r.suite,
+                        r.dataset,
+                        r.split,
+                        r.backbone,
+                        r.layer,
+                        r.strategy,
+                        r.metric,
+                        float(r.value),
+                    )
+                    for r in results
+                ],
+            )
+            for layer, (scores, labels) in predictions.items():
+                scores = np.ascontiguousarray(scores, dtype=np.float32)
+                labels = np.ascontiguousarray(labels, dtype=np.int32)
+                db.execute(
+                    "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        fingerprint,
+                        layer,
+                        scores.tobytes(),
+                        labels.tobytes(),
+                        json.dumps(scores.shape),
+                        json.dumps(labels.shape),
+                    ),
+                )
+
+    def results(self, suite: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Every stored row (optionally one suite's or one dataset's) with its cell's provenance."""
+        query = (
+            "SELECT r.suite, r.dataset, r.split, r.backbone, r.layer, r.strategy, r.metric, "
+            "r.value, r.fingerprint, c.params, c.info FROM results r "
+            "JOIN cells c USING (fingerprint) WHERE 1=1"
+        )
+        args: list[str] = []
+        if suite:
+            query += " AND r.suite = ?"
+            args.append(suite)
+        if dataset:
+            query += " AND r.dataset = ?"
+            args.append(dataset)
+        query += " ORDER BY r.suite, r.dataset, r.backbone, r.strategy, r.layer, r.split, r.metric"
+        rows = []
+        for (
+            suite_,
+            ds,
+            split,
+            bb,
+            layer,
+            strat,
+            metric,
+            value,
+            fp,
+            params,
+            info,
+        ) in self.conn.execute(query, args):
+            info_d = json.loads(info)
+            rows.append(
+                {
+                    "suite": suite_,
+                    "dataset": ds,
+                    "split": split,
+                    "backbone": bb,
+                    "layer": layer,
+                    "strategy": strat,
+                    "metric": metric,
+                    "value": value,
+                    "fingerprint": fp,
+                    "params": json.loads(params),
+                    "chosen": info_d.get("chosen", {}).get(layer, {}),
+                    "weights": info_d.get("weights"),
+                    "versions": info_d.get("versions", {}),
+                }
+            )
+        return rows
+
+    def predictions(self, fingerprint: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        row = self.conn.execute(
+            "SELECT scores, labels, shape, label_shape FROM predictions "
+            "WHERE fingerprint = ? AND layer = ?",
+            (fingerprint, layer),
+        ).fetchone()
+        if row is None:
+            raise BenchbaseError(f"no stored predictions for cell {fingerprint} layer {layer!r}")
+        scores = np.frombuffer(row[0], dtype=np.float32).reshape(json.loads(row[2]))
+        labels = np.frombuffer(row[1], dtype=np.int32).reshape(json.loads(row[3]))
+        return scores, labels

@@ -1,0 +1,375 @@
+"""The objects plugins register and the runner passes around.
+
+Plugins build :class:`Dataset`, :class:`Backbone`, :class:`Strategy` and :class:`Suite`
+objects and hand them to the ``register`` callback of the matching hook. Everything else
+(:class:`Cell`, :class:`FeatureTask`, :class:`Outcome`) is what the runner hands back to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+Task = Literal["multiclass", "multilabel"]
+#: Metric names understood by :mod:`benchbase.metrics` (``metrics.compute``).
+Metric = Literal["voc07_map", "voc_map", "mean_per_class_accuracy", "top1"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """A short hex digest of a JSON-serialisable object, stable across runs and machines."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+# --- datasets -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image and its label.
+
+    ``source`` is a file path, or any string id the dataset's ``open_image`` understands.
+    ``label`` is a class index (multiclass) or a tuple with one entry per class of
+    1 (present), -1 (absent) or 0 (difficult: ignored) for multilabel datasets.
+    ``box`` is an optional (x, y, w, h) crop in pixels applied when the image is opened.
+    """
+
+    source: str | Path
+    label: int | tuple[int, ...]
+    box: tuple[float, float, float, float] | None = None
+
+    @property
+    def key(self) -> str:
+        """The identity of this image in cache keys (source plus crop)."""
+        return f"{self.source}" if self.box is None else f"{self.source}@{self.box}"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train → test split of a protocol (a seed or an official partition)."""
+
+    name: str
+    train: Sequence[Sample]
+    test: Sequence[Sample]
+
+
+@dataclass(frozen=True)
+class DatasetData:
+    """What a dataset's ``load`` returns for one data root."""
+
+    classes: list[str]
+    splits: list[Split]
+    #: Protocol options actually used (they enter the result rows and table captions).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
+    skipped: list[str] = field(default_factory=list)
+
+
+def open_image_file(sample: Sample) -> Image.Image:
+    """Open ``sample.source`` as an RGB image and apply its crop box (if any)."""
+    from PIL import Image
+
+    with Image.open(sample.source) as img:
+        img = img.convert("RGB")
+    if sample.box is not None:
+        x, y, w, h = sample.box
+        img = img.crop((round(x), round(y), round(x + w), round(y + h)))
+    return img
+
+
+@dataclass
+class Dataset:
+    """A dataset plugin's registration.
+
+    ``load(root, options)`` reads the official layout under ``root`` (a ``Path``; ignored by
+    datasets that ship their data) and returns :class:`DatasetData`; it raises
+    :class:`benchbase.errors.DataLayoutError` naming the expected path when the layout is
+    missing or malformed. ``options`` holds the protocol options (defaults in
+    ``default_options``, overridden by the suite's ``[options.<dataset>]`` table).
+    """
+
+    name: str
+    load: Callable[[Path, Mapping[str, Any]], DatasetData]
+    task: Task = "multiclass"
+    metric: Metric = "mean_per_class_accuracy"
+    version: str = "1"
+    description: str = ""
+    default_options: dict[str, Any] = field(default_factory=dict)
+    #: Whether ``load`` needs files under ``--data-root`` (False for shipped data).
+    needs_data_root: bool = True
+    open_image: Callable[[Sample], Image.Image] = open_image_file
+    #: ``fake(root, placement)`` writes a miniature copy in the official layout under
+    #: ``root`` (``placement`` names one of the accepted placements, "" = the default).
+    fake: Callable[[Path, str], None] | None = None
+    #: Placements ``load`` accepts, for ``fake`` and tests (e.g. ["torchvision", "extracted"]).
+    placements: list[str] = field(default_factory=lambda: [""])
+
+    def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Default options updated with ``overrides``; unknown option names are an error."""
+        from benchbase.errors import BenchbaseError
+
+        opts = dict(self.default_options)
+        for key, value in (overrides or {}).items():
+            if key not in opts:
+                known = ", ".join(sorted(opts)) or "none"
+                raise BenchbaseError(
+                    f"dataset {self.name!r} has no option {key!r} (its options: {known})"
+                )
+            opts[key] = value
+        return opts
+
+
+# --- backbones ------------------------------------------------------------------------
+
+
+@dataclass
+class Backbone:
+    """A backbone plugin's registration (the contract of DESIGN.md).
+
+    ``build(pretrained)`` returns a ``torch.nn.Module`` (the extractor calls ``eval()``).
+    ``layers`` maps a tap name to a module path inside that module (``"layer4"``,
+    ``"global_pool"``, ``"blocks.3"``); the tap is that module's output, or its input when
+    the path ends in ``":input"`` (``"fc:input"`` = pre-logits features). A 4-D tap output
+    is global-average-pooled and flattened. ``layers`` may also be a zero-argument callable
+    returning that mapping, so that open families of models need not be built to be listed.
+    ``weights`` is an id that enters cache keys and results (e.g. a weights file hash).
+    """
+
+    name: str
+    build: Callable[[bool], torch.nn.Module]
+    layers: dict[str, str] | Callable[[], dict[str, str]]
+    default_layer: str
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    weights: str | Callable[[], str] | None = None
+    description: str = ""
+    #: Resize shorter side to ``input_size / crop_pct`` then centre-crop ``input_size``.
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+    #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
+    imagenet_head: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layers, dict):
+            self._check_default(self.layers)
+
+    def _check_default(self, taps: dict[str, str]) -> None:
+        from benchbase.errors import BenchbaseError
+
+        if self.default_layer not in taps:
+            raise BenchbaseError(
+                f"backbone {self.name!r}: default_layer {self.default_layer!r} is not one of "
+                f"its layers ({', '.join(taps)})"
+            )
+
+    def taps(self) -> dict[str, str]:
+        """The tap name → module path mapping (resolving a callable ``layers`` once)."""
+        if callable(self.layers):
+            self.layers = dict(self.layers())
+            self._check_default(self.layers)
+        return self.layers
+
+    def weights_id(self) -> str | None:
+        """The weights id (resolving a callable ``weights`` once, e.g. a lazy file hash)."""
+        if callable(self.weights):
+            self.weights = str(self.weights())
+        return self.weights
+
+    def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
+        """Preprocessing settings: they enter feature cache keys."""
+        return {
+            "input_size": input_size or self.input_size,
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+
+# --- strategies -----------------------------------------------------------------------
+
+
+@dataclass
+class FeatureTask:
+    """Frozen features of one layer for one split, handed to a feature strategy."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray  # (n,) class indices, or (n, C) in {1, -1, 0} for multilabel
+    test_x: np.ndarray
+    test_y: np.ndarray
+    task: Task
+    metric: Metric
+    classes: list[str]
+    layer: str
+    seed: int
+    params: dict[str, Any]
+
+
+@dataclass
+class ImageTask:
+    """Images of one split plus the backbone, handed to an image strategy (fine-tuning,
+    adaptation layers, augmented views): strategies that train or re-run the network."""
+
+    backbone: Backbone
+    pretrained: bool
+    build: Callable[[], torch.nn.Module]  # seeded: the same weights every call
+    train: Sequence[Sample]
+    train_y: np.ndarray
+    test: Sequence[Sample]
+    test_y: np.ndarray
+    open_image: Callable[[Sample], Image.Image]
+    task: Task
+    metric: Metric
+    classes: list[str]
+    layer: str
+    seed: int
+    params: dict[str, Any]
+    device: torch.device
+    input_size: int
+    #: Folder for the strategy's own caches (e.g. features of augmented views).
+    cache_dir: Path
+    weights_id: str = ""
+
+
+@dataclass
+class Outcome:
+    """A strategy's answer for one layer: scores for every test image plus what it chose."""
+
+    layer: str
+    scores: np.ndarray  # (n_test, n_classes) decision scores; argmax = prediction
+    chosen: dict[str, Any] = field(default_factory=dict)
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Strategy:
+    """A transfer strategy plugin's registration.
+
+    With ``inputs="features"``, ``evaluate(tasks)`` receives one :class:`FeatureTask` per
+    layer (a dict layer → task, all from one cached extraction pass); with
+    ``inputs="images"`` it receives one :class:`ImageTask` per layer and runs the network
+    itself. It returns one :class:`Outcome` per layer it reports on. ``all_layers``
+    strategies (per-layer probes) get every tap of the backbone and produce one result row
+    per layer; others get the cell's layer only.
+    """
+
+    name: str
+    evaluate: Callable[[dict[str, Any]], list[Outcome]]
+    version: str = "1"
+    description: str = ""
+    default_params: dict[str, Any] = field(default_factory=dict)
+    all_layers: bool = False
+    inputs: Literal["features", "images"] = "features"
+
+    def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
+        from benchbase.errors import BenchbaseError
+
+        params = dict(self.default_params)
+        for key, value in (overrides or {}).items():
+            if key not in params:
+                known = ", ".join(sorted(params)) or "none"
+                raise BenchbaseError(
+                    f"strategy {self.name!r} has no parameter {key!r} (its parameters: {known})"
+                )
+            default = params[key]
+            if default is not None and not _same_kind(default, value):
+                raise BenchbaseError(
+                    f"strategy {self.name!r}: parameter {key!r} must be "
+                    f"{type(default).__name__} like its default {default!r}, got {value!r}"
+                )
+            params[key] = value
+        return params
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+# --- suites and cells -----------------------------------------------------------------
+
+
+@dataclass
+class Suite:
+    """A named grid: datasets × backbones × strategies (× layers, × splits).
+
+    ``layers`` maps a backbone name to the taps to evaluate (default: its default layer).
+    ``params`` maps a strategy name to parameter overrides, ``options`` a dataset name to
+    protocol option overrides. ``input_size`` overrides every backbone's input resolution.
+    """
+
+    name: str
+    datasets: list[str]
+    backbones: list[str]
+    strategies: list[str]
+    layers: dict[str, list[str]] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    input_size: int | None = None
+    description: str = ""
+    #: Which published table this suite reproduces (shown in leaderboards).
+    reproduces: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a suite's grid: what the runner evaluates and stores as one unit."""
+
+    suite: str
+    dataset: str
+    split: str
+    backbone: str
+    layer: str  # a tap name, or "*" for all-layer strategies
+    strategy: str
+    params: tuple[tuple[str, Any], ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+    input_size: int | None = None
+
+    def identity(self, versions: Mapping[str, str]) -> dict[str, Any]:
+        """Everything that determines this cell's result (protocol and strategy versions too)."""
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "backbone": self.backbone,
+            "layer": self.layer,
+            "strategy": self.strategy,
+            "params": [list(p) for p in self.params],
+            "options": [list(o) for o in self.options],
+            "input_size": self.input_size,
+            **dict(versions),
+        }
+
+
+@dataclass
+class Result:
+    """One stored row: a cell's metric value (``results --json`` prints these)."""
+
+    suite: str
+    dataset: str
+    split: str
+    backbone: str
+    layer: str
+    strategy: str
+    metric: str
+    value: float
+    fingerprint: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""benchbase's built-in plugins (imported as ``benchbase_plugins``): ordinary plugins."""

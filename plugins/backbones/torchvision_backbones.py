@@ -1,0 +1,1 @@
+"""torchvision backbones (placeholder until the backbone issue lands)."""

@@ -1,0 +1,1 @@
+"""caltech dataset plugin (not yet implemented)."""

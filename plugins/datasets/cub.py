@@ -1,0 +1,1 @@
+"""cub dataset plugin (not yet implemented)."""

@@ -1,0 +1,77 @@
+"""scikit-learn's real handwritten digits (1,797 8×8 images, 10 classes): the offline demo set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
+
+PREFIX = "sklearn-digits:"
+
+
+@cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
+    return images, bunch.target.astype(int)
+
+
+def open_digit(sample: Sample) -> Image.Image:
+    images, _ = _digits()
+    index = int(str(sample.source).removeprefix(PREFIX))
+    return Image.fromarray(images[index], mode="L").convert("RGB")
+
+
+def load(_root: Path, options: Mapping[str, Any]) -> DatasetData:
+    """``splits`` seeded splits of ``train_per_class`` training images per class, rest test."""
+    from benchbase.errors import BenchbaseError
+
+    _, targets = _digits()
+    per_class, n_splits = options["train_per_class"], options["splits"]
+    if not isinstance(per_class, int) or not 2 <= per_class <= 170:
+        raise BenchbaseError(
+            f"digits: train_per_class must be an integer in 2..170, got {per_class!r}"
+        )
+    if not isinstance(n_splits, int) or n_splits < 1:
+        raise BenchbaseError(f"digits: splits must be a positive integer, got {n_splits!r}")
+    splits = []
+    for seed in range(n_splits):
+        rng = np.random.default_rng(seed)
+        train = np.concatenate(
+            [rng.choice(np.flatnonzero(targets == c), per_class, replace=False) for c in range(10)]
+        )
+        test = np.setdiff1d(np.arange(len(targets)), train)
+        splits.append(
+            Split(
+                f"seed{seed}",
+                [Sample(f"{PREFIX}{i}", int(targets[i])) for i in np.sort(train)],
+                [Sample(f"{PREFIX}{i}", int(targets[i])) for i in test],
+            )
+        )
+    return DatasetData(classes=[str(d) for d in range(10)], splits=splits, options=dict(options))
+
+
+@hookimpl
+def register_datasets(register):  # noqa: ANN001, ANN201
+    register(
+        Dataset(
+            name="digits",
+            load=load,
+            task="multiclass",
+            metric="mean_per_class_accuracy",
+            version="1",
+            description="scikit-learn's real 8×8 handwritten digits (UCI), 1,797 images, 10 "
+            "classes; seeded splits of N training images per class, the rest as test; offline",
+            default_options={"train_per_class": 10, "splits": 3},
+            needs_data_root=False,
+            open_image=open_digit,
+        )
+    )

@@ -1,0 +1,1 @@
+"""mit67 dataset plugin (not yet implemented)."""

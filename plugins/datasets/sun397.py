@@ -1,0 +1,1 @@
+"""sun397 dataset plugin (not yet implemented)."""

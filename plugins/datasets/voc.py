@@ -1,0 +1,1 @@
+"""voc dataset plugin (not yet implemented)."""
