@@ -1,0 +1,99 @@
+"""Helpers for tests and plugin authors: synthetic images whose class is visible, fake
+dataset layouts, and throwaway plugins.
+
+Dataset plugins provide ``Dataset.fake(root, placement)``; :func:`make_fake_dataset` calls it.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from benchbase.errors import BenchbaseError
+
+
+def class_color(index: int, n_classes: int) -> tuple[int, int, int]:
+    """A distinct saturated colour per class (hues spread around the circle)."""
+    r, g, b = colorsys.hsv_to_rgb((index % max(n_classes, 1)) / max(n_classes, 1), 0.9, 0.9)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def synthetic_image(
+    class_index: int, n_classes: int, seed: int, size: tuple[int, int] = (64, 48)
+) -> Image.Image:
+    """An RGB image whose class shows as the colour and the shape of a figure on a noisy
+    background (so features of any backbone separate classes far above chance)."""
+    rng = np.random.default_rng(seed * 7919 + class_index)
+    w, h = size
+    noise = rng.integers(90, 160, size=(h, w, 3), dtype=np.uint8)
+    img = Image.fromarray(noise, "RGB")
+    draw = ImageDraw.Draw(img)
+    color = class_color(class_index, n_classes)
+    x0, y0 = rng.integers(0, w // 4), rng.integers(0, h // 4)
+    x1, y1 = x0 + w // 2 + rng.integers(0, w // 4), y0 + h // 2 + rng.integers(0, h // 4)
+    shape = class_index % 3
+    if shape == 0:
+        draw.rectangle((x0, y0, x1, y1), fill=color)
+    elif shape == 1:
+        draw.ellipse((x0, y0, x1, y1), fill=color)
+    else:
+        draw.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=color)
+    return img
+
+
+def multilabel_image(
+    labels: list[int], n_classes: int, seed: int, size: tuple[int, int] = (64, 48)
+) -> Image.Image:
+    """An image showing one coloured band per present class (for VOC-style fakes)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.fromarray(rng.integers(90, 160, size=(h, w, 3), dtype=np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    present = [c for c, v in enumerate(labels) if v != -1]
+    for k, c in enumerate(present):
+        band = w // max(len(present), 1)
+        draw.rectangle(
+            (k * band, h // 4, (k + 1) * band - 1, 3 * h // 4), fill=class_color(c, n_classes)
+        )
+    return img
+
+
+def save_image(img: Image.Image, path: Path, fmt: str = "JPEG") -> None:
+    """Save ``img`` at ``path`` in ``fmt`` whatever the suffix says (real archives hold PNGs
+    named ``.jpg``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    path.write_bytes(buf.getvalue())
+
+
+def make_fake_dataset(name: str, root: Path, placement: str = "") -> Path:
+    """Write a miniature copy of dataset ``name`` in its official layout under ``root``."""
+    from benchbase.plugins import host
+
+    ds = host().datasets.get(name)
+    if ds.fake is None:
+        raise BenchbaseError(f"dataset {name!r} offers no fake layout")
+    if placement and placement not in ds.placements:
+        raise BenchbaseError(
+            f"dataset {name!r} has no placement {placement!r}; use one of {', '.join(ds.placements)}"
+        )
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    ds.fake(root, placement or ds.placements[0])
+    return root
+
+
+@contextmanager
+def plugin_host(*plugins: Any, entry_points: bool = False) -> Iterator[Any]:
+    """A fresh plugin host with ``plugins`` registered besides the built-ins (for tests)."""
+    from benchbase.plugins import Host
+
+    yield Host(extra_plugins=tuple(plugins), entry_points=entry_points)
