@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import torch
-
 from benchbase.errors import BenchbaseError
 
 if TYPE_CHECKING:
+    import torch
+
     from benchbase.plugins import Host
     from benchbase.types import Backbone
 
@@ -32,6 +32,8 @@ class BackboneSpec:
 
     def build(self) -> torch.nn.Module:
         """Build the model; a random init is seeded so that it is the same in every run."""
+        import torch
+
         if not self.pretrained:
             torch.manual_seed(0)
         try:

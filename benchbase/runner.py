@@ -16,9 +16,7 @@ from benchbase import metrics, provenance
 from benchbase.backbones import BackboneSpec
 from benchbase.backbones import resolve as resolve_backbone
 from benchbase.cache import FeatureCache
-from benchbase.device import resolve_device
 from benchbase.errors import BenchbaseError
-from benchbase.features import extract
 from benchbase.store import Store
 from benchbase.suites import Grid, expand
 from benchbase.types import (
@@ -108,7 +106,11 @@ class Runner:
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
-        device = resolve_device(self.device_name)
+        device = None
+        if todo:  # torch is imported only when there is work to do
+            from benchbase.device import resolve_device
+
+            device = resolve_device(self.device_name)
         store = Store(self.out_dir)
         groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
         for cell in todo:
@@ -197,6 +199,8 @@ class Runner:
                 features[layer] = cached
         missing = [layer for layer in layers if layer not in features]
         if missing:
+            from benchbase.features import extract
+
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {

@@ -7,14 +7,16 @@ and only reads ``test_x`` to score the refitted model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from benchbase.metrics import evaluate
 from benchbase.splitting import train_val_indices
 from benchbase.types import FeatureTask, Outcome
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 
 def decision_scores(model: BaseEstimator, x: np.ndarray) -> np.ndarray:

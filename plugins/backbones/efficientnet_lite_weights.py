@@ -11,10 +11,12 @@ import importlib
 import os
 import re
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from benchbase.cache import file_sha256
+
+if TYPE_CHECKING:
+    import torch
 
 #: timm model → (package module, class holding the path, blocks per stage)
 PACKAGES = {
@@ -98,6 +100,12 @@ def cache_dir() -> Path:
     return Path(base) / "weights"
 
 
+def shipped_sha256(model: str) -> str | None:
+    """SHA-256 of the shipped file (the weights id), without converting anything."""
+    source = package_file(model)
+    return None if source is None else file_sha256(source)
+
+
 def timm_weights(model: str) -> tuple[Path, str] | None:
     """(converted file, sha256 of the shipped file) for ``model``, converting on first use."""
     source = package_file(model)
@@ -106,6 +114,8 @@ def timm_weights(model: str) -> tuple[Path, str] | None:
     digest = file_sha256(source)
     target = cache_dir() / f"{model}-{digest[:12]}.pth"
     if not target.exists():
+        import torch
+
         state = torch.load(source, map_location="cpu", weights_only=True)
         converted = convert_state_dict(state, PACKAGES[model][2])
         target.parent.mkdir(parents=True, exist_ok=True)

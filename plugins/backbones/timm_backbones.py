@@ -10,17 +10,22 @@ else timm's own hub download (which fails offline with a message saying how to s
 
 from __future__ import annotations
 
+import importlib.metadata as md
+import json
 import os
 import re
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
 from benchbase_plugins.backbones import efficientnet_lite_weights as lite
 
 from benchbase import Backbone, hookimpl
-from benchbase.cache import file_sha256
+from benchbase.cache import atomic_write_text, file_sha256
 from benchbase.errors import WeightsUnavailableError
+
+if TYPE_CHECKING:
+    import torch
 
 PREFIX = "timm/"
 
@@ -44,17 +49,23 @@ def weights_env_var(model: str) -> str:
     return "BENCHBASE_WEIGHTS_" + re.sub(r"[^A-Za-z0-9]", "_", model).upper()
 
 
-@cache
+def _env_weights(model: str) -> Path | None:
+    env = os.environ.get(weights_env_var(model))
+    if not env:
+        return None
+    path = Path(env)
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"{weights_env_var(model)}={env} does not name a file; point it at a .pth or "
+            f".safetensors state dict for timm's {model!r}"
+        )
+    return path
+
+
 def local_weights(model: str) -> tuple[Path, str] | None:
     """(file, sha256) of weights available without a network, or None."""
-    env = os.environ.get(weights_env_var(model))
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise WeightsUnavailableError(
-                f"{weights_env_var(model)}={env} does not name a file; point it at a .pth or "
-                ".safetensors state dict for timm's {model!r}"
-            )
+    path = _env_weights(model)
+    if path is not None:
         return path, file_sha256(path)
     return lite.timm_weights(model)
 
@@ -82,6 +93,7 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
 
 def _taps(model: str) -> dict[str, str]:
     import timm
+    import torch
 
     with torch.device("meta"):
         net = timm.create_model(model, pretrained=False)
@@ -92,29 +104,61 @@ def _taps(model: str) -> dict[str, str]:
 
 
 def _weights_id(model: str) -> str:
-    local = local_weights(model)
-    if local is not None:
-        return f"sha256:{local[1][:16]}"
-    import timm
+    path = _env_weights(model)
+    digest = file_sha256(path) if path is not None else lite.shipped_sha256(model)
+    if digest is not None:
+        return f"sha256:{digest[:16]}"
+    return f"timm:{data_config(model).get('hf_hub_id') or model}"
 
-    cfg = timm.get_pretrained_cfg(model)
-    return f"timm:{getattr(cfg, 'hf_hub_id', None) or model}"
+
+def _config_cache() -> Path:
+    return lite.cache_dir().parent / f"timm-{md.version('timm')}-configs.json"
+
+
+@cache
+def _known_configs() -> dict[str, dict[str, Any]]:
+    try:
+        return json.loads(_config_cache().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def data_config(model: str) -> dict[str, Any]:
+    """timm's pretrained data config of ``model`` (input size, crop, mean/std, hub id).
+
+    Cached on disk per timm version, so listing and re-running never import timm/torch.
+    """
+    known = _known_configs()
+    if model not in known:
+        import timm
+
+        cfg = timm.get_pretrained_cfg(model)
+        d = cfg.to_dict() if cfg is not None else {}
+        known[model] = {
+            "input_size": int(d.get("input_size", (3, 224, 224))[-1]),
+            "mean": list(d.get("mean", (0.485, 0.456, 0.406))),
+            "std": list(d.get("std", (0.229, 0.224, 0.225))),
+            "crop_pct": float(d.get("crop_pct", 0.875)),
+            "interpolation": d.get("interpolation") or "bilinear",
+            "hf_hub_id": d.get("hf_hub_id"),
+        }
+        try:
+            _config_cache().parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(_config_cache(), json.dumps(known, indent=1, sort_keys=True))
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return known[model]
 
 
 def make_backbone(model: str) -> Backbone:
-    import timm
-
-    cfg = timm.get_pretrained_cfg(model)
-    cfg_d = cfg.to_dict() if cfg is not None else {}
-    kwargs = {}
-    if cfg_d:
-        kwargs = {
-            "input_size": int(cfg_d.get("input_size", (3, 224, 224))[-1]),
-            "mean": tuple(cfg_d.get("mean", (0.485, 0.456, 0.406))),
-            "std": tuple(cfg_d.get("std", (0.229, 0.224, 0.225))),
-            "crop_pct": float(cfg_d.get("crop_pct", 0.875)),
-            "interpolation": cfg_d.get("interpolation", "bilinear") or "bilinear",
-        }
+    cfg = data_config(model)
+    kwargs = {
+        "input_size": cfg["input_size"],
+        "mean": tuple(cfg["mean"]),
+        "std": tuple(cfg["std"]),
+        "crop_pct": cfg["crop_pct"],
+        "interpolation": cfg["interpolation"],
+    }
     return Backbone(
         name=PREFIX + model,
         build=lambda pretrained: _build(model, pretrained),
