@@ -1,0 +1,27 @@
+"""Shared test settings: offline hubs, a private weights/config cache, small helpers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+# One cache (converted offline weights, timm configs) for the whole session and its subprocesses.
+os.environ.setdefault("BENCHBASE_CACHE", str(Path(tempfile.gettempdir()) / "benchbase-test-cache"))
+
+
+@pytest.fixture
+def suite_file(tmp_path: Path):
+    """Write a suite TOML from keyword arguments; returns its path."""
+
+    def write(text: str, name: str = "suite.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
