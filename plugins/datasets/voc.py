@@ -1,1 +1,251 @@
-"""voc dataset plugin (not yet implemented)."""
+"""PASCAL VOC 2007 and 2012 image classification (20 classes, multi-label).
+
+Reads the official devkit layout: ``ImageSets/Main/<split>.txt`` lists the image ids of a
+split, ``ImageSets/Main/<class>_<split>.txt`` gives each id a label per class (1 present,
+-1 absent, 0 only difficult objects) and ``JPEGImages/<id>.jpg`` holds the images. The class
+order (every paper's column order) and the train/test split names come from the dataset
+cards ``voc2007.toml`` / ``voc2012.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from benchbase_cards import load_card
+
+from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
+from benchbase.errors import DataLayoutError
+
+#: How many missing files an error message lists before it summarises the rest.
+MAX_LISTED = 5
+
+
+def _card(year: str) -> dict[str, Any]:
+    return load_card(f"voc{year}")
+
+
+def _placements(root: Path, year: str) -> dict[str, Path]:
+    return {
+        "torchvision": root / "VOCdevkit" / f"VOC{year}",
+        "extracted": root / f"VOC{year}",
+    }
+
+
+def find_voc_dir(root: Path, year: str) -> Path:
+    """The ``VOC<year>`` folder under ``root`` (torchvision or hand-extracted placement)."""
+    candidates = list(_placements(root, year).values())
+    if root.name == f"VOC{year}":  # the user pointed at the year folder itself
+        candidates.append(root)
+    for candidate in candidates:
+        if (candidate / "ImageSets" / "Main").is_dir():
+            return candidate
+    archives = " and ".join(a["filename"] for a in _card(year)["archives"])
+    tried = "\n  ".join(str(c / "ImageSets" / "Main") for c in candidates)
+    raise DataLayoutError(
+        f"voc{year}: no VOC{year} layout under {root}. Looked for the folder:\n  {tried}\n"
+        f"Fix: extract {archives} into {root} (they create VOCdevkit/VOC{year}/), or run "
+        f"`benchbase datasets download voc{year} --data-root {root}`."
+    )
+
+
+def _read_lines(path: Path, what: str, year: str) -> list[list[str]]:
+    if not path.is_file():
+        provider = next(
+            (
+                a["filename"]
+                for a in _card(year)["archives"]
+                if f"ImageSets/Main/{path.name}" in a.get("provides", [])
+            ),
+            None,
+        )
+        fix = (
+            f"extract {provider} into the data root"
+            if provider
+            else f"check that the VOC{year} archives were extracted completely"
+        )
+        raise DataLayoutError(f"voc{year}: missing {what} {path}. Fix: {fix}.")
+    # Whitespace split copes with CRLF line ends and right-aligned labels ("000032  1").
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+def read_image_ids(voc_dir: Path, split: str, year: str) -> list[str]:
+    """Image ids listed in ``ImageSets/Main/<split>.txt``, in file order."""
+    path = voc_dir / "ImageSets" / "Main" / f"{split}.txt"
+    return [fields[0] for fields in _read_lines(path, f"{split!r} image list", year)]
+
+
+def read_class_labels(voc_dir: Path, cls: str, split: str, year: str) -> dict[str, int]:
+    """id → label (1, -1 or 0) from ``ImageSets/Main/<cls>_<split>.txt``."""
+    path = voc_dir / "ImageSets" / "Main" / f"{cls}_{split}.txt"
+    labels: dict[str, int] = {}
+    for lineno, fields in enumerate(_read_lines(path, f"{cls!r} label list", year), 1):
+        try:
+            value = int(fields[1]) if len(fields) == 2 else None
+        except ValueError:
+            value = None
+        if value not in (1, -1, 0):
+            raise DataLayoutError(
+                f"voc{year}: {path} line {lineno} is {' '.join(fields)!r}; expected "
+                "'<image id> <1|-1|0>'. Fix: re-extract the archive (the file is damaged)."
+            )
+        labels[fields[0]] = value
+    return labels
+
+
+def read_split(voc_dir: Path, split: str, classes: list[str], year: str) -> list[Sample]:
+    """Samples of one split: JPEG path and a label tuple in ``classes`` order."""
+    ids = read_image_ids(voc_dir, split, year)
+    per_class = [read_class_labels(voc_dir, c, split, year) for c in classes]
+    samples = []
+    for image_id in ids:
+        label = []
+        for cls, table in zip(classes, per_class, strict=True):
+            if image_id not in table:
+                path = voc_dir / "ImageSets" / "Main" / f"{cls}_{split}.txt"
+                raise DataLayoutError(
+                    f"voc{year}: image {image_id} is listed in "
+                    f"{voc_dir / 'ImageSets' / 'Main' / f'{split}.txt'} but has no label in "
+                    f"{path}. Fix: re-extract the archives (lists from different releases "
+                    "are mixed)."
+                )
+            label.append(table[image_id])
+        samples.append(Sample(str(voc_dir / "JPEGImages" / f"{image_id}.jpg"), tuple(label)))
+    missing = [s.source for s in samples if not Path(s.source).is_file()]
+    if missing:
+        listed = "\n  ".join(str(m) for m in missing[:MAX_LISTED])
+        more = f"\n  … and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
+        raise DataLayoutError(
+            f"voc{year}: {len(missing)} image(s) listed in "
+            f"{voc_dir / 'ImageSets' / 'Main' / f'{split}.txt'} are missing:\n  {listed}{more}\n"
+            f"Fix: extract the VOC{year} archives completely into the data root."
+        )
+    return samples
+
+
+def load_voc(year: str, root: Path, options: Mapping[str, Any]) -> DatasetData:
+    """The official classification protocol of VOC``year`` (one split, per the card)."""
+    protocol = _card(year)["protocol"]
+    classes = list(protocol["classes"])
+    voc_dir = find_voc_dir(Path(root), year)
+    train_set, test_set = protocol["train"], protocol["test"]
+    split = Split(
+        f"{train_set}-{test_set}",
+        read_split(voc_dir, train_set, classes, year),
+        read_split(voc_dir, test_set, classes, year),
+    )
+    used = {**dict(options), "train": train_set, "test": test_set}
+    return DatasetData(classes=classes, splits=[split], options=used)
+
+
+# --- fake layout ------------------------------------------------------------------------
+
+_ANNOTATION = """<annotation>
+\t<folder>VOC{year}</folder>
+\t<filename>{image_id}.jpg</filename>
+\t<size><width>{w}</width><height>{h}</height><depth>3</depth></size>
+{objects}</annotation>
+"""
+_OBJECT = (
+    "\t<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
+    "<difficult>{difficult}</difficult><bndbox><xmin>1</xmin><ymin>1</ymin>"
+    "<xmax>{w}</xmax><ymax>{h}</ymax></bndbox></object>\n"
+)
+
+
+def _fake_labels(n_images: int, n_classes: int, offset: int) -> list[list[int]]:
+    """Each image has a main class (round robin) and every third one a second class; every
+    seventh second class is only difficult (label 0)."""
+    rows = []
+    for i in range(n_images):
+        row = [-1] * n_classes
+        row[i % n_classes] = 1
+        if (i + offset) % 3 == 0:
+            other = (i * 7 + 3 + offset) % n_classes
+            if other != i % n_classes:
+                row[other] = 0 if (i + offset) % 7 == 0 else 1
+        rows.append(row)
+    return rows
+
+
+def fake_voc(year: str, root: Path, placement: str) -> None:
+    """A miniature VOC``year`` in the official layout: all 20 classes, ~100 64×48 images,
+    per-class lists with right-aligned labels, some CRLF files and some ``0`` labels."""
+    from benchbase.testing import multilabel_image, save_image
+
+    protocol = _card(year)["protocol"]
+    classes = list(protocol["classes"])
+    voc_dir = _placements(Path(root), year)[placement or "torchvision"]
+    main = voc_dir / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    n = len(classes)
+
+    def image_id(i: int) -> str:
+        return f"{i + 1:06d}" if year == "2007" else f"2008_{i + 1:06d}"
+
+    # (name, first index, count): 2007 has trainval → test, 2012 train → val.
+    if year == "2007":
+        groups = {"train": (0, 30), "val": (30, 30), "test": (60, 40)}
+    else:
+        groups = {"train": (0, 60), "val": (60, 40)}
+    labels: dict[str, list[int]] = {}
+    ids: dict[str, list[str]] = {}
+    for split, (start, count) in groups.items():
+        rows = _fake_labels(count, n, offset=start)
+        ids[split] = [image_id(start + k) for k in range(count)]
+        labels.update(zip(ids[split], rows, strict=True))
+    ids["trainval"] = ids["train"] + ids["val"]
+
+    for k, (img_id, row) in enumerate(labels.items()):
+        save_image(multilabel_image(row, n, seed=k), voc_dir / "JPEGImages" / f"{img_id}.jpg")
+        objects = "".join(
+            _OBJECT.format(name=classes[c], difficult=int(v == 0), w=63, h=47)
+            for c, v in enumerate(row)
+            if v != -1
+        )
+        xml = _ANNOTATION.format(year=year, image_id=img_id, w=64, h=48, objects=objects)
+        (voc_dir / "Annotations").mkdir(exist_ok=True)
+        (voc_dir / "Annotations" / f"{img_id}.xml").write_text(xml)
+
+    for s, (split, split_ids) in enumerate(ids.items()):
+        # Lists in the wild mix LF and CRLF; the devkit writes "%s %2d" (right-aligned).
+        _write_lines(main / f"{split}.txt", split_ids, crlf=s % 2 == 1)
+        for c, cls in enumerate(classes):
+            lines = [f"{i} {labels[i][c]:2d}" for i in split_ids]
+            _write_lines(main / f"{cls}_{split}.txt", lines, crlf=(c + s) % 3 == 0)
+
+
+def _write_lines(path: Path, lines: list[str], crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    path.write_bytes("".join(f"{line}{end}" for line in lines).encode())
+
+
+def make_dataset(year: str) -> Dataset:
+    card = _card(year)
+    protocol = card["protocol"]
+    description = (
+        f"PASCAL VOC {year} classification, 20 classes, multi-label; "
+        f"{protocol['train']} → {protocol['test']}; {protocol['metric_description']}"
+    )
+    if "caveat" in card:
+        description += f". {card['caveat']}"
+    return Dataset(
+        name=f"voc{year}",
+        load=partial(load_voc, year),
+        task="multilabel",
+        metric=protocol["metric"],
+        version=str(protocol["version"]),
+        description=description,
+        default_options={},
+        fake=partial(fake_voc, year),
+        placements=list(card["placements"]),
+    )
+
+
+@hookimpl
+def register_datasets(register):  # noqa: ANN001, ANN201
+    register(make_dataset("2007"))
+    register(make_dataset("2012"))
