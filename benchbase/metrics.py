@@ -36,11 +36,12 @@ def voc07_average_precision(labels: Any, scores: Any) -> float:
     """VOC2007 11-point interpolated AP: mean over t in {0, 0.1, …, 1} of max precision
     at recall ≥ t (0 where no such recall is reached)."""
     precision, recall = _ranked_precision_recall(labels, scores)
-    ap = 0.0
+    points = []
     for t in np.linspace(0.0, 1.0, 11):
         reached = precision[recall >= t - 1e-12]
-        ap += (reached.max() if reached.size else 0.0) / 11.0
-    return float(ap)
+        points.append(reached.max() if reached.size else 0.0)
+    # Sum first, divide once: adding p/11 eleven times can exceed 1 by an ulp.
+    return _fraction(sum(points) / 11.0)
 
 
 def average_precision(labels: Any, scores: Any) -> float:
@@ -51,7 +52,12 @@ def average_precision(labels: Any, scores: Any) -> float:
     mpre = np.concatenate(([0.0], precision, [0.0]))
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]
     steps = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-    return float(np.sum((mrec[steps] - mrec[steps - 1]) * mpre[steps]))
+    return _fraction(np.sum((mrec[steps] - mrec[steps - 1]) * mpre[steps]))
+
+
+def _fraction(value: float) -> float:
+    """``value`` as a float in [0, 1] (rounding in the sums can overshoot by an ulp)."""
+    return float(min(max(value, 0.0), 1.0))
 
 
 def mean_average_precision(
