@@ -38,6 +38,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.backbones.timm_backbones",
     "benchbase_plugins.backbones.torchvision_backbones",
     "benchbase_plugins.strategies.linear",
+    "benchbase_plugins.strategies.knn",
+    "benchbase_plugins.strategies.dropout",
+    "benchbase_plugins.strategies.probe",
+    "benchbase_plugins.strategies.adaptation",
+    "benchbase_plugins.strategies.finetune",
+    "benchbase_plugins.strategies.transfer",
     "benchbase_plugins.suites.builtin",
 )
 

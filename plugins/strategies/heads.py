@@ -42,9 +42,53 @@ class MultilabelOneVsRest(ClassifierMixin, BaseEstimator):
                 cols.append(est.predict_proba(x)[:, 1])
         return np.stack(cols, axis=1)
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """VOC-style labels: 1 where a class's score is positive, -1 elsewhere."""
+        return np.where(self.decision_function(x) > 0, 1, -1)
+
 
 def for_task(task: str, make: Callable[[Any], BaseEstimator]) -> Callable[[Any], BaseEstimator]:
     """Wrap a multiclass head factory so it also serves multilabel tasks."""
     if task == "multilabel":
         return lambda value: MultilabelOneVsRest(make(value))
     return make
+
+
+class DropoutCopies(ClassifierMixin, BaseEstimator):
+    """Train ``estimator`` on ``copies`` dropout-masked copies of the features (DeCAF's
+    "with dropout" rows, as data augmentation rather than in an SGD loop).
+
+    Each copy zeroes every feature with probability ``rate`` and scales the survivors by
+    ``1 / (1 - rate)`` (inverted dropout, so test features are used as they are). Copies are
+    weighted ``1 / copies`` so that ``C`` keeps the meaning it has without dropout. The masks
+    come from ``seed``: refits are identical.
+    """
+
+    def __init__(
+        self, estimator: BaseEstimator, rate: float = 0.5, copies: int = 8, seed: int = 0
+    ) -> None:
+        self.estimator = estimator
+        self.rate = rate
+        self.copies = copies
+        self.seed = seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> DropoutCopies:
+        if not 0.0 <= self.rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {self.rate}")
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y)
+        rng = np.random.default_rng(self.seed)
+        copies = max(int(self.copies), 1)
+        keep = rng.random((copies, *x.shape), dtype=np.float32) >= self.rate
+        stacked = (x[None] * keep / (1.0 - self.rate)).reshape(copies * len(x), -1)
+        targets = np.concatenate([y] * copies)
+        weights = np.full(len(targets), 1.0 / copies)
+        self.estimator_ = clone(self.estimator).fit(stacked, targets, sample_weight=weights)
+        self.classes_ = getattr(self.estimator_, "classes_", np.unique(y))
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return self.estimator_.decision_function(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.estimator_.predict(x)

@@ -1,4 +1,12 @@
-"""Linear probes on frozen features: Razavian's CNN-SVM and DeCAF's logistic regression."""
+"""Linear probes on frozen features: Razavian's CNN-SVM and DeCAF's logistic regression.
+
+``linear-svm`` params: ``C`` (the grid swept on a validation split carved from the training
+set; every value's validation score is stored as the outcome's sweep, the winner as
+``chosen``), ``normalize`` (L2-normalise features, else standardise them with training
+statistics), ``multiclass`` (``"ovr"`` one-vs-rest or ``"ovo"`` one-vs-one for single-label
+datasets; multilabel datasets always get one binary SVM per class), ``max_iter``,
+``val_fraction``.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +17,29 @@ import numpy as np
 from benchbase_plugins.strategies.heads import for_task
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsOneClassifier
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase.errors import BenchbaseError
 from benchbase.selection import l2_normalize, select_and_refit
 
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
 
 
-def _probe(task: FeatureTask, make: Callable[[float], BaseEstimator]) -> Outcome:
+def feature_transform(task: FeatureTask) -> Callable[[np.ndarray], np.ndarray]:
+    """L2 normalisation, or standardisation with statistics of the training split only."""
+    if task.params.get("normalize", True):
+        return l2_normalize
+    train = np.asarray(task.train_x, dtype=np.float32)
+    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
+    return lambda x: (x - mean) / std
+
+
+def probe(task: FeatureTask, make: Callable[[float], BaseEstimator]) -> Outcome:
+    """Sweep ``C`` on a validation split of the training set, refit, score the test set."""
     p = task.params
-    if p["normalize"]:
-        transform = l2_normalize
-    else:
-        train = np.asarray(task.train_x, dtype=np.float32)
-        mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
-        transform = lambda x: (x - mean) / std  # noqa: E731
     # one BLAS thread: liblinear and L-BFGS are far slower with more on probe-sized problems
     with threadpool_limits(1):
         return select_and_refit(
@@ -33,29 +47,38 @@ def _probe(task: FeatureTask, make: Callable[[float], BaseEstimator]) -> Outcome
             for_task(task.task, make),
             p["C"],
             "C",
-            transform=transform,
+            transform=feature_transform(task),
             val_fraction=p["val_fraction"],
         )
 
 
+def svm_factory(task: FeatureTask) -> Callable[[float], BaseEstimator]:
+    """``C`` → a linear SVM, one-vs-rest or one-vs-one as ``params["multiclass"]`` says."""
+    make = partial(svm, max_iter=task.params["max_iter"], seed=task.seed)
+    scheme = task.params.get("multiclass", "ovr")
+    if scheme not in ("ovr", "ovo"):
+        raise BenchbaseError(f"linear-svm: multiclass must be 'ovr' or 'ovo', got {scheme!r}")
+    if scheme == "ovo" and task.task == "multiclass":
+        return lambda c: OneVsOneClassifier(make(c))
+    return make
+
+
 def linear_svm(tasks: dict[str, FeatureTask]) -> list[Outcome]:
-    return [
-        _probe(t, partial(_svm, max_iter=t.params["max_iter"], seed=t.seed)) for t in tasks.values()
-    ]
+    return [probe(t, svm_factory(t)) for t in tasks.values()]
 
 
 def logreg(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        _probe(t, partial(_logreg, max_iter=t.params["max_iter"], seed=t.seed))
+        probe(t, partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
 
-def _svm(c: float, max_iter: int, seed: int) -> LinearSVC:
+def svm(c: float, max_iter: int, seed: int) -> LinearSVC:
     return LinearSVC(C=c, dual="auto", max_iter=max_iter, random_state=seed)
 
 
-def _logreg(c: float, max_iter: int, seed: int) -> LogisticRegression:
+def logistic(c: float, max_iter: int, seed: int) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
 
 
@@ -66,9 +89,16 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm",
             evaluate=linear_svm,
             version="1",
-            description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, one-vs-rest "
-            "linear SVM, C chosen on a validation split of the training set, refit on all of it",
-            default_params={"C": C_GRID, "normalize": True, "max_iter": 5000, "val_fraction": 0.2},
+            description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
+            "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
+            "multilabel), C chosen on a validation split of the training set, refit on all of it",
+            default_params={
+                "C": C_GRID,
+                "normalize": True,
+                "multiclass": "ovr",
+                "max_iter": 5000,
+                "val_fraction": 0.2,
+            },
         )
     )
     register(

@@ -1,0 +1,437 @@
+"""Fine-tuning from the pretrained weights (the lecture's recipe), plus the network-training
+helpers that ``transfer-n`` reuses.
+
+The backbone's classifier is replaced by a new one (timm's ``reset_classifier``, else the
+last ``nn.Linear`` of the model). The rest of the network is cut into blocks by depth:
+timm's ``group_matcher`` (stem, stages) when the model has one, else the order of its
+named children (containers such as ``nn.Sequential`` opened one level, so torchvision's
+AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
+
+- ``layerwise`` (default): new head at ``lr``, the top ``top_blocks`` blocks at
+  ``lr * top_lr_mult`` (~lr/10), every lower block at ``lr * lower_lr_mult`` (~lr/100);
+- ``top``: head at ``lr``, the top ``top_blocks`` blocks at ``lr * top_lr_mult``, the rest
+  frozen (batch-norm statistics too);
+- ``all``: the whole network at ``lr``;
+- ``head``: only the new head (a linear probe trained end to end by SGD).
+
+Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
+crop + horizontal flip, early stopping on the dataset's metric over a validation split
+carved from the training set (the best epoch's weights score the test set), AMP and
+channels-last on CUDA, seeded. Images are decoded once into a uint8 tensor at
+``input_size / crop_pct`` (the evaluation resize) and cropped on the fly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase.errors import BenchbaseError
+from benchbase.metrics import evaluate
+from benchbase.splitting import train_val_indices
+from benchbase.types import stable_hash
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from benchbase.types import Sample
+
+TRAIN_MODES = ("layerwise", "top", "all", "head")
+_DECODED: dict[tuple[Any, ...], torch.Tensor] = {}
+
+
+# --- images ---------------------------------------------------------------------------
+
+
+def decode(
+    samples: Sequence[Sample],
+    open_image: Callable[[Sample], Image.Image],
+    size: int,
+    interpolation: str = "bilinear",
+) -> torch.Tensor:
+    """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s)."""
+    import torch
+
+    from benchbase.device import loader_workers
+    from benchbase.images import ImageList, resize_crop
+
+    key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation)
+    if key in _DECODED:
+        return _DECODED[key]
+    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation))
+    loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
+    out = torch.cat(list(loader)) if len(images) else torch.empty(0, 3, size, size)
+    # strategies of one run (finetune, transfer-n for every n) share the decoded split
+    while len(_DECODED) >= 2:  # one split: its train and test images
+        _DECODED.pop(next(iter(_DECODED)))
+    _DECODED[key] = out
+    return out
+
+
+def center(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """The central ``size`` × ``size`` crop (the evaluation view)."""
+    top = (batch.shape[-2] - size) // 2
+    left = (batch.shape[-1] - size) // 2
+    return batch[..., top : top + size, left : left + size]
+
+
+def random_resized_crop(
+    batch: torch.Tensor, size: int, gen: torch.Generator, min_scale: float = 0.35
+) -> torch.Tensor:
+    """Per image: a random crop of ``min_scale``..1 of the area and aspect 3/4..4/3, resized
+    to ``size``, mirrored with probability 1/2 (float output, 0..255)."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = batch.shape
+    out = torch.empty(n, batch.shape[1], size, size)
+    u = torch.rand(n, 5, generator=gen)
+    for i in range(n):
+        area = h * w * (min_scale + (1 - min_scale) * float(u[i, 0]))
+        ratio = math.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * float(u[i, 1]))
+        cw = max(1, min(w, round(math.sqrt(area * ratio))))
+        ch = max(1, min(h, round(math.sqrt(area / ratio))))
+        top = int(float(u[i, 2]) * (h - ch + 1))
+        left = int(float(u[i, 3]) * (w - cw + 1))
+        crop = batch[i : i + 1, :, top : top + ch, left : left + cw].float()
+        crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
+        out[i] = crop[0].flip(-1) if float(u[i, 4]) < 0.5 else crop[0]
+    return out
+
+
+# --- the network: new head, blocks by depth -------------------------------------------
+
+
+def replace_head(model: torch.nn.Module, n_classes: int) -> set[str]:
+    """Give ``model`` a new ``n_classes``-way classifier; returns its parameter names."""
+    from torch import nn
+
+    if hasattr(model, "reset_classifier") and hasattr(model, "get_classifier"):
+        model.reset_classifier(n_classes)
+        head = model.get_classifier()
+    else:
+        linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            raise BenchbaseError(
+                f"{type(model).__name__} has no nn.Linear classifier to replace and no "
+                "timm reset_classifier(); fine-tuning needs one of them"
+            )
+        name, last = linears[-1]
+        head = nn.Linear(last.in_features, n_classes)
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, attr, head)
+    ids = {id(p) for p in head.parameters()}
+    return {n for n, p in model.named_parameters() if id(p) in ids}
+
+
+def _children_blocks(module: torch.nn.Module, prefix: str = "") -> list[list[str]]:
+    from torch import nn
+
+    blocks: list[list[str]] = []
+    own = [f"{prefix}{n}" for n, _ in module.named_parameters(recurse=False)]
+    if own:
+        blocks.append(own)
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            blocks.extend(_children_blocks(child, f"{prefix}{name}."))
+        else:
+            params = [f"{prefix}{name}.{n}" for n, _ in child.named_parameters()]
+            if params:
+                blocks.append(params)
+    return blocks
+
+
+def blocks_by_depth(model: torch.nn.Module, head: set[str], coarse: bool = True) -> list[list[str]]:
+    """Parameter names grouped into blocks, input side first, the head left out."""
+    groups: list[list[str]] = []
+    if hasattr(model, "group_matcher"):
+        from timm.models import group_parameters
+
+        found = group_parameters(model, model.group_matcher(coarse=coarse))
+        groups = [list(found[k]) for k in sorted(found)]
+    if not groups:
+        groups = _children_blocks(model)
+    groups = [[n for n in g if n not in head] for g in groups]
+    return [g for g in groups if g]
+
+
+def freeze_batchnorm(model: torch.nn.Module) -> None:
+    """Batch-norm layers whose parameters are all frozen keep their running statistics."""
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters())
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+def param_groups(
+    model: torch.nn.Module, lrs: dict[str, float | None], weight_decay: float
+) -> list[dict[str, Any]]:
+    """Optimizer groups from a name → lr map; ``None`` freezes the parameter."""
+    by_lr: dict[float, list[Any]] = {}
+    for name, param in model.named_parameters():
+        lr = lrs.get(name)
+        param.requires_grad_(lr is not None)
+        if lr is not None:
+            by_lr.setdefault(lr, []).append(param)
+    return [
+        {"params": ps, "lr": lr, "initial_lr": lr, "weight_decay": weight_decay}
+        for lr, ps in sorted(by_lr.items())
+    ]
+
+
+def layerwise_lrs(
+    model: torch.nn.Module, head: set[str], params: dict[str, Any]
+) -> dict[str, float | None]:
+    """name → learning rate (None = frozen) for the ``train`` mode in ``params``."""
+    mode, lr = params["train"], float(params["lr"])
+    if mode not in TRAIN_MODES:
+        raise BenchbaseError(
+            f"finetune: train must be one of {', '.join(TRAIN_MODES)}, got {mode!r}"
+        )
+    blocks = blocks_by_depth(model, head)
+    k = max(0, min(int(params["top_blocks"]), len(blocks)))
+    top, lower = blocks[len(blocks) - k :], blocks[: len(blocks) - k]
+    top_lr = lr * float(params["top_lr_mult"])
+    lower_lr = {
+        "layerwise": lr * float(params["lower_lr_mult"]),
+        "all": lr,
+        "top": None,
+        "head": None,
+    }[mode]
+    lrs: dict[str, float | None] = {n: lr for n in head}
+    for block in lower:
+        lrs.update(dict.fromkeys(block, lower_lr))
+    for block in top:
+        lrs.update(
+            dict.fromkeys(block, lr if mode == "all" else None if mode == "head" else top_lr)
+        )
+    return lrs
+
+
+# --- training -------------------------------------------------------------------------
+
+
+@dataclass
+class TrainData:
+    """Decoded images (uint8, at the evaluation resize) and labels of one split."""
+
+    train_x: torch.Tensor
+    train_y: np.ndarray
+    val_x: torch.Tensor
+    val_y: np.ndarray
+    test_x: torch.Tensor
+    val_fraction: float
+
+
+@dataclass
+class TrainResult:
+    test_scores: np.ndarray
+    best_epoch: int
+    best_val: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def prepare(task: ImageTask) -> TrainData:
+    """Decode the split once; carve the validation split from the training images."""
+    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    interp = task.backbone.interpolation
+    train_x = decode(task.train, task.open_image, load, interp)
+    test_x = decode(task.test, task.open_image, load, interp)
+    val_fraction = float(task.params["val_fraction"])
+    y = np.asarray(task.train_y)
+    fit_idx, val_idx = train_val_indices(y, val_fraction, task.seed)
+    if val_fraction <= 0:
+        fit_idx, val_idx = np.arange(len(y)), np.array([], dtype=int)
+    return TrainData(
+        train_x[fit_idx], y[fit_idx], train_x[val_idx], y[val_idx], test_x, val_fraction
+    )
+
+
+def predict(
+    model: torch.nn.Module, images: torch.Tensor, task: ImageTask, batch_size: int = 128
+) -> np.ndarray:
+    """Logits of the centre crops of ``images`` (uint8), as float64 (n, C)."""
+    import torch
+
+    from benchbase.device import autocast
+    from benchbase.images import normalize
+
+    model.eval()
+    device = task.device
+    out = []
+    with torch.inference_mode(), autocast(device):
+        for start in range(0, len(images), batch_size):
+            x = center(images[start : start + batch_size], task.input_size).to(device)
+            x = normalize(x, task.backbone.mean, task.backbone.std)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            out.append(model(x).float().cpu())
+    if not out:
+        return np.zeros((0, len(task.classes)))
+    return torch.cat(out).double().numpy()
+
+
+def train_network(
+    model: torch.nn.Module,
+    lrs: dict[str, float | None],
+    data: TrainData,
+    task: ImageTask,
+) -> TrainResult:
+    """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs``;
+    keep the epoch with the best validation metric; score the test images with it."""
+    import torch
+    from benchbase_plugins.strategies.adaptation import masked_loss
+
+    from benchbase.device import autocast
+    from benchbase.images import normalize
+
+    p = task.params
+    device = task.device
+    multilabel = task.task == "multilabel"
+    torch.manual_seed(task.seed)
+    gen = torch.Generator().manual_seed(task.seed)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    groups = param_groups(model, lrs, float(p["weight_decay"]))
+    if not groups:
+        raise BenchbaseError("nothing to train: every parameter is frozen")
+    if p["optimizer"] == "sgd":
+        opt = torch.optim.SGD(groups, momentum=float(p["momentum"]), nesterov=True)
+    elif p["optimizer"] == "adamw":
+        opt = torch.optim.AdamW(groups)
+    else:
+        raise BenchbaseError(f"optimizer must be 'sgd' or 'adamw', got {p['optimizer']!r}")
+    epochs, batch_size = int(p["epochs"]), int(p["batch_size"])
+    n = len(data.train_x)
+    steps = max(1, epochs * math.ceil(n / batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and p["amp"])
+    labels = torch.as_tensor(data.train_y, dtype=torch.float32 if multilabel else torch.long)
+    history: list[dict[str, Any]] = []
+    best_val, best_epoch, best_state = -math.inf, 0, None
+    patience = int(p["patience"])
+    for epoch in range(1, epochs + 1):
+        model.train()
+        freeze_batchnorm(model)
+        total = 0.0
+        for idx in torch.randperm(n, generator=gen).split(batch_size):
+            if p["augment"]:
+                x = random_resized_crop(data.train_x[idx], task.input_size, gen)
+            else:
+                x = center(data.train_x[idx], task.input_size).float()
+            x = normalize(x.to(device), task.backbone.mean, task.backbone.std)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device) if p["amp"] else _null():
+                loss = masked_loss(model(x).float(), labels[idx].to(device), multilabel)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1)}
+        if len(data.val_x):
+            scores = predict(model, data.val_x, task)
+            try:
+                val = evaluate(task.metric, data.val_y, scores, task.classes)[task.metric]
+            except ValueError:
+                val = float("nan")
+            row["val_" + task.metric] = val
+            if val > best_val or best_state is None:
+                best_val, best_epoch = val, epoch
+                best_state = {
+                    k: t.detach().to("cpu", copy=True) for k, t in model.state_dict().items()
+                }
+            elif epoch - best_epoch >= patience:
+                history.append(row)
+                break
+        history.append(row)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    scores = predict(model, data.test_x, task)
+    return TrainResult(scores, best_epoch, best_val, history)
+
+
+def _null() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def chosen_from(result: TrainResult, task: ImageTask, **extra: Any) -> dict[str, Any]:
+    chosen = {"epochs": result.best_epoch, "val_fraction": float(task.params["val_fraction"])}
+    if math.isfinite(result.best_val):
+        chosen["val_" + task.metric] = result.best_val
+    return {**chosen, **extra}
+
+
+# --- the strategy ---------------------------------------------------------------------
+
+
+def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
+    outcomes = []
+    for task in tasks.values():
+        import torch
+
+        data = prepare(task)
+        torch.manual_seed(task.seed)
+        model = task.build()
+        head = replace_head(model, len(task.classes))
+        lrs = layerwise_lrs(model, head, task.params)
+        result = train_network(model, lrs, data, task)
+        n_blocks = len(blocks_by_depth(model, head))
+        chosen = chosen_from(result, task, blocks=n_blocks, train=task.params["train"])
+        outcomes.append(Outcome(task.layer, result.test_scores, chosen, result.history))
+    return outcomes
+
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "lr": 0.01,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "epochs": 30,
+    "batch_size": 32,
+    "patience": 5,
+    "augment": True,
+    "amp": True,
+    "val_fraction": 0.2,
+}
+
+
+@hookimpl
+def register_strategies(register):  # noqa: ANN001, ANN201
+    register(
+        Strategy(
+            name="finetune",
+            evaluate=finetune,
+            version="1",
+            description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
+            "~lr/10, lower blocks at ~lr/100 (or whole net / top blocks only / head only); "
+            "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, early "
+            "stopping on validation, AMP on GPU",
+            default_params={
+                "train": "layerwise",
+                "top_blocks": 2,
+                "top_lr_mult": 0.1,
+                "lower_lr_mult": 0.01,
+                **TRAINING_DEFAULTS,
+            },
+            inputs="images",
+        )
+    )
