@@ -57,6 +57,7 @@ class Runner:
         data_root: Path | None = None,
         device: str = "auto",
         batch_size: int | None = None,
+        skip_bad_images: bool = False,
     ) -> None:
         self.host = host
         self.suite = suite
@@ -64,6 +65,8 @@ class Runner:
         self.data_root = data_root
         self.device_name = device
         self.batch_size = batch_size
+        #: Leave undecodable images out (recorded in provenance) instead of failing the run.
+        self.skip_bad_images = skip_bad_images
         self.cache = FeatureCache(self.out_dir / "features")
 
     # --- the grid -------------------------------------------------------------------
@@ -105,6 +108,7 @@ class Runner:
         summary = RunSummary(cells=len(grid.cells))
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
+        self._screen_images(grid, {c.dataset for c in todo})
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
         device = None
         if todo:  # torch is imported only when there is work to do
@@ -153,6 +157,20 @@ class Runner:
             summary.seconds = time.perf_counter() - start
             self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
         return summary
+
+    def _screen_images(self, grid: Grid, names: set[str]) -> None:
+        """Fail before any extraction when images are missing or undecodable, or (with
+        ``skip_bad_images``) leave them out and record them in ``DatasetData.skipped``."""
+        from benchbase.imagecheck import screen
+
+        for name in sorted(names):
+            grid.data[name] = screen(
+                name,
+                grid.data[name],
+                self.host.datasets.get(name).open_image,
+                skip_bad=self.skip_bad_images,
+                cache_file=self.out_dir / "imagecheck" / f"{name}.json",
+            )
 
     def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
         layers: list[str] = []

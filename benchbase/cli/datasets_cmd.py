@@ -1,8 +1,9 @@
-"""``benchbase datasets info NAME``: classes, task, metric and split sizes of a layout."""
+"""``benchbase datasets info|check|fake|download``: inspect, verify, fake and fetch datasets."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +12,95 @@ from benchbase.errors import BenchbaseError
 from benchbase.plugins import host
 
 
-def add_parser(sub: Any) -> None:
-    p = subparser(
-        sub,
-        "datasets",
-        "Inspect datasets on disk.",
-        "  benchbase datasets info voc2007 --data-root ~/data --json",
-    )
-    dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    info = subparser(
-        dsub,
-        "info",
-        "Classes, task, metric and split sizes read from the layout.",
-        "  benchbase datasets info caltech101 --data-root ~/data --json",
-    )
-    info.add_argument("name")
-    info.add_argument("--data-root", type=Path, default=None)
-    info.add_argument(
+def _option_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="protocol option, e.g. --option splits=3",
+        help="protocol option (TOML value), e.g. --option splits=3 --option background=false",
     )
+
+
+def add_parser(sub: Any) -> None:
+    p = subparser(
+        sub,
+        "datasets",
+        "Inspect, check, fake and download datasets.",
+        "  benchbase datasets info voc2007 --data-root ~/data --json\n"
+        "  benchbase datasets check mit67 --data-root ~/data\n"
+        "  benchbase datasets fake caltech256 --out /tmp/fake\n"
+        "  benchbase datasets download caltech101 --data-root ~/data",
+    )
+    dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    info = subparser(
+        dsub,
+        "info",
+        "Classes, task, metric and split sizes read from the layout.",
+        "  benchbase datasets info caltech101 --data-root ~/data --json\n"
+        "  benchbase datasets info caltech256 --data-root ~/data --option train_per_class=30",
+    )
+    info.add_argument("name")
+    info.add_argument("--data-root", type=Path, default=None)
+    _option_arg(info)
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
+
+    check = subparser(
+        dsub,
+        "check",
+        "Verify that every image the protocol uses exists and decodes, and compare the "
+        "counts with the dataset card's. Exits 1 listing bad files or wrong counts.",
+        "  benchbase datasets check sun397 --data-root ~/data\n"
+        "  benchbase datasets check caltech101 --data-root /tmp/fake "
+        "--option train_per_class=3 --ignore-counts",
+    )
+    check.add_argument("name")
+    check.add_argument("--data-root", type=Path, default=None)
+    _option_arg(check)
+    check.add_argument(
+        "--ignore-counts",
+        action="store_true",
+        help="do not fail when class or split counts differ from the card (e.g. on fakes)",
+    )
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=run_check)
+
+    fake = subparser(
+        dsub,
+        "fake",
+        "Write a miniature copy of a dataset in its official layout (synthetic images whose "
+        "class is visible), for tests and trying a suite end to end.",
+        "  benchbase datasets fake mit67 --out /tmp/fake\n"
+        "  benchbase datasets fake caltech101 --out /tmp/fake --placement extracted",
+    )
+    fake.add_argument("name")
+    fake.add_argument("--out", type=Path, required=True, help="data root to write")
+    fake.add_argument("--placement", default="", help="one of the dataset's placements")
+    fake.set_defaults(handler=run_fake)
+
+    download = subparser(
+        dsub,
+        "download",
+        "Fetch the official archives listed in the dataset card (progress, resumable), "
+        "verify their checksums, and extract them safely into the expected placement.",
+        "  benchbase datasets download caltech256 --data-root ~/data\n"
+        "  benchbase datasets download mit67 --data-root ~/data --mirror http://mirror.lan/mit67",
+    )
+    download.add_argument("name")
+    download.add_argument("--data-root", type=Path, required=True)
+    download.add_argument(
+        "--mirror", default=None, help="base URL to fetch <mirror>/<archive filename> from"
+    )
+    download.add_argument(
+        "--card", type=Path, default=None, help="a card TOML file to use instead of the shipped one"
+    )
+    download.add_argument(
+        "--keep-archives", action="store_true", help="keep the archives after extraction"
+    )
+    download.add_argument("--no-progress", action="store_true", help="no progress bars")
+    download.set_defaults(handler=run_download)
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -53,11 +118,16 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> dict[str, Any]:
+def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[Any, Any, dict]:
     ds = host().datasets.get(name)
     if ds.needs_data_root and data_root is None:
         raise BenchbaseError(f"dataset {name!r} reads files: pass --data-root DIR")
-    data = ds.load(data_root or Path("."), ds.resolve_options(options))
+    resolved = ds.resolve_options(options)
+    return ds, ds.load(data_root or Path("."), resolved), resolved
+
+
+def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> dict[str, Any]:
+    ds, data, _ = _load(name, data_root, options)
     return {
         "name": ds.name,
         "classes": data.classes,
@@ -82,4 +152,153 @@ def run_info(args: argparse.Namespace) -> int:
     )
     for s in info["splits"]:
         print(f"  {s['name']}: train {s['train']}, test {s['test']}")
+    if info["skipped"]:
+        print(f"  skipped {len(info['skipped'])} non-image entries")
+    return 0
+
+
+# --- check ----------------------------------------------------------------------------
+
+
+def _card(name: str) -> dict[str, Any]:
+    try:
+        from benchbase_cards import load_card
+
+        return load_card(name)
+    except (ImportError, KeyError):
+        return {}
+
+
+def compare_counts(
+    card: dict[str, Any], data: Any, options: dict[str, Any], defaults: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str]:
+    """Rows (what, found, expected, ok) comparing ``data`` with the card's ``[expected]``:
+    ``classes`` and ``[expected.split]`` ``train``/``test`` (sizes of every split of the
+    protocol with its default options). Compared only under the default options."""
+    expected = card.get("expected") or {}
+    if not expected:
+        return [], "the dataset card records no expected counts"
+    if options != defaults:
+        return [], "counts not compared: protocol options differ from the defaults"
+    rows = []
+    if "classes" in expected:
+        found = len(data.classes)
+        rows.append(
+            {
+                "what": "classes",
+                "found": found,
+                "expected": expected["classes"],
+                "ok": found == expected["classes"],
+            }
+        )
+    per_split = expected.get("split") or {}
+    for split in data.splits:
+        for part in ("train", "test"):
+            if part in per_split:
+                found = len(getattr(split, part))
+                rows.append(
+                    {
+                        "what": f"{split.name} {part}",
+                        "found": found,
+                        "expected": per_split[part],
+                        "ok": found == per_split[part],
+                    }
+                )
+    return rows, ""
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from benchbase.imagecheck import describe, find_bad_images
+
+    ds, data, options = _load(args.name, args.data_root, parse_options(args.option))
+    samples = [s for split in data.splits for s in (*split.train, *split.test)]
+    n_images = len({str(s.source) for s in samples})
+    bad = find_bad_images(samples, ds.open_image, progress=f"{ds.name}: decoding")
+    rows, note = compare_counts(_card(ds.name), data, options, ds.resolve_options())
+    counts_ok = all(r["ok"] for r in rows) or args.ignore_counts
+    ok = not bad and counts_ok
+    if args.json:
+        print_json(
+            {
+                "name": ds.name,
+                "ok": ok,
+                "images": n_images,
+                "bad": [{"source": b.source, "reason": b.reason} for b in bad],
+                "counts": rows,
+                "counts_note": note,
+                "skipped": data.skipped,
+            }
+        )
+        return 0 if ok else 1
+    print(f"{ds.name}: {n_images} images used by {len(data.splits)} split(s), {len(bad)} bad")
+    for r in rows:
+        mark = "ok" if r["ok"] else "MISMATCH"
+        print(f"  {r['what']}: {r['found']} (card: {r['expected']}) {mark}")
+    if note:
+        print(f"  {note}")
+    if data.skipped:
+        print(f"  {len(data.skipped)} non-image entries skipped (e.g. {data.skipped[0]})")
+    if bad:
+        print(
+            f"bad images (missing or undecodable):\n{describe(bad)}\n"
+            "Remove or replace them, or run with --skip-bad-images to leave them out.",
+            file=sys.stderr,
+        )
+    if not counts_ok:
+        print(
+            "counts differ from the dataset card: the download or extraction is incomplete "
+            "(use --ignore-counts on fakes or subsets)",
+            file=sys.stderr,
+        )
+    return 0 if ok else 1
+
+
+# --- fake, download -------------------------------------------------------------------
+
+
+def run_fake(args: argparse.Namespace) -> int:
+    from benchbase.testing import make_fake_dataset
+
+    ds = host().datasets.get(args.name)
+    root = make_fake_dataset(args.name, args.out, args.placement)
+    placement = args.placement or ds.placements[0]
+    print(f"wrote a miniature {ds.name} ({placement} placement) under {root}")
+    if ds.fake is not None and ds.fake.__doc__:
+        print("  " + " ".join(ds.fake.__doc__.split()))
+    print(f"try: benchbase datasets info {ds.name} --data-root {root}")
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from benchbase.download import DownloadError, download_dataset
+
+    card = None
+    if args.card is not None:
+        try:
+            card = tomllib.loads(args.card.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DownloadError(f"cannot read card {args.card}: {exc}") from exc
+    else:
+        host().datasets.get(args.name)  # an unknown name fails with did-you-mean
+    manual = download_dataset(
+        args.name,
+        args.data_root,
+        card=card,
+        mirror=args.mirror,
+        keep_archives=args.keep_archives,
+        progress=not args.no_progress,
+    )
+    if manual:
+        print(
+            "These files cannot be fetched by a script; do it by hand, then re-run:\n  "
+            + "\n  ".join(manual),
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"{args.name}: downloaded and extracted under {args.data_root}; verify with: "
+        f"benchbase datasets check {args.name} --data-root {args.data_root}"
+    )
     return 0

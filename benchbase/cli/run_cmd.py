@@ -32,6 +32,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder (default: runs/)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave undecodable images out (recorded in each result's provenance) instead "
+        "of failing before extraction",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the grid and what is already done")
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
@@ -42,7 +48,15 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     h = host()
     suite = load_suite(h, args.suite)
-    runner = Runner(h, suite, args.out, args.data_root, args.device, args.batch_size)
+    runner = Runner(
+        h,
+        suite,
+        args.out,
+        args.data_root,
+        args.device,
+        args.batch_size,
+        skip_bad_images=args.skip_bad_images,
+    )
     if args.dry_run:
         return dry_run(runner)
     summary = runner.run()

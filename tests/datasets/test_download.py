@@ -1,0 +1,300 @@
+"""Downloads against a local HTTP server on 127.0.0.1: progress-free fetch, resume with
+Range, checksum before extraction, nested archives, hostile archives refused whole."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchbase.cli import main
+from benchbase.download import (
+    DownloadError,
+    UnsafeArchiveError,
+    download_dataset,
+    fetch,
+    safe_extract,
+)
+from benchbase.testing import make_fake_dataset
+
+
+class Server:
+    """Serves ``files`` (name → bytes) with HTTP Range support and scripted faults."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self.cut_next: set[str] = set()  # send half of the body, then drop the connection
+        self.ignore_range = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                name = self.path.lstrip("/")
+                rng = self.headers.get("Range")
+                outer.requests.append((name, rng))
+                if name not in outer.files:
+                    self.send_error(404)
+                    return
+                body = outer.files[name]
+                start = 0
+                if rng and not outer.ignore_range:
+                    start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if start >= len(body):
+                        self.send_error(416)
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                payload = body[start:]
+                if name in outer.cut_next:
+                    outer.cut_next.discard(name)
+                    payload = payload[: len(payload) // 2]
+                    self.close_connection = True
+                self.wfile.write(payload)
+                self.wfile.flush()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+def tar_of(folder: Path, arcname: str, mode: str = "w") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        tf.add(folder, arcname=arcname)
+    return buf.getvalue()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def caltech256_tar(tmp_path_factory: Any) -> bytes:
+    """A tiny 256_ObjectCategories.tar made from the fake layout."""
+    src = make_fake_dataset("caltech256", tmp_path_factory.mktemp("src"), "extracted")
+    return tar_of(src / "256_ObjectCategories", "256_ObjectCategories")
+
+
+def card_for(server: Server, filename: str, data: bytes, **extra: Any) -> dict[str, Any]:
+    entry = {"filename": filename, "url": f"{server.url}/{filename}", "md5": md5(data), **extra}
+    return {"name": "test", "homepage": "http://example.invalid", "archives": [entry]}
+
+
+def test_download_verifies_and_extracts_into_the_placement(
+    server: Server, caltech256_tar: bytes, tmp_path: Path, capsys
+) -> None:
+    server.files["256_ObjectCategories.tar"] = caltech256_tar
+    card = card_for(server, "256_ObjectCategories.tar", caltech256_tar, extract_to="caltech256")
+    card_file = tmp_path / "card.toml"
+    import json
+
+    # a TOML card written through JSON-compatible inline values
+    lines = ["[[archives]]"] + [f"{k} = {json.dumps(v)}" for k, v in card["archives"][0].items()]
+    card_file.write_text("\n".join(lines) + "\n")
+    root = tmp_path / "data"
+    args = ["datasets", "download", "caltech256", "--data-root", str(root), "--no-progress"]
+    assert main([*args, "--card", str(card_file)]) == 0
+    assert (root / "caltech256" / "256_ObjectCategories" / "001.ak47").is_dir()
+    assert not (root / "caltech256" / "256_ObjectCategories.tar").exists()  # archive removed
+    capsys.readouterr()
+    info_args = ["datasets", "info", "caltech256", "--data-root", str(root), "--json"]
+    assert main([*info_args, "--option", "train_per_class=3"]) == 0
+    assert '"seed2"' in capsys.readouterr().out
+    # a second run finds the extraction marker and fetches nothing
+    n = len(server.requests)
+    assert main([*args, "--card", str(card_file)]) == 0
+    assert len(server.requests) == n
+
+
+def test_interrupted_download_resumes_with_a_range_request(server: Server, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 400
+    server.files["big.bin"] = data
+    server.cut_next.add("big.bin")
+    dest = tmp_path / "big.bin"
+    with pytest.raises(DownloadError, match="re-run to resume"):
+        fetch(f"{server.url}/big.bin", dest, progress=False)
+    part = tmp_path / "big.bin.part"
+    assert not dest.exists() and 0 < part.stat().st_size < len(data)
+    fetch(f"{server.url}/big.bin", dest, progress=False)
+    assert dest.read_bytes() == data and not part.exists()
+    assert server.requests[-1] == ("big.bin", f"bytes={len(data) // 2}-")
+
+
+def test_a_server_ignoring_range_restarts_from_zero(server: Server, tmp_path: Path) -> None:
+    data = b"0123456789" * 1000
+    server.files["f.bin"] = data
+    server.ignore_range = True
+    (tmp_path / "f.bin.part").write_bytes(b"garbage-prefix")
+    fetch(f"{server.url}/f.bin", tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == data
+
+
+def test_checksum_mismatch_extracts_nothing(server: Server, caltech256_tar: bytes, tmp_path: Path):
+    server.files["256_ObjectCategories.tar"] = caltech256_tar
+    card = card_for(server, "256_ObjectCategories.tar", caltech256_tar)
+    card["archives"][0]["md5"] = "0" * 32
+    with pytest.raises(DownloadError, match="checksum mismatch") as err:
+        download_dataset("caltech256", tmp_path, card=card, progress=False, log=lambda m: None)
+    assert "256_ObjectCategories.tar" in str(err.value)
+    assert not (tmp_path / "256_ObjectCategories").exists()
+    assert (tmp_path / "256_ObjectCategories.tar.corrupt").exists()
+
+
+def test_nested_archive_like_caltech101_zip(server: Server, tmp_path: Path) -> None:
+    src = make_fake_dataset("caltech101", tmp_path / "src", "extracted")
+    inner = tar_of(src / "101_ObjectCategories", "101_ObjectCategories", mode="w:gz")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("caltech-101/101_ObjectCategories.tar.gz", inner)
+        zf.writestr("caltech-101/show_annotation.m", "% matlab\n")
+    server.files["caltech-101.zip"] = buf.getvalue()
+    card = card_for(
+        server,
+        "caltech-101.zip",
+        buf.getvalue(),
+        extract_to="caltech101",
+        then_extract=["caltech-101/101_ObjectCategories.tar.gz"],
+    )
+    root = tmp_path / "data"
+    assert download_dataset("caltech101", root, card=card, progress=False, log=print) == []
+    assert (root / "caltech101" / "101_ObjectCategories" / "BACKGROUND_Google").is_dir()
+
+
+def test_mirror_replaces_the_card_urls(server: Server, tmp_path: Path) -> None:
+    server.files["TrainImages.txt"] = b"kitchen/a.jpg\r\n"
+    card = {
+        "archives": [
+            {"filename": "TrainImages.txt", "url": "http://example.invalid/x", "extract": False}
+        ]
+    }
+    download_dataset("mit67", tmp_path, card=card, mirror=server.url, progress=False, log=print)
+    assert (tmp_path / "TrainImages.txt").read_bytes() == b"kitchen/a.jpg\r\n"
+
+
+def test_manual_entries_print_what_to_fetch_and_where(tmp_path: Path, capsys) -> None:
+    card_file = tmp_path / "card.toml"
+    card_file.write_text(
+        'homepage = "https://example.org/ds"\n[[archives]]\nfilename = "data.tar"\n'
+        'manual = "log in and accept the terms"\n'
+    )
+    root = tmp_path / "data"
+    rc = main(["datasets", "download", "mit67", "--data-root", str(root), "--card", str(card_file)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "https://example.org/ds" in err and str(root / "data.tar") in err
+
+
+def test_unreachable_host_says_what_to_fetch_by_hand(tmp_path: Path) -> None:
+    card = {"archives": [{"filename": "x.tar", "url": "http://127.0.0.1:9/x.tar"}]}
+    with pytest.raises(DownloadError, match=r"Fetch x.tar by hand and put it at"):
+        download_dataset("x", tmp_path, card=card, progress=False, log=lambda m: None)
+
+
+# --- hostile archives -----------------------------------------------------------------
+
+
+def _hostile_tar(path: Path) -> None:
+    with tarfile.open(path, "w") as tf:
+        for name, data in [
+            ("ok/fine.txt", b"fine"),
+            ("../evil.txt", b"x"),
+            ("/tmp/abs-evil.txt", b"x"),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("ok/link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../../outside"
+        tf.addfile(link)
+
+
+def test_hostile_tar_is_refused_whole_and_writes_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "hostile.tar"
+    _hostile_tar(archive)
+    target = tmp_path / "a" / "target"
+    with pytest.raises(UnsafeArchiveError) as err:
+        safe_extract(archive, target)
+    msg = str(err.value)
+    assert str(archive) in msg
+    assert "'../evil.txt': '..' path component" in msg
+    assert "'/tmp/abs-evil.txt': absolute path" in msg
+    assert "ok/link" in msg and "outside the target" in msg
+    assert list(target.iterdir()) == []  # not even the harmless member
+    assert not (tmp_path / "a" / "evil.txt").exists() and not Path("/tmp/abs-evil.txt").exists()
+
+
+def test_hostile_tar_through_the_download_command(server: Server, tmp_path: Path, capsys) -> None:
+    archive = tmp_path / "hostile.tar"
+    _hostile_tar(archive)
+    data = archive.read_bytes()
+    server.files["hostile.tar"] = data
+    card_file = tmp_path / "card.toml"
+    card_file.write_text(
+        f'[[archives]]\nfilename = "hostile.tar"\nurl = "{server.url}/hostile.tar"\n'
+        f'md5 = "{md5(data)}"\nextract_to = "sub"\n'
+    )
+    root = tmp_path / "data"
+    args = ["datasets", "download", "caltech256", "--data-root", str(root), "--no-progress"]
+    assert main([*args, "--card", str(card_file)]) == 2
+    assert "refusing to extract" in capsys.readouterr().err
+    written = [p for p in root.rglob("*") if p.is_file()]
+    assert written == [root / "sub" / "hostile.tar"]  # the verified archive only
+    assert not (root / "evil.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/abs.txt", "a/../../evil.txt", "C:/win.txt"])
+def test_hostile_zip_is_refused(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("fine.txt", "ok")
+        zf.writestr(name, "x")
+    target = tmp_path / "t"
+    with pytest.raises(UnsafeArchiveError, match="refusing to extract"):
+        safe_extract(archive, target)
+    assert list(target.iterdir()) == [] and not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_symlink_member_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "link.zip"
+    info = zipfile.ZipInfo("link")
+    info.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(info, "../../etc/passwd")
+    with pytest.raises(UnsafeArchiveError, match="symbolic link"):
+        safe_extract(archive, tmp_path / "t")
+
+
+def test_truncated_archive_is_an_error_not_a_partial_tree(tmp_path: Path, caltech256_tar: bytes):
+    archive = tmp_path / "cut.tar"
+    archive.write_bytes(caltech256_tar[: len(caltech256_tar) // 2])
+    with pytest.raises(DownloadError):
+        safe_extract(archive, tmp_path / "t")
+    assert not (tmp_path / "t" / "256_ObjectCategories").exists()
