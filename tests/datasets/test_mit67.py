@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from benchbase_plugins.datasets.mit67 import read_list
 from declared import DeclaredLayout
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from benchbase.cli import main
 from benchbase.errors import DataLayoutError
@@ -92,3 +94,18 @@ def test_classes_are_the_sorted_categories(root: Path) -> None:
     assert not {s.source for s in train} & {s.source for s in test}
     for s in (*train, *test):
         assert Path(s.source).parent.name == data.classes[s.label]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=300))
+def test_read_list_never_crashes_on_arbitrary_bytes(tmp_path: Path, data: bytes) -> None:
+    lst = tmp_path / "TrainImages.txt"
+    lst.write_bytes(data)
+    try:
+        lines = read_list(lst)
+    except DataLayoutError as exc:
+        assert str(lst) in str(exc)
+    else:
+        assert lines and all(len(x.split("/")) == 2 and ".." not in x.split("/") for x in lines)
