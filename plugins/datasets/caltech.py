@@ -13,13 +13,16 @@ Protocols, as the classic papers ran them (Zeiler & Fergus 2014, DeCAF, Chatfiel
 
 - ``caltech101``: 30 training images per class, up to 50 of the rest as test, ``splits``
   random splits (5 as in Zeiler & Fergus and DeCAF). 102 classes including
-  ``BACKGROUND_Google`` by default, as those papers (and VGG: "102 classes, 101 object
-  categories and a background class") did; ``background=false`` gives torchvision's 101.
+  ``BACKGROUND_Google`` by default, as those papers did (VGG counts 102 classes: 101 object
+  categories and a background class); ``background=false`` gives torchvision's 101.
+  ``test_per_class=0`` tests on all the remaining images instead of up to 50.
 - ``caltech256``: 15/30/45/60 training images per class (default 60), the rest as test
   (``test_per_class`` caps it; 0 or none = all the rest), 3 random splits (Chatfield/VGG).
-  257 classes including ``257.clutter`` by default: VGG counts "257 classes" and Zeiler &
-  Fergus follow Griffin et al.'s 256+clutter set; ``clutter=false`` gives the 256 object
-  classes of Griffin et al.'s per-category curves.
+  257 classes including ``257.clutter`` by default, as VGG/Chatfield et al. count them
+  ("257 classes"); Griffin et al. introduced the clutter class for background rejection
+  and benchmark the 256 object categories, and Zeiler & Fergus follow Griffin's procedure
+  without saying whether clutter was in: ``clutter=false`` gives the 256. The option enters
+  every result row, so tables can say which was used.
 
 Each class is split with its own generator seeded by (split seed, CRC32 of the class
 name), so switching the background/clutter class on or off leaves every other class's
