@@ -172,7 +172,7 @@ label_lists = st.lists(st.sampled_from([-1, 0, 1]), min_size=1, max_size=30).fil
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.data(), labels=label_lists)
 def test_devkit_equivalence_property(data, labels):
     scores = data.draw(
@@ -186,7 +186,7 @@ def test_devkit_equivalence_property(data, labels):
         assert ours == pytest.approx(devkit_ap(labels, scores, voc07), abs=1e-12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(labels=label_lists, seed=st.integers(0, 2**16))
 def test_perfect_ranking_scores_one(labels, seed):
     rng = np.random.default_rng(seed)
@@ -199,7 +199,7 @@ def test_perfect_ranking_scores_one(labels, seed):
     assert average_precision(labels, scores) == pytest.approx(1.0)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(labels=label_lists, seed=st.integers(0, 2**16))
 def test_ap_is_invariant_to_monotone_rescaling(labels, seed):
     scores = np.random.default_rng(seed).normal(size=len(labels))

@@ -53,12 +53,9 @@ def find_voc_dir(root: Path, year: str) -> Path:
 
 def _read_lines(path: Path, what: str, year: str) -> list[list[str]]:
     if not path.is_file():
+        split_list = f"ImageSets/Main/{path.name.rsplit('_', 1)[-1]}"  # <class>_<split>.txt
         provider = next(
-            (
-                a["filename"]
-                for a in _card(year)["archives"]
-                if f"ImageSets/Main/{path.name}" in a.get("provides", [])
-            ),
+            (a["filename"] for a in _card(year)["archives"] if split_list in a.get("provides", [])),
             None,
         )
         fix = (

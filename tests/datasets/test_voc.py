@@ -142,8 +142,9 @@ def test_missing_test_list_names_it_and_its_archive(root: Path, capsys) -> None:
 
 
 def test_missing_class_list_names_it(root: Path, capsys) -> None:
-    (main_dir(root) / "sofa_trainval.txt").unlink()
-    assert str(main_dir(root) / "sofa_trainval.txt") in info_error("voc2007", root, capsys)
+    (main_dir(root) / "sofa_test.txt").unlink()
+    err = info_error("voc2007", root, capsys)
+    assert str(main_dir(root) / "sofa_test.txt") in err and "VOCtest_06-Nov-2007.tar" in err
 
 
 def test_listed_image_without_jpeg_names_the_path(root: Path, capsys) -> None:
