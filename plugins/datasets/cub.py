@@ -165,7 +165,9 @@ def load(root: Path, options: Mapping[str, Any]) -> DatasetData:
             f"{NAME}: {len(missing)} image(s) listed in {cub_dir / 'images.txt'} are "
             f"missing:\n  {listed}{more}\nFix: re-extract the archive completely."
         )
-    used = {**dict(options), "box_scale": protocol["box_scale"] if box_crop else None}
+    used = dict(options)
+    if box_crop:
+        used["box_scale"] = protocol["box_scale"]
     return DatasetData(classes=classes, splits=[Split("official", train, test)], options=used)
 
 

@@ -88,6 +88,7 @@ def test_enlarged_box_is_centred_and_clipped() -> None:
 def test_box_crop_opens_the_clipped_enlarged_box(root: Path) -> None:
     plain, cropped = load(root), load(root, box_crop=True)
     assert cropped.options["box_crop"] is True and cropped.options["box_scale"] == 1.5
+    assert plain.options == {"box_crop": False}
     assert all(s.box is None for s in plain.splits[0].train)
     ds = host().datasets.get("cub200")
     assert ds.open_image is open_cub_image
