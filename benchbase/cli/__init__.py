@@ -8,10 +8,30 @@ import sys
 from collections.abc import Sequence
 
 from benchbase import __version__
-from benchbase.cli import datasets_cmd, leaderboard_cmd, list_cmd, plugins_cmd, results_cmd, run_cmd
+from benchbase.cli import (
+    advise_cmd,
+    compare_cmd,
+    datasets_cmd,
+    leaderboard_cmd,
+    list_cmd,
+    plot_cmd,
+    plugins_cmd,
+    results_cmd,
+    run_cmd,
+)
 from benchbase.errors import BenchbaseError
 
-COMMANDS = (list_cmd, plugins_cmd, datasets_cmd, run_cmd, results_cmd, leaderboard_cmd)
+COMMANDS = (
+    list_cmd,
+    plugins_cmd,
+    datasets_cmd,
+    run_cmd,
+    results_cmd,
+    leaderboard_cmd,
+    compare_cmd,
+    plot_cmd,
+    advise_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

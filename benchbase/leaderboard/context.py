@@ -1,0 +1,62 @@
+"""Assemble what the table builders read: our methods, the matching published rows, and
+access to stored predictions for the bootstrap."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchbase.leaderboard import collect, references
+from benchbase.leaderboard.collect import Method
+from benchbase.leaderboard.tables import Context
+from benchbase.store import Store
+
+
+def stored_predictions(out_dir: Path) -> Any:
+    """(fingerprint, layer) → (scores, labels), reading the store lazily."""
+
+    @cache
+    def load(fingerprint: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        store = Store(out_dir, create=False)
+        try:
+            return store.predictions(fingerprint, layer)
+        finally:
+            store.close()
+
+    return load
+
+
+def build_context(
+    out_dir: Path | None,
+    suite: str | None = None,
+    dataset: str | None = None,
+    ci: bool = True,
+    resamples: int = 500,
+    methods: list[Method] | None = None,
+) -> Context:
+    """Our methods (from ``out_dir``) plus the published rows that belong beside them.
+
+    Published rows: a paper suite shows its papers' rows (all its datasets, so a page
+    exists before any run); any other selection shows every paper's rows for the datasets
+    we have results on.
+    """
+    if methods is None:
+        methods = collect.read(out_dir, suite, dataset) if out_dir is not None else []
+    papers = references.papers_for(suite)
+    if dataset is not None:
+        wanted: set[str] | None = {dataset}
+    elif papers is not None:
+        wanted = None
+    else:
+        wanted = {m.dataset for m in methods}
+    refs = references.rows(wanted, papers)
+    has_predictions = out_dir is not None and (Path(out_dir) / "results.sqlite").exists()
+    return Context(
+        methods=methods,
+        refs=refs,
+        predictions=stored_predictions(Path(out_dir)) if ci and has_predictions else None,
+        resamples=resamples,
+    )

@@ -1,0 +1,178 @@
+"""Figures (matplotlib, Agg backend, PNG): per-layer curves, transferability curves, t-SNE.
+
+PNG files carry no timestamp or software metadata, so the same data give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from benchbase.errors import BenchbaseError
+from benchbase.leaderboard import stats
+from benchbase.leaderboard.collect import Method, layer_depth_key
+from benchbase.leaderboard.model import METRIC_NAMES
+from benchbase.leaderboard.tables import TRANSFER_LAYER, transfer_mode
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png_bytes(fig))
+    return path
+
+
+def _datasets(methods: list[Method]) -> list[str]:
+    return list(dict.fromkeys(m.dataset for m in methods))
+
+
+def layers_figure(
+    methods: list[Method],
+    layer_key: Callable[[str, str], Any] = layer_depth_key,
+) -> Figure | None:
+    """Metric vs layer (depth order), one line per backbone × strategy, one panel per
+    dataset; error bars: std over splits. None when no method was run on 2+ layers."""
+    methods = [m for m in methods if not TRANSFER_LAYER.match(m.layer)]
+    lines: dict[tuple[str, ...], list[Method]] = {}
+    for m in methods:
+        lines.setdefault((m.dataset, m.backbone, m.weights, m.strategy), []).append(m)
+    lines = {k: v for k, v in lines.items() if len({m.layer for m in v}) > 1}
+    if not lines:
+        return None
+    datasets = list(dict.fromkeys(k[0] for k in lines))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        keys = [k for k in lines if k[0] == dataset]
+        for key in keys:
+            ms = sorted(lines[key], key=lambda m: layer_key(m.backbone, m.layer))
+            means, stds = zip(
+                *(stats.mean_std([v * 100 for v in m.series()]) for m in ms), strict=True
+            )
+            x = np.arange(len(ms))
+            ax.errorbar(
+                x,
+                means,
+                yerr=[s or 0.0 for s in stds],
+                marker="o",
+                capsize=3,
+                label=f"{key[1]} · {key[3]}",
+            )
+            ax.set_xticks(x, [m.layer for m in ms], rotation=30, ha="right")
+        metric = lines[keys[0]][0].metric
+        ax.set_title(dataset)
+        ax.set_xlabel("layer (input → output)")
+        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Per-layer transfer (Zeiler & Fergus Table 7, DeCAF 5/6/7 style)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def transfer_figure(methods: list[Method]) -> Figure | None:
+    """Metric vs n (layers copied), frozen vs fine-tuned (Yosinski et al. 2014 figure 2)."""
+    rows = [m for m in methods if TRANSFER_LAYER.match(m.layer)]
+    if not rows:
+        return None
+    datasets = _datasets(rows)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        lines: dict[tuple[str, str], list[Method]] = {}
+        for m in rows:
+            if m.dataset == dataset:
+                lines.setdefault((m.backbone, transfer_mode(m)), []).append(m)
+        for (backbone, mode), ms in sorted(lines.items()):
+            ms.sort(key=lambda m: int(TRANSFER_LAYER.match(m.layer).group(1)))  # type: ignore[union-attr]
+            n = [int(TRANSFER_LAYER.match(m.layer).group(1)) for m in ms]  # type: ignore[union-attr]
+            means, stds = zip(
+                *(stats.mean_std([v * 100 for v in m.series()]) for m in ms), strict=True
+            )
+            style = "--" if mode.startswith("frozen") else "-"
+            ax.errorbar(
+                n,
+                means,
+                yerr=[s or 0.0 for s in stds],
+                marker="o",
+                linestyle=style,
+                capsize=3,
+                label=f"{backbone} · {mode}",
+            )
+        ax.set_title(dataset)
+        ax.set_xlabel("n: layers copied from the pretrained network")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Transferability: frozen (AnB) vs fine-tuned (AnB+)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tsne_figure(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    title: str,
+    max_points: int = 1000,
+    seed: int = 0,
+) -> Figure:
+    """t-SNE of ``features`` (a stratified subsample), coloured by class (DeCAF figure 1)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    features = np.asarray(features, dtype=np.float32)
+    labels = np.asarray(labels)
+    if len(features) < 5:
+        raise BenchbaseError(f"t-SNE needs at least 5 images, got {len(features)}")
+    rng = np.random.default_rng(seed)
+    keep = np.arange(len(features))
+    if len(keep) > max_points:
+        keep = np.sort(rng.choice(keep, max_points, replace=False))
+    x, y = features[keep], labels[keep]
+    perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 4)))
+    # one thread: OpenMP t-SNE is ~10x slower when it competes for cores
+    with threadpool_limits(1):
+        if x.shape[1] > 50:
+            x = PCA(n_components=min(50, len(x) - 1), random_state=seed).fit_transform(x)
+        emb = TSNE(
+            n_components=2, init="pca", perplexity=perplexity, random_state=seed, max_iter=500
+        ).fit_transform(x)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    cmap = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
+    for c in np.unique(y):
+        sel = y == c
+        name = classes[int(c)] if 0 <= int(c) < len(classes) else str(c)
+        ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=cmap(int(c) % cmap.N), label=name)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if len(classes) <= 20:
+        ax.legend(fontsize=6, markerscale=2, loc="best", ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,165 @@
+"""Statistics for the tables: mean ± std over splits, bootstrap over test images.
+
+The bootstrap draws multinomial image weights (a resample with replacement is the same as
+integer weights summing to n) and evaluates the metric under every weight vector at once.
+Ranking is done once on the original scores, so weighted VOC AP equals the devkit AP of the
+resampled set exactly (duplicates of an image are adjacent in the ranking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SEED = 0
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None with a single value)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), (float(arr.std(ddof=1)) if len(arr) > 1 else None)
+
+
+def bootstrap_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(resamples, n) counts: how often each test image is drawn in each resample."""
+    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
+
+
+def weighted_mean_per_class_accuracy(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    labels = np.asarray(labels).ravel()
+    pred = np.asarray(scores).argmax(axis=1)
+    n_classes = max(int(labels.max()) + 1, np.asarray(scores).shape[1])
+    onehot = np.eye(n_classes)[labels]
+    totals = weights @ onehot
+    correct = weights @ (onehot * (pred == labels)[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmean(np.where(totals > 0, correct / totals, np.nan), axis=1)
+
+
+def weighted_top1(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    correct = (np.asarray(scores).argmax(axis=1) == np.asarray(labels).ravel()).astype(float)
+    return (weights @ correct) / weights.sum(axis=1)
+
+
+def weighted_ap(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, voc07: bool
+) -> np.ndarray:
+    """AP of one class under each weight row; NaN where a resample has no positive."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    lab = np.asarray(labels)[order]
+    # (images in rank order, resamples): cumulative sums run along contiguous memory
+    w = np.ascontiguousarray(weights.T[order], dtype=np.float32)
+    tp = np.cumsum(w * (lab > 0)[:, None], axis=0)
+    fp = np.cumsum(w * (lab < 0)[:, None], axis=0)
+    n_pos = tp[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        rec = np.where(n_pos > 0, tp / n_pos, 0.0)
+    # best precision at this rank or deeper (recall never decreases with rank)
+    mpre = np.maximum.accumulate(prec[::-1], axis=0)[::-1]
+    if voc07:
+        ap = np.zeros(w.shape[1])
+        padded = np.concatenate([mpre, np.zeros((1, w.shape[1]))], axis=0)
+        cols = np.arange(w.shape[1])
+        for t in np.linspace(0.0, 1.0, 11):
+            first = (rec < t - 1e-6).sum(axis=0)  # first rank reaching recall t
+            ap += padded[first, cols] / 11.0
+    else:
+        steps = np.diff(rec, axis=0, prepend=0.0)
+        ap = (steps * mpre).sum(axis=0)
+    return np.where(n_pos > 0, ap, np.nan)
+
+
+def weighted_metric(
+    metric: str, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """``metric`` of the predictions under each row of ``weights`` (shape: resamples)."""
+    if metric in ("voc07_map", "voc_map"):
+        per_class = np.stack(
+            [
+                weighted_ap(labels[:, c], scores[:, c], weights, metric == "voc07_map")
+                for c in range(labels.shape[1])
+            ],
+            axis=1,
+        )
+        return np.nanmean(per_class, axis=1)
+    if metric == "top1":
+        return weighted_top1(labels, scores, weights)
+    return weighted_mean_per_class_accuracy(labels, scores, weights)
+
+
+@dataclass
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def bootstrap_ci(
+    metric: str,
+    predictions: Sequence[tuple[np.ndarray, np.ndarray]],
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = SEED,
+) -> Interval:
+    """Percentile CI of the mean over splits of ``metric``, resampling each split's test
+    images independently. ``predictions`` holds one (scores, labels) per split."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    estimates = []
+    for scores, labels in predictions:
+        w = bootstrap_weights(len(labels), resamples, rng)
+        draws.append(weighted_metric(metric, labels, scores, w))
+        estimates.append(weighted_metric(metric, labels, scores, np.ones((1, len(labels))))[0])
+    dist = np.mean(draws, axis=0)
+    alpha = (1 - level) / 2
+    low, high = np.nanquantile(dist, [alpha, 1 - alpha])
+    return Interval(float(np.mean(estimates)), float(low), float(high))
+
+
+@dataclass
+class PairedTest:
+    metric: str
+    a: float
+    b: float
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    resamples: int
+    n_images: int
+
+
+def paired_bootstrap(
+    metric: str,
+    a: tuple[np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray],
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = SEED,
+) -> PairedTest:
+    """Bootstrap of ``metric(a) - metric(b)`` with the same resampled test images for both.
+
+    The two-sided p-value is twice the smaller tail of the bootstrap difference around 0
+    (percentile method; floor 1/resamples).
+    """
+    (sa, la), (sb, lb) = a, b
+    if la.shape != lb.shape or not np.array_equal(la, lb):
+        raise ValueError("the two rows were not scored on the same test images (labels differ)")
+    rng = np.random.default_rng(seed)
+    w = bootstrap_weights(len(la), resamples, rng)
+    ones = np.ones((1, len(la)))
+    va = float(weighted_metric(metric, la, sa, ones)[0])
+    vb = float(weighted_metric(metric, lb, sb, ones)[0])
+    diffs = weighted_metric(metric, la, sa, w) - weighted_metric(metric, lb, sb, w)
+    diffs = diffs[~np.isnan(diffs)]
+    alpha = (1 - level) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
+    p = float(min(1.0, max(2 * tail, 1.0 / len(diffs))))
+    return PairedTest(metric, va, vb, va - vb, float(low), float(high), p, resamples, len(la))

@@ -1,0 +1,108 @@
+"""``benchbase plot layers|transfer|tsne`` write PNGs that open and show something."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchbase.cli import main
+
+
+def assert_real_png(path: Path, min_size: tuple[int, int] = (300, 200)) -> None:
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        assert img.width >= min_size[0] and img.height >= min_size[1]
+        pixels = np.asarray(img.convert("RGB"), dtype=np.float32)
+    assert pixels.std() > 5  # not a blank canvas
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # lines, text, markers
+
+
+def test_plot_layers(accuracy_store: Path, tmp_path: Path) -> None:
+    to = tmp_path / "layers.png"
+    assert main(["plot", "layers", "--out", str(accuracy_store), "--to", str(to)]) == 0
+    assert_real_png(to)
+
+
+def test_plot_transfer(accuracy_store: Path, tmp_path: Path) -> None:
+    to = tmp_path / "transfer.png"
+    args = ["plot", "transfer", "--out", str(accuracy_store), "--dataset", "caltech101"]
+    assert main([*args, "--to", str(to)]) == 0
+    assert_real_png(to)
+
+
+def test_plot_explains_when_nothing_to_plot(voc_store: Path, tmp_path: Path, capsys) -> None:
+    to = tmp_path / "t.png"
+    assert main(["plot", "transfer", "--out", str(voc_store), "--to", str(to)]) == 2
+    assert "no transfer-n rows" in capsys.readouterr().err and not to.exists()
+
+
+def test_plot_tsne_from_the_feature_cache(tmp_path: Path) -> None:
+    """Features cached under the runner's identity for the digits dataset are found by
+    rebuilding the image list, and plotted coloured by class."""
+    from benchbase.backbones import resolve
+    from benchbase.cache import FeatureCache
+    from benchbase.plugins import host
+    from benchbase.types import stable_hash
+
+    h = host()
+    dataset = h.datasets.get("digits")
+    data = dataset.load(Path("."), dataset.resolve_options({"splits": 2}))
+    order: dict[str, object] = {}
+    for split in data.splits:
+        for s in (*split.train, *split.test):
+            order.setdefault(s.key, s)
+    samples = list(order.values())
+    spec = resolve(h, "timm/tf_efficientnet_lite0:random")
+    identity = {
+        "backbone": spec.backbone.name,
+        "weights": spec.weights_id,
+        "transform": spec.backbone.transform_id(96),
+        "images": stable_hash(list(order), 32),
+        "n_images": len(samples),
+        "layer": "stage4",
+    }
+    rng = np.random.default_rng(0)
+    labels = np.array([s.label for s in samples])
+    feats = (np.eye(10)[labels] * 3 + rng.normal(size=(len(samples), 10))).astype(np.float32)
+    cache = FeatureCache(tmp_path / "runs" / "features")
+    writer = cache.writer(cache.key(identity), identity)
+    writer.write(0, feats, len(feats))
+    writer.commit()
+    # a store with the digits options used, as after `benchbase run`
+    from lb_stores import write_cell
+
+    from benchbase.store import Store
+
+    store = Store(tmp_path / "runs")
+    write_cell(
+        store,
+        suite="demo",
+        dataset="digits",
+        split="seed0",
+        backbone="timm/tf_efficientnet_lite0:random",
+        strategy="logreg",
+        layers={"stage4": 1.0},
+        labels=labels[:50] % 10,
+        classes=[str(i) for i in range(10)],
+        metric="mean_per_class_accuracy",
+        options={"train_per_class": 10, "splits": 2},
+    )
+    store.close()
+    to = tmp_path / "tsne.png"
+    argv = ["plot", "tsne", "--out", str(tmp_path / "runs"), "--dataset", "digits"]
+    argv += ["--backbone", "timm/tf_efficientnet_lite0:random", "--layer", "stage4"]
+    assert main([*argv, "--max-points", "150", "--to", str(to)]) == 0
+    assert_real_png(to)
+    missing = [*argv[:-1], "pool", "--to", str(tmp_path / "x.png")]
+    assert main(missing) == 2
+
+
+@pytest.mark.parametrize("kind", ["layers", "transfer"])
+def test_plots_are_deterministic(accuracy_store: Path, tmp_path: Path, kind: str) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    for to in (a, b):
+        assert main(["plot", kind, "--out", str(accuracy_store), "--to", str(to)]) == 0
+    assert a.read_bytes() == b.read_bytes()
