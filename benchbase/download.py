@@ -177,8 +177,8 @@ def verify(path: Path, archive: Archive) -> str:
             os.replace(path, bad)
             raise DownloadError(
                 f"{path}: {algo} checksum mismatch (expected {want}, got {got[algo]}); the "
-                f"file was moved to {bad} and nothing was extracted. Delete it and re-run to "
-                "download again."
+                f"file was moved to {bad} and nothing was extracted. Re-run to download it "
+                "again (a mirror may serve a different file: try another with --mirror)."
             )
     return f"{path.name}: {', '.join(archive.checksums)} verified"
 

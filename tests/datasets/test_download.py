@@ -298,3 +298,12 @@ def test_truncated_archive_is_an_error_not_a_partial_tree(tmp_path: Path, caltec
     with pytest.raises(DownloadError):
         safe_extract(archive, tmp_path / "t")
     assert not (tmp_path / "t" / "256_ObjectCategories").exists()
+
+
+def test_a_complete_part_file_answered_416_is_kept(server: Server, tmp_path: Path) -> None:
+    data = b"x" * 5000
+    server.files["done.bin"] = data
+    (tmp_path / "done.bin.part").write_bytes(data)
+    fetch(f"{server.url}/done.bin", tmp_path / "done.bin", progress=False)
+    assert (tmp_path / "done.bin").read_bytes() == data
+    assert server.requests[-1] == ("done.bin", "bytes=5000-")
