@@ -8,7 +8,7 @@ from typing import Any
 
 from benchbase.cli.common import print_json, subparser
 from benchbase.errors import BenchbaseError
-from benchbase.leaderboard.collect import MAIN_METRICS
+from benchbase.leaderboard.collect import MAIN_METRICS, card_metric
 from benchbase.leaderboard.stats import paired_bootstrap
 from benchbase.store import Store
 
@@ -50,13 +50,19 @@ def resolve_row(rows: list[dict[str, Any]], ref: str) -> dict[str, Any]:
 
 
 def _headline(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (cell, layer): the dataset's declared metric, else the first of
+    MAIN_METRICS present."""
+
+    def rank(r: dict[str, Any]) -> int:
+        if r["metric"] == card_metric(r["dataset"]):
+            return -1
+        return MAIN_METRICS.index(r["metric"]) if r["metric"] in MAIN_METRICS else 99
+
     by_cell: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         key = (r["fingerprint"], r["layer"])
         best = by_cell.get(key)
-        if r["metric"] in MAIN_METRICS and (
-            best is None or MAIN_METRICS.index(r["metric"]) < MAIN_METRICS.index(best["metric"])
-        ):
+        if rank(r) < 99 and (best is None or rank(r) < rank(best)):
             by_cell[key] = r
     return list(by_cell.values())
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             why = "no backbone × strategy was run on two or more layers"
         else:
             fig = plots.transfer_figure(methods)
-            why = "no transfer-n rows (layer values n=<int>)"
+            why = "no transfer-n rows (layer values n=<int> or n=<int>+)"
         if fig is None:
             raise BenchbaseError(f"nothing to plot in {args.out}: {why}")
     print(plots.save_png(fig, to))

@@ -40,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.all_metrics:
         rows = [r for r in rows if "/" not in r["metric"]]
-    print(tabulate([[r[c] for c in COLUMNS] for r in rows], headers=COLUMNS, floatfmt=".4f"))
+    # "row" (FINGERPRINT:LAYER) is what `benchbase compare` takes
+    table = [[f"{r['fingerprint']}:{r['layer']}", *(r[c] for c in COLUMNS)] for r in rows]
+    print(tabulate(table, headers=("row", *COLUMNS), floatfmt=".4f"))
     return 0

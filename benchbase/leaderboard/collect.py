@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class Method:
 
     @property
     def metric(self) -> str:
+        declared = card_metric(self.dataset)
+        if declared in self.values:
+            return declared
         return next((m for m in MAIN_METRICS if m in self.values), sorted(self.values)[0])
 
     def series(self, metric: str | None = None) -> list[float]:
@@ -66,6 +70,17 @@ class Method:
     def row_id(self) -> str:
         """``fingerprint:layer`` of the first split (what ``benchbase compare`` takes)."""
         return f"{self.cells[self.splits[0]]}:{self.layer}"
+
+
+@cache
+def card_metric(dataset: str) -> str | None:
+    """The headline metric a dataset's card declares (``top1`` for CUB-200), if any."""
+    try:
+        from benchbase_cards import load_card
+
+        return str(load_card(dataset)["protocol"]["metric"])
+    except Exception:  # no card (a third-party dataset): fall back to MAIN_METRICS order
+        return None
 
 
 def natural_key(text: str) -> list[Any]:

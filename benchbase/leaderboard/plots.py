@@ -16,7 +16,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key
 from benchbase.leaderboard.model import METRIC_NAMES
-from benchbase.leaderboard.tables import TRANSFER_LAYER, transfer_mode
+from benchbase.leaderboard.tables import TRANSFER_LAYER, transfer_mode, transfer_n
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -107,8 +107,8 @@ def transfer_figure(methods: list[Method]) -> Figure | None:
             if m.dataset == dataset:
                 lines.setdefault((m.backbone, transfer_mode(m)), []).append(m)
         for (backbone, mode), ms in sorted(lines.items()):
-            ms.sort(key=lambda m: int(TRANSFER_LAYER.match(m.layer).group(1)))  # type: ignore[union-attr]
-            n = [int(TRANSFER_LAYER.match(m.layer).group(1)) for m in ms]  # type: ignore[union-attr]
+            ms.sort(key=transfer_n)
+            n = [transfer_n(m) for m in ms]
             means, stds = zip(
                 *(stats.mean_std([v * 100 for v in m.series()]) for m in ms), strict=True
             )

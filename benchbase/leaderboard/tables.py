@@ -38,7 +38,8 @@ from benchbase.leaderboard.model import (
 from benchbase.leaderboard.references import RefRow
 
 KINDS = ("voc", "accuracy", "layers", "grid", "summary", "transfer")
-TRANSFER_LAYER = re.compile(r"^n=(\d+)$")
+#: transfer-n layer labels: ``n=<n>`` frozen (AnB), ``n=<n>+`` fine-tuned (AnB+)
+TRANSFER_LAYER = re.compile(r"^n=(\d+)(\+?)$")
 Predictions = Callable[[str, str], tuple[np.ndarray, np.ndarray]]
 
 
@@ -89,9 +90,18 @@ def weights_label(m: Method) -> str:
     return m.weights_short or "?"
 
 
+CLASSIFIER_NAMES = {"svm": "SVM", "softmax": "Softmax"}
+
+
+def strategy_label(m: Method) -> str:
+    """The strategy, with its classifier when it has a choice of them (layer-probe)."""
+    classifier = m.params.get("classifier")
+    return f"{m.strategy}[{classifier}]" if isinstance(classifier, str) else m.strategy
+
+
 def method_label(m: Method) -> str:
     """Backbone, weights, layer, strategy: enough to know what the row is."""
-    return f"{m.backbone} (weights {weights_label(m)}) · {m.layer} · {m.strategy}"
+    return f"{m.backbone} (weights {weights_label(m)}) · {m.layer} · {strategy_label(m)}"
 
 
 def _value_text(v: Any) -> str:
@@ -325,7 +335,8 @@ def layer_table(ctx: Context) -> Table | None:
         key = (m.backbone, m.weights, m.strategy, m.layer)
         row = rows.get(key)
         if row is None:
-            label = f"{m.strategy} ({m.layer}) · {m.backbone} (weights {weights_label(m)})"
+            name = CLASSIFIER_NAMES.get(str(m.params.get("classifier")), strategy_label(m))
+            label = f"{name} ({m.layer}) · {m.backbone} (weights {weights_label(m)})"
             row = rows[key] = Row(label, {}, notes=[hyperparameter_note(m)])
             table.rows.append(row)
         row.cells[m.dataset] = mean_cell(m)
@@ -355,7 +366,7 @@ def grid_table(ctx: Context, dataset: str) -> Table | None:
         key = (m.strategy, m.backbone, m.weights, json.dumps(m.params, sort_keys=True))
         row = rows.get(key)
         if row is None:
-            label = f"{m.strategy} · {m.backbone} (weights {weights_label(m)})"
+            label = f"{strategy_label(m)} · {m.backbone} (weights {weights_label(m)})"
             row = rows[key] = Row(label, {}, notes=[hyperparameter_note(m)])
             table.rows.append(row)
         row.cells[m.layer] = mean_cell(m)
@@ -403,7 +414,8 @@ def summary_table(ctx: Context) -> Table | None:
     _mean_rank(table)
     bold_best(table, datasets)
     table.caption = [
-        "Headline metric per dataset (mAP for VOC, mean per-class accuracy otherwise), in %; "
+        "Headline metric per dataset (the one its card declares: mAP for VOC, top-1 for "
+        "CUB-200, mean per-class accuracy otherwise), in %; "
         "bold: best in the column; mean rank: average over the datasets a row has (1 = best, "
         "ties share the mean rank). Published rows come from tables that report several "
         "datasets under their own protocols."
@@ -431,10 +443,19 @@ def _mean_rank(table: Table) -> None:
 
 
 def transfer_mode(m: Method) -> str:
+    """``frozen (AnB)`` or ``fine-tuned (AnB+)``, from the layer label's ``+`` suffix."""
+    match = TRANSFER_LAYER.match(m.layer)
+    if match and match.group(2):
+        return "fine-tuned (AnB+)"
     mode = m.params.get("mode")
-    if isinstance(mode, str):
-        return mode
-    return "fine-tuned" if "fine" in m.strategy or m.strategy.endswith("+") else "frozen"
+    if mode in ("finetune", "fine-tuned"):
+        return "fine-tuned (AnB+)"
+    return "frozen (AnB)"
+
+
+def transfer_n(m: Method) -> int:
+    match = TRANSFER_LAYER.match(m.layer)
+    return int(match.group(1)) if match else -1
 
 
 def transfer_table(ctx: Context, dataset: str) -> Table | None:
@@ -448,7 +469,7 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
         col = f"{transfer_mode(m)} · {m.backbone}"
         if col not in columns:
             columns.append(col)
-        n = int(TRANSFER_LAYER.match(m.layer).group(1))  # type: ignore[union-attr]
+        n = transfer_n(m)
         row = rows.setdefault(n, Row(f"n={n}", {}))
         row.cells[col] = mean_cell(m)
         row.ids += [f"{m.cells[s]}:{m.layer}" for s in m.splits]

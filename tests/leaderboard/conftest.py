@@ -59,6 +59,7 @@ def accuracy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 backbone=backbone,
                 strategy="layer-probe",
                 cell_layer="*",
+                params={"classifier": "svm", "C": [0.1, 1.0, 10.0], "normalize": True},
                 layers={layer: base + 0.4 * i for i, layer in enumerate(LAYERS)},
                 labels=labels,
                 classes=classes,
@@ -67,23 +68,25 @@ def accuracy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 weights=weights,
                 seed=s,
             )
-        for mode, offset in (("frozen", 0.0), ("fine-tuned", 0.5)):
-            for n in (1, 3, 5):
-                write_cell(
-                    store,
-                    suite="mixed",
-                    dataset="caltech101",
-                    split=f"seed{s}",
-                    backbone="fake/alexnet",
-                    strategy="transfer-n",
-                    layers={f"n={n}": 2.0 - 0.2 * n + offset * n / 5},
-                    labels=labels,
-                    classes=classes,
-                    metric="mean_per_class_accuracy",
-                    params={"mode": mode, "epochs": 3},
-                    options={"train_per_class": 30, "background": True},
-                    seed=100 + n + s,
-                )
+        # transfer-n with mode="both": one cell, rows n=<n> (AnB) and n=<n>+ (AnB+)
+        curve = {f"n={n}": 2.0 - 0.25 * n for n in (0, 1, 3, 5)}
+        curve.update({f"n={n}+": 2.0 + 0.1 * n for n in (0, 1, 3, 5)})
+        write_cell(
+            store,
+            suite="mixed",
+            dataset="caltech101",
+            split=f"seed{s}",
+            backbone="fake/alexnet",
+            strategy="transfer-n",
+            cell_layer="fc7",
+            layers=curve,
+            labels=labels,
+            classes=classes,
+            metric="mean_per_class_accuracy",
+            params={"n": [0, 1, 3, 5], "mode": "both", "epochs": 3},
+            options={"train_per_class": 30, "background": True},
+            seed=100 + s,
+        )
     labels = np.random.default_rng(5).integers(0, 8, 200)
     for strategy, q in (("linear-svm", 1.5), ("logreg", 1.2)):
         for backbone, base in (("fake/alexnet", 0.0), ("fake/vgg16", 0.5)):

@@ -46,6 +46,11 @@ def test_html_report_file(
 
 
 def test_compare(accuracy_store: Path, capsys: pytest.CaptureFixture) -> None:
+    # the row ids `benchbase results` prints are what compare takes
+    assert main(["results", "--out", str(accuracy_store), "--dataset", "mit67"]) == 0
+    first = capsys.readouterr().out.splitlines()[2].split()[0]
+    assert main(["compare", first, first, "--out", str(accuracy_store)]) == 0
+    assert "p = 1.0000" in capsys.readouterr().out
     assert main(["compare", "--out", str(accuracy_store)]) == 0
     listing = capsys.readouterr().out.splitlines()
     seed0 = [line.split()[0] for line in listing if " caltech101 seed0 " in line]

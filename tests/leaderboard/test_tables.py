@@ -137,7 +137,7 @@ def test_layer_table_zeiler_fergus_style(accuracy_store: Path) -> None:
     published = [r.method for r in table.rows if r.published]
     assert published[:2] == ["SVM (1)", "SVM (2)"]
     ours = [r.method for r in table.rows if not r.published]
-    layers = [m.split("(")[1].split(")")[0] for m in ours if m.startswith("layer-probe")]
+    layers = [m.split("(")[1].split(")")[0] for m in ours if m.startswith("SVM (")]
     assert layers[:5] == ["conv1", "conv3", "conv5", "fc6", "fc7"]  # depth order
     check_all_formats(table)
 
@@ -148,7 +148,7 @@ def test_decaf_grid(acc_ctx: tables.Context) -> None:
     assert table.columns[:3] == ["decaf5", "decaf6", "decaf7"]
     assert {"conv1", "fc7"} <= set(table.columns)
     assert any(r.method == "LogReg with Dropout" and r.published for r in table.rows)
-    probe = next(r for r in table.rows if r.method.startswith("layer-probe · fake/alexnet "))
+    probe = next(r for r in table.rows if r.method.startswith("layer-probe[svm] · fake/alexnet "))
     assert set(probe.cells) == {"conv1", "conv3", "conv5", "fc6", "fc7"}
     check_all_formats(table)
 
@@ -171,8 +171,9 @@ def test_summary_table(acc_ctx: tables.Context) -> None:
 def test_transfer_table(acc_ctx: tables.Context) -> None:
     table = tables.transfer_table(acc_ctx, "caltech101")
     assert table is not None
-    assert [r.method for r in table.rows] == ["n=1", "n=3", "n=5"]
-    assert table.columns == ["fine-tuned · fake/alexnet", "frozen · fake/alexnet"]
+    assert [r.method for r in table.rows] == ["n=0", "n=1", "n=3", "n=5"]
+    assert table.columns == ["fine-tuned (AnB+) · fake/alexnet", "frozen (AnB) · fake/alexnet"]
+    assert all(len(r.cells) == 2 for r in table.rows)
     check_all_formats(table)
 
 
@@ -187,3 +188,36 @@ def test_footnotes_are_numbered_once_per_page(acc_ctx: tables.Context) -> None:
     defs = [line for line in text.splitlines() if line.startswith("[^")]
     numbers = [int(line[2 : line.index("]")]) for line in defs]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_cub_uses_the_declared_metric_and_shows_box_caveats(tmp_path: Path) -> None:
+    import numpy as np
+    from lb_stores import write_cell
+
+    from benchbase.store import Store
+
+    store = Store(tmp_path)
+    labels = np.random.default_rng(0).integers(0, 5, 120)
+    write_cell(
+        store,
+        suite="razavian",
+        dataset="cub200",
+        split="official",
+        backbone="fake/alexnet",
+        strategy="linear-svm",
+        layers={"fc6": 1.0},
+        labels=labels,
+        classes=[f"bird{i}" for i in range(5)],
+        metric="mean_per_class_accuracy",
+        options={"box_crop": True, "box_scale": 1.5},
+    )
+    rows = store.results()
+    store.close()
+    top1 = next(r["value"] for r in rows if r["metric"] == "top1")
+    ctx = build_context(tmp_path, suite="razavian", dataset="cub200", ci=False)
+    table = tables.accuracy_table(ctx, "cub200")
+    ours = next(r for r in table.rows if not r.published)
+    assert ours.cells["mean Accuracy"].text == f"{top1 * 100:.1f}"
+    assert "accuracy (top-1)" in table.caption[0] and "box_crop=True" in table.caption[0]
+    assert all("bbox" in r.source_text for r in table.rows if r.published)
+    check_all_formats(table)
