@@ -17,8 +17,9 @@ from benchbase.backbones import BackboneSpec
 from benchbase.backbones import resolve as resolve_backbone
 from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError
+from benchbase.imagecache import ImageCache
 from benchbase.store import Store
-from benchbase.suites import Grid, expand
+from benchbase.suites import Grid, check_layers, expand
 from benchbase.types import (
     Cell,
     DatasetData,
@@ -68,6 +69,9 @@ class Runner:
         #: Leave undecodable images out (recorded in provenance) instead of failing the run.
         self.skip_bad_images = skip_bad_images
         self.cache = FeatureCache(self.out_dir / "features")
+        #: Decoded, resized uint8 images shared by every backbone and run (None: decode each time).
+        self.image_cache: ImageCache | None = ImageCache(self.out_dir / "images")
+        self.poll_seconds = 2.0
 
     # --- the grid -------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ class Runner:
         summary = RunSummary(cells=len(grid.cells))
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
+        check_layers(self.host, todo)  # a missing tap fails before images are read
         self._screen_images(grid, {c.dataset for c in todo})
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
         device = None
@@ -123,36 +128,31 @@ class Runner:
             with tqdm(
                 total=len(todo), desc=f"{self.suite.name}: cells", unit="cell", file=sys.stderr
             ) as bar:
-                for (ds_name, bb_name), cells in groups.items():
-                    data = grid.data[ds_name]
-                    spec = resolve_backbone(self.host, bb_name)
-                    feature_cells = [
-                        c
-                        for c in cells
-                        if self.host.strategies.get(c.strategy).inputs == "features"
-                    ]
-                    features, images = ({}, {})
-                    if feature_cells:
-                        features, images = self._features(
-                            ds_name, data, spec, feature_cells, device, summary
-                        )
-                    for cell in cells:
-                        bar.set_postfix_str(
-                            f"{cell.dataset} {cell.split} {cell.strategy} {cell.layer}"
-                        )
-                        self._run_cell(
-                            cell,
-                            fps[self._cell_id(cell)],
-                            data,
-                            spec,
-                            features,
-                            images,
+                pending = list(groups.items())
+                while pending:
+                    waiting = []
+                    for (ds_name, bb_name), cells in pending:
+                        cells = [c for c in cells if fps[self._cell_id(c)] not in store.done()]
+                        if not cells:  # finished meanwhile by another run
+                            continue
+                        held = self._run_group(
+                            grid.data[ds_name],
+                            ds_name,
+                            bb_name,
+                            cells,
+                            fps,
                             store,
                             device,
+                            summary,
+                            bar,
                         )
-                        summary.done += 1
-                        bar.update(1)
+                        if held:
+                            waiting.append(((ds_name, bb_name), held))
+                    if waiting:  # cells another live run is computing: wait for them or their lease
+                        time.sleep(self.poll_seconds)
+                    pending = waiting
         finally:
+            store.release_claims()
             store.close()
             summary.seconds = time.perf_counter() - start
             self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
@@ -172,6 +172,40 @@ class Runner:
                 cache_file=self.out_dir / "imagecheck" / f"{name}.json",
             )
 
+    def _run_group(
+        self,
+        data: DatasetData,
+        ds_name: str,
+        bb_name: str,
+        cells: list[Cell],
+        fps: dict[str, str],
+        store: Store,
+        device: Any,
+        summary: RunSummary,
+        bar: Any,
+    ) -> list[Cell]:
+        """Run the cells of one dataset × backbone; returns those another process holds."""
+        spec = resolve_backbone(self.host, bb_name)
+        mine = [c for c in cells if store.claim(fps[self._cell_id(c)])]
+        held = [c for c in cells if c not in mine]
+        if not mine:
+            return held
+        feature_cells = [
+            c for c in mine if self.host.strategies.get(c.strategy).inputs == "features"
+        ]
+        features: dict[str, np.ndarray] = {}
+        images: dict[str, int] = {}
+        if feature_cells:
+            features, images = self._features(ds_name, data, spec, feature_cells, device, summary)
+        for cell in mine:
+            bar.set_postfix_str(f"{cell.dataset} {cell.split} {cell.strategy} {cell.layer}")
+            self._run_cell(
+                cell, fps[self._cell_id(cell)], data, spec, features, images, store, device
+            )
+            summary.done += 1
+            bar.update(1)
+        return held
+
     def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
         layers: list[str] = []
         for cell in cells:
@@ -190,12 +224,11 @@ class Runner:
     ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         """Features of every image any split of ``data`` uses, for every layer ``cells`` need:
         from the cache, or from one forward pass over the images for all missing layers."""
-        needed_splits = {c.split for c in cells}
+        # every split's images, whichever cells remain: the cache key must not depend on
+        # which cells a resumed run still has to do
         images: dict[str, int] = {}
         ordered: list[Sample] = []
         for split in data.splits:
-            if split.name not in needed_splits:
-                continue
             for sample in (*split.train, *split.test):
                 if sample.key not in images:
                     images[sample.key] = len(ordered)
@@ -237,6 +270,7 @@ class Runner:
                     input_size=input_size,
                     batch_size=self.batch_size,
                     progress=f"{ds_name} × {spec.spec}",
+                    image_cache=self.image_cache,
                 )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()

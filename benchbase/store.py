@@ -8,7 +8,10 @@ per-image scores), so an interrupted run loses at most the cell in flight. WAL m
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,10 @@ CREATE TABLE IF NOT EXISTS results (
     layer TEXT NOT NULL, strategy TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (fingerprint, layer, metric)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    fingerprint TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
     fingerprint TEXT NOT NULL, layer TEXT NOT NULL,
     scores BLOB NOT NULL, labels BLOB NOT NULL, shape TEXT NOT NULL, label_shape TEXT NOT NULL,
@@ -40,6 +47,21 @@ CREATE TABLE IF NOT EXISTS predictions (
 """
 
 DB_NAME = "results.sqlite"
+
+
+@contextmanager
+def damaged_database(path: Path) -> Iterator[None]:
+    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, ...: not damage
+            raise
+        raise BenchbaseError(
+            f"the results database {path} is damaged ({exc}). Move it aside "
+            f"(mv {path} {path}.damaged) and re-run to recompute its cells; `sqlite3 "
+            f"{path}.damaged .recover` may salvage finished rows."
+        ) from None
 
 
 class Store:
@@ -54,25 +76,63 @@ class Store:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        with damaged_database(self.path):
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
 
     def close(self) -> None:
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with damaged_database(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with damaged_database(self.path):
+            return self.conn.execute(query, tuple(args)).fetchall()
+
+    # --- claims: concurrent runs on one --out compute each cell once -----------------
+
+    def claim(self, fingerprint: str, lease_seconds: float = 3600.0) -> bool:
+        """Claim a cell for this process; False when it is done or another live process holds it.
+
+        A claim lapses when its lease expires or, on the same host, when its process is gone
+        (a run killed with SIGKILL frees its cell for the next run at once).
+        """
+        me_host, me_pid = socket.gethostname(), os.getpid()
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM cells WHERE fingerprint = ?", (fingerprint,)).fetchone():
+                return False
+            row = db.execute(
+                "SELECT host, pid, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+            if row is not None and (row[0], row[1]) != (me_host, me_pid):
+                host, pid, expires = row
+                alive = expires > time.time() and (host != me_host or _pid_alive(pid))
+                if alive:
+                    return False
+            db.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (fingerprint, f"{me_host}:{me_pid}", me_host, me_pid, time.time() + lease_seconds),
+            )
+        return True
+
+    def release_claims(self) -> None:
+        """Drop every claim this process holds (on a clean stop or an interrupt)."""
+        self.conn.execute(
+            "DELETE FROM claims WHERE host = ? AND pid = ?", (socket.gethostname(), os.getpid())
+        )
 
     def done(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT fingerprint FROM cells")}
+        return {row[0] for row in self._fetch("SELECT fingerprint FROM cells")}
 
     def write_cell(
         self,
@@ -85,7 +145,7 @@ class Store:
         """Store one finished cell atomically (replacing an earlier copy of it)."""
         keys = ("suite", "dataset", "split", "backbone", "layer", "strategy")
         with self.transaction() as db:
-            for table in ("results", "predictions", "cells"):
+            for table in ("results", "predictions", "cells", "claims"):
                 db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fingerprint,))
             db.execute(
                 "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
@@ -156,7 +216,7 @@ class Store:
             fp,
             params,
             info,
-        ) in self.conn.execute(query, args):
+        ) in self._fetch(query, args):
             info_d = json.loads(info)
             rows.append(
                 {
@@ -188,3 +248,13 @@ class Store:
         scores = np.frombuffer(row[0], dtype=np.float32).reshape(json.loads(row[2]))
         labels = np.frombuffer(row[1], dtype=np.int32).reshape(json.loads(row[3]))
         return scores, labels
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -6,7 +6,13 @@ import numpy as np
 
 from benchbase.cache import FeatureCache
 
-IDENTITY = {"backbone": "b", "weights": "w", "transform": {"input_size": 32}, "images": "abc", "layer": "pool"}
+IDENTITY = {
+    "backbone": "b",
+    "weights": "w",
+    "transform": {"input_size": 32},
+    "images": "abc",
+    "layer": "pool",
+}
 
 
 def _put(cache: FeatureCache, identity: dict, rows: np.ndarray) -> str:
@@ -20,8 +26,13 @@ def _put(cache: FeatureCache, identity: dict, rows: np.ndarray) -> str:
 
 def test_key_depends_on_everything_that_determines_features():
     base = FeatureCache.key(IDENTITY)
-    for field, value in [("backbone", "c"), ("weights", "v"), ("transform", {"input_size": 64}),
-                         ("images", "abd"), ("layer", "stage1")]:
+    for field, value in [
+        ("backbone", "c"),
+        ("weights", "v"),
+        ("transform", {"input_size": 64}),
+        ("images", "abd"),
+        ("layer", "stage1"),
+    ]:
         assert FeatureCache.key({**IDENTITY, field: value}) != base
     assert FeatureCache.key(dict(reversed(list(IDENTITY.items())))) == base
 

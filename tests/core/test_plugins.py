@@ -32,17 +32,22 @@ def test_builtins_register_through_the_hooks():
 
 
 def test_duplicate_name_names_both_plugins():
-    first = SimpleNamespace(__name__="first_plugin",
-                            register_datasets=hookimpl(lambda register: register(_dataset("twin"))))
-    second = SimpleNamespace(__name__="second_plugin",
-                             register_datasets=hookimpl(lambda register: register(_dataset("twin"))))
+    first = SimpleNamespace(
+        __name__="first_plugin",
+        register_datasets=hookimpl(lambda register: register(_dataset("twin"))),
+    )
+    second = SimpleNamespace(
+        __name__="second_plugin",
+        register_datasets=hookimpl(lambda register: register(_dataset("twin"))),
+    )
     with pytest.raises(BenchbaseError, match="first_plugin.*second_plugin"):
         Host(extra_plugins=(first, second), entry_points=False)
 
 
 def test_duplicate_of_a_builtin_is_an_error():
-    clash = SimpleNamespace(__name__="clash",
-                            register_datasets=hookimpl(lambda register: register(_dataset("digits"))))
+    clash = SimpleNamespace(
+        __name__="clash", register_datasets=hookimpl(lambda register: register(_dataset("digits")))
+    )
     with pytest.raises(BenchbaseError, match="registered twice"):
         Host(extra_plugins=(clash,), entry_points=False)
 
@@ -56,7 +61,9 @@ def test_unknown_name_suggests_close_matches():
 
 
 def test_registering_a_wrong_type_is_reported():
-    bad = SimpleNamespace(__name__="bad", register_backbones=hookimpl(lambda register: register("resnet")))
+    bad = SimpleNamespace(
+        __name__="bad", register_backbones=hookimpl(lambda register: register("resnet"))
+    )
     with pytest.raises(BenchbaseError, match="expected a benchbase.Backbone"):
         Host(extra_plugins=(bad,), entry_points=False)
 
@@ -75,16 +82,25 @@ def _write_distribution(site: Path, module: str, body: str, dist: str = "thirdpa
     (info / "entry_points.txt").write_text(f"[benchbase]\n{module} = {module}\n")
 
 
-def _cli(args: list[str], site: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _cli(
+    args: list[str], site: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     import os
 
     env = {**os.environ, "PYTHONPATH": str(site), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "benchbase", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "benchbase", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_broken_entry_point_is_reported_and_the_rest_keep_working(tmp_path):
-    _write_distribution(tmp_path, "broken_plugin", "raise ImportError('missing dependency foo')\n", "broken")
+    _write_distribution(
+        tmp_path, "broken_plugin", "raise ImportError('missing dependency foo')\n", "broken"
+    )
     proc = _cli(["list", "datasets"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "broken_plugin" in proc.stderr and "missing dependency foo" in proc.stderr
@@ -95,14 +111,18 @@ def test_broken_entry_point_is_reported_and_the_rest_keep_working(tmp_path):
 
 
 def test_entry_point_plugin_is_listed_and_can_be_blocked(tmp_path):
-    _write_distribution(tmp_path, "extra_datasets", """
+    _write_distribution(
+        tmp_path,
+        "extra_datasets",
+        """
         from benchbase import Dataset, DatasetData, hookimpl
 
         @hookimpl
         def register_datasets(register):
             register(Dataset(name="third-party-set", needs_data_root=False,
                              load=lambda root, opts: DatasetData(classes=["a"], splits=[])))
-    """)
+    """,
+    )
     proc = _cli(["list", "datasets"], tmp_path)
     assert "third-party-set" in proc.stdout.split()
     plugins = json.loads(_cli(["plugins", "--json"], tmp_path).stdout)["plugins"]

@@ -9,20 +9,34 @@ from benchbase.errors import BenchbaseError
 from benchbase.store import Store
 from benchbase.types import Result
 
-CELL = {"suite": "s", "dataset": "d", "split": "seed0", "backbone": "b", "layer": "pool",
-        "strategy": "linear-svm", "params": {"C": [1.0]}}
+CELL = {
+    "suite": "s",
+    "dataset": "d",
+    "split": "seed0",
+    "backbone": "b",
+    "layer": "pool",
+    "strategy": "linear-svm",
+    "params": {"C": [1.0]},
+}
 
 
 def _rows(fp: str, value: float) -> list[Result]:
-    return [Result("s", "d", "seed0", "b", "pool", "linear-svm", "top1", value, fp),
-            Result("s", "d", "seed0", "b", "pool", "linear-svm", "acc/cat", 1.0, fp)]
+    return [
+        Result("s", "d", "seed0", "b", "pool", "linear-svm", "top1", value, fp),
+        Result("s", "d", "seed0", "b", "pool", "linear-svm", "acc/cat", 1.0, fp),
+    ]
 
 
 def test_cell_rows_and_predictions_round_trip(tmp_path):
     store = Store(tmp_path)
     scores = np.array([[0.1, 0.9], [0.8, 0.2]], np.float32)
-    store.write_cell("fp1", CELL, _rows("fp1", 0.5), {"weights": "w1", "chosen": {"pool": {"C": 1.0}}},
-                     {"pool": (scores, np.array([1, 0]))})
+    store.write_cell(
+        "fp1",
+        CELL,
+        _rows("fp1", 0.5),
+        {"weights": "w1", "chosen": {"pool": {"C": 1.0}}},
+        {"pool": (scores, np.array([1, 0]))},
+    )
     rows = store.results()
     assert {r["metric"] for r in rows} == {"top1", "acc/cat"}
     top1 = next(r for r in rows if r["metric"] == "top1")
@@ -42,7 +56,9 @@ def test_rewriting_a_cell_replaces_it_without_duplicates(tmp_path):
 
 def test_a_failing_write_leaves_nothing_half_written(tmp_path):
     store = Store(tmp_path)
-    bad = _rows("fp2", 0.5) + [Result("s", "d", "seed0", "b", "pool", "linear-svm", "top1", 0.1, "fp2")]
+    bad = _rows("fp2", 0.5) + [
+        Result("s", "d", "seed0", "b", "pool", "linear-svm", "top1", 0.1, "fp2")
+    ]
     with pytest.raises(Exception, match="UNIQUE"):
         store.write_cell("fp2", CELL, bad, {}, {})
     assert store.done() == set() and store.results() == []

@@ -36,8 +36,11 @@ def test_grid_is_the_product_of_datasets_splits_backbones_layers_strategies(host
     assert len(grid.cells) == 2 * 3 * 2
     assert {c.split for c in grid.cells} == {"seed0", "seed1"}
     layers = {(c.backbone, c.layer) for c in grid.cells}
-    assert layers == {("timm/test_resnet:random", "stage2"), ("timm/test_resnet:random", "pool"),
-                      ("timm/tf_efficientnet_lite0", "pool")}
+    assert layers == {
+        ("timm/test_resnet:random", "stage2"),
+        ("timm/test_resnet:random", "pool"),
+        ("timm/tf_efficientnet_lite0", "pool"),
+    }
     svm = next(c for c in grid.cells if c.strategy == "linear-svm")
     assert dict(svm.params)["C"] == (0.1, 1.0)
     assert all(c.input_size == 32 for c in grid.cells)
@@ -49,12 +52,24 @@ def test_malformed_toml_names_the_file_and_line(suite_file):
         suite_from_toml(path)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('datasets = ["digits"]\nbackbones = ["b"]\n', "'strategies' must be a non-empty list"),
-    ('datasets = "digits"\nbackbones = ["b"]\nstrategies = ["s"]\n', "'datasets' must be a non-empty list"),
-    ('datasets = ["d"]\nbackbones = ["b"]\nstrategies = ["s"]\nseeds = 3\n', "unknown key.*seeds"),
-    ('datasets = ["d"]\nbackbones = ["b"]\nstrategies = ["s"]\ninput_size = "big"\n', "input_size must be an integer"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('datasets = ["digits"]\nbackbones = ["b"]\n', "'strategies' must be a non-empty list"),
+        (
+            'datasets = "digits"\nbackbones = ["b"]\nstrategies = ["s"]\n',
+            "'datasets' must be a non-empty list",
+        ),
+        (
+            'datasets = ["d"]\nbackbones = ["b"]\nstrategies = ["s"]\nseeds = 3\n',
+            "unknown key.*seeds",
+        ),
+        (
+            'datasets = ["d"]\nbackbones = ["b"]\nstrategies = ["s"]\ninput_size = "big"\n',
+            "input_size must be an integer",
+        ),
+    ],
+)
 def test_bad_suite_files_are_explained(suite_file, text, message):
     with pytest.raises(BenchbaseError, match=message):
         suite_from_toml(suite_file(text))
