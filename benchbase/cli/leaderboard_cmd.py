@@ -20,7 +20,8 @@ def add_parser(sub: Any) -> None:
         "  benchbase leaderboard --out runs/ --dataset voc2007 --format latex\n"
         "  benchbase leaderboard --out runs/ --suite demo --format html --to report.html\n"
         "  benchbase leaderboard publish --out runs/ --suite demo      # → leaderboard/demo.md\n"
-        "  benchbase leaderboard publish --suite razavian               # published rows only\n\n"
+        "  benchbase leaderboard publish --suite razavian               # published rows only\n"
+        "  benchbase leaderboard publish --out runs/ --format html      # + <suite>.html reports\n\n"
         "Tables: VOC per-class AP + mAP, Method | mean Accuracy (± std over splits, 95%\n"
         "bootstrap CI over test images), classifier per layer, classifier × layer grid,\n"
         "cross-dataset summary (best in bold, mean rank). Published rows are marked with\n"
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
                 f"benchbase: no results in {args.out}: publishing published rows only",
                 file=sys.stderr,
             )
-        for path in publish(out, args.to or Path("leaderboard"), args.suite, args.resamples):
+        to = args.to or Path("leaderboard")
+        html = args.format == "html"
+        for path in publish(out, to, args.suite, args.resamples, html=html):
             print(path)
         return 0
     text = render(

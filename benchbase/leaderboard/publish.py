@@ -97,6 +97,16 @@ def page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int = 500) -
     return "\n".join(lines)
 
 
+def html_page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int) -> Path:
+    from benchbase.leaderboard import report
+    from benchbase.leaderboard import tables as tables_mod
+
+    ctx = build_context(out_dir, suite=suite, resamples=resamples)
+    path = to_dir / f"{suite}.html"
+    path.write_text(report.page(f"benchbase leaderboard: {suite}", ctx, tables_mod.build(ctx)))
+    return path
+
+
 def suites_to_publish(out_dir: Path | None, suite: str | None) -> list[str]:
     if suite:
         return [suite]
@@ -109,10 +119,15 @@ def suites_to_publish(out_dir: Path | None, suite: str | None) -> list[str]:
 
 
 def publish(
-    out_dir: Path | None, to_dir: Path, suite: str | None = None, resamples: int = 500
+    out_dir: Path | None,
+    to_dir: Path,
+    suite: str | None = None,
+    resamples: int = 500,
+    html: bool = False,
 ) -> list[Path]:
     """Write ``<suite>.md`` for the selected suite (default: every paper suite plus every
-    suite in the store) and rewrite ``README.md`` as the index of the folder."""
+    suite in the store) and rewrite ``README.md`` as the index of the folder; with ``html``
+    also ``<suite>.html``, the self-contained report."""
     to_dir = Path(to_dir)
     to_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -120,6 +135,8 @@ def publish(
         path = to_dir / f"{name}.md"
         path.write_text(page(out_dir, name, to_dir, resamples))
         written.append(path)
+        if html:
+            written.append(html_page(out_dir, name, to_dir, resamples))
     index = to_dir / "README.md"
     index.write_text(index_page(to_dir))
     written.append(index)

@@ -42,6 +42,9 @@ def test_publish_without_results_shows_published_rows(
     assert "*SVM (1)*" in page and "*ImageNet-pretrained convnet*" in page
     assert "test server" in page  # VOC 2012 Table 6
     assert (to / "README.md").exists()
+    assert main([*argv, "--to", str(to), "--format", "html"]) == 0
+    report = (to / "zeiler-fergus.html").read_text()
+    assert report.startswith("<!DOCTYPE html>") and 'class="published"' in report
 
 
 def test_shipped_pages_exist() -> None:
