@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from benchbase.device import autocast, default_batch_size, loader_workers
 from benchbase.errors import BenchbaseError
+from benchbase.imagecache import ImageCache, cached_images
 from benchbase.images import ImageList, normalize, resize_crop
 
 if TYPE_CHECKING:
@@ -102,8 +103,12 @@ def extract(
     input_size: int | None = None,
     batch_size: int | None = None,
     progress: str = "extract",
+    image_cache: ImageCache | None = None,
 ) -> ExtractionStats:
     """Stream ``samples`` through ``model`` once, writing each tap's pooled rows to its writer.
+
+    With ``image_cache``, the decoded uint8 images come from it when an earlier extraction
+    with the same image list and resize settings stored them, and are stored otherwise.
 
     On CUDA out-of-memory the batch size is halved and the batch retried.
     """
@@ -117,6 +122,10 @@ def extract(
     size = input_size or backbone.input_size
     transform = resize_crop(size, backbone.crop_pct, backbone.interpolation)
     images = ImageList(samples, open_image, transform)
+    keys = [s.key for s in samples]
+    images, image_sink = cached_images(
+        image_cache, images, keys, size, backbone.crop_pct, backbone.interpolation
+    )
     batch_size = batch_size or default_batch_size(device)
     on_gpu = device.type == "cuda"
     model = model.eval().to(device)
@@ -135,6 +144,7 @@ def extract(
     try:
         with tqdm(total=len(images), desc=progress, unit="img", leave=False) as bar:
             for batch in loader:
+                image_sink.write(row, batch)
                 for chunk in _oom_safe_chunks(
                     batch, lambda b: _forward(extractor, b, backbone, device)
                 ):
@@ -143,7 +153,9 @@ def extract(
                         writers[tap].write(row, pieces[tap], len(images))
                     row += n
                     bar.update(n)
+        image_sink.commit()
     finally:
+        image_sink.abort()
         extractor.close()
     return ExtractionStats(len(images), time.perf_counter() - start_time, batch_size)
 

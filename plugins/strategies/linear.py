@@ -5,7 +5,9 @@ set; every value's validation score is stored as the outcome's sweep, the winner
 ``chosen``), ``normalize`` (L2-normalise features, else standardise them with training
 statistics), ``multiclass`` (``"ovr"`` one-vs-rest or ``"ovo"`` one-vs-one for single-label
 datasets; multilabel datasets always get one binary SVM per class), ``max_iter``,
-``val_fraction``.
+``val_fraction``, ``solver`` (``"sklearn"``, or ``"torch"``: the whole C sweep by the
+full-batch Newton solver of :mod:`~benchbase_plugins.strategies.fastlinear`, on the GPU when
+there is one; same objective, see docs/PERFORMANCE.md). ``logreg`` takes ``solver`` too.
 """
 
 from __future__ import annotations
@@ -63,13 +65,32 @@ def svm_factory(task: FeatureTask) -> Callable[[float], BaseEstimator]:
     return make
 
 
+def torch_probe(task: FeatureTask, loss: str) -> Outcome | None:
+    """The whole C sweep by the torch solver (``solver="torch"``), else None (sklearn).
+
+    One-vs-one SVMs and binary logistic regression stay on scikit-learn.
+    """
+    p = task.params
+    solver = p.get("solver", "sklearn")
+    if solver not in ("sklearn", "torch"):
+        raise BenchbaseError(f"solver must be 'sklearn' or 'torch', got {solver!r}")
+    ovo = p.get("multiclass", "ovr") == "ovo" and task.task == "multiclass"
+    binary = loss == "logistic" and task.task == "multiclass" and len(np.unique(task.train_y)) < 3
+    if solver == "sklearn" or ovo or binary:
+        return None
+    from benchbase_plugins.strategies.fastlinear import sweep
+
+    return sweep(task, loss, feature_transform(task), p["C"], p["val_fraction"])
+
+
 def linear_svm(tasks: dict[str, FeatureTask]) -> list[Outcome]:
-    return [probe(t, svm_factory(t)) for t in tasks.values()]
+    return [torch_probe(t, "squared_hinge") or probe(t, svm_factory(t)) for t in tasks.values()]
 
 
 def logreg(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        probe(t, partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
+        torch_probe(t, "logistic")
+        or probe(t, partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
@@ -98,6 +119,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "multiclass": "ovr",
                 "max_iter": 5000,
                 "val_fraction": 0.2,
+                "solver": "sklearn",
             },
         )
     )
@@ -108,6 +130,12 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             version="1",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
-            default_params={"C": C_GRID, "normalize": True, "max_iter": 2000, "val_fraction": 0.2},
+            default_params={
+                "C": C_GRID,
+                "normalize": True,
+                "max_iter": 2000,
+                "val_fraction": 0.2,
+                "solver": "sklearn",
+            },
         )
     )

@@ -1,0 +1,176 @@
+"""Decode once: a dataset's images decoded and resized into one uint8 file, shared by every
+backbone with the same preprocessing and by every later run.
+
+An entry is an ``.npy`` array (N, 3, S, S) of uint8 keyed by the image list (sample keys in
+order), the resize settings (size, crop fraction, interpolation) and the decode backend;
+mean/std are not part of it because normalisation happens on the device. Like
+:mod:`benchbase.cache`, rows are streamed into a temporary memory-mapped file while the
+first extraction runs, the file is renamed into place, then a JSON sidecar (identity,
+shape, byte size) is written last as the commit marker. Reads return a memory map, so RAM
+stays bounded whatever the dataset's size. The byte size, not a checksum, is verified on
+read: hashing a many-GB entry would cost as much as decoding it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from benchbase.cache import atomic_write_text
+from benchbase.types import stable_hash
+
+if TYPE_CHECKING:
+    import torch
+
+#: Decode backend recorded in the key (PIL: the published protocols' pixels).
+BACKEND = "pil"
+VERSION = 1
+
+
+class ImageCache:
+    """uint8 image arrays keyed by a hash of everything that determines their pixels."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def identity(
+        keys: list[str], size: int, crop_pct: float, interpolation: str, backend: str = BACKEND
+    ) -> dict[str, Any]:
+        return {
+            "images": stable_hash(keys, 32),
+            "n_images": len(keys),
+            "size": size,
+            "crop_pct": crop_pct,
+            "interpolation": interpolation,
+            "backend": backend,
+            "version": VERSION,
+        }
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.root / f"{key}.npy", self.root / f"{key}.json"
+
+    def get(self, identity: dict[str, Any]) -> CachedImages | None:
+        """The committed entry as a dataset of uint8 tensors, or None."""
+        key = stable_hash(identity, 32)
+        data, meta = self._paths(key)
+        if not meta.exists() or not data.exists():
+            return None
+        try:
+            info = json.loads(meta.read_text())
+            if info.get("key") != key or data.stat().st_size != info.get("bytes"):
+                raise ValueError("size mismatch")
+        except (ValueError, OSError, json.JSONDecodeError):
+            for path in (data, meta):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            return None
+        return CachedImages(data, tuple(info["shape"]))
+
+    def writer(self, identity: dict[str, Any]) -> ImageCacheWriter:
+        return ImageCacheWriter(self, stable_hash(identity, 32), identity)
+
+
+class CachedImages:
+    """Rows of a committed entry (a map-style dataset for ``DataLoader``); the memory map is
+    opened lazily in each (worker) process, so nothing proportional to the dataset is pickled
+    to DataLoader workers. Importing this module does not import torch (warm runs skip it)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...]) -> None:
+        self.path = Path(path)
+        self.shape = shape
+        self._array: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        import torch
+
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return torch.from_numpy(np.array(self._array[index]))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "shape": self.shape, "_array": None}
+
+
+class ImageCacheWriter:
+    """Streams uint8 batches into a temporary memory-mapped ``.npy``, then renames it."""
+
+    def __init__(self, cache: ImageCache, key: str, identity: dict[str, Any]) -> None:
+        self.data_path, self.meta_path = cache._paths(key)
+        self.key, self.identity = key, identity
+        owner = f"{socket.gethostname()}-{os.getpid()}"
+        self.tmp = self.data_path.with_name(f".{key}.{owner}.tmp.npy")
+        self._array: np.ndarray | None = None
+        self._rows = 0
+
+    def write(self, start: int, batch: torch.Tensor) -> None:
+        rows = batch.numpy() if hasattr(batch, "numpy") else np.asarray(batch)
+        if self._array is None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            total = int(self.identity["n_images"])
+            self._array = np.lib.format.open_memmap(
+                self.tmp, mode="w+", dtype=np.uint8, shape=(total, *rows.shape[1:])
+            )
+        self._array[start : start + len(rows)] = rows
+        self._rows += len(rows)
+
+    def commit(self) -> None:
+        """Rename into place when every row was written; otherwise drop the partial file."""
+        if self._array is None or self._rows != self._array.shape[0]:
+            self.abort()
+            return
+        shape = list(self._array.shape)
+        self._array.flush()
+        self._array = None
+        os.replace(self.tmp, self.data_path)
+        meta = {
+            "key": self.key,
+            "shape": shape,
+            "bytes": self.data_path.stat().st_size,
+            "identity": self.identity,
+        }
+        atomic_write_text(self.meta_path, json.dumps(meta, indent=1))
+
+    def abort(self) -> None:
+        self._array = None
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+class _NoSink:
+    def write(self, start: int, batch: torch.Tensor) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def cached_images(
+    cache: ImageCache | None,
+    images: Any,
+    keys: list[str],
+    size: int,
+    crop_pct: float,
+    interpolation: str,
+) -> tuple[Any, ImageCacheWriter | _NoSink]:
+    """``images`` served from the cache when an entry exists (and a sink that does nothing),
+    else ``images`` itself and a writer for the batches that are decoded this time."""
+    if cache is None:
+        return images, _NoSink()
+    identity = ImageCache.identity(keys, size, crop_pct, interpolation)
+    hit = cache.get(identity)
+    if hit is not None:
+        return hit, _NoSink()
+    return images, cache.writer(identity)

@@ -1,0 +1,92 @@
+"""The torch sweep solver minimises the scikit-learn heads' objectives: same C, same scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from benchbase_plugins.strategies import fastlinear
+from benchbase_plugins.strategies.heads import for_task
+from benchbase_plugins.strategies.linear import linear_svm, logistic, logreg, svm
+from threadpoolctl import threadpool_limits
+
+from benchbase.metrics import evaluate
+from benchbase.selection import l2_normalize, select_and_refit
+from benchbase.types import FeatureTask
+
+GRID = [0.1, 1.0, 10.0]
+
+
+def make_task(
+    multilabel: bool, n: int = 160, d: int = 32, k: int = 5, seed: int = 0
+) -> FeatureTask:
+    rng = np.random.default_rng(seed)
+    means = np.maximum(rng.normal(0, 1, (k, d)), 0)
+    if multilabel:
+        y = np.where(rng.random((2 * n, k)) < 0.25, 1, -1)
+        y[rng.random((2 * n, k)) < 0.03] = 0  # difficult
+        x = np.maximum(rng.normal(0, 1, (2 * n, d)) + 0.5 * (y > 0) @ means, 0)
+    else:
+        y = rng.integers(0, k, 2 * n)
+        x = np.maximum(rng.normal(0, 1, (2 * n, d)) + 0.5 * means[y], 0)
+    return FeatureTask(
+        train_x=x[:n].astype(np.float32),
+        train_y=y[:n],
+        test_x=x[n:].astype(np.float32),
+        test_y=y[n:],
+        task="multilabel" if multilabel else "multiclass",
+        metric="voc07_map" if multilabel else "mean_per_class_accuracy",
+        classes=[str(i) for i in range(k)],
+        layer="pool",
+        seed=0,
+        params={"C": GRID, "normalize": True, "val_fraction": 0.2, "max_iter": 5000},
+    )
+
+
+def sklearn_outcome(task: FeatureTask, loss: str):
+    make = (
+        (lambda c: svm(c, max_iter=20000, seed=0))
+        if loss == "squared_hinge"
+        else (lambda c: logistic(c, max_iter=5000, seed=0).set_params(tol=1e-8))
+    )
+    with threadpool_limits(1):
+        return select_and_refit(task, for_task(task.task, make), GRID, "C", l2_normalize)
+
+
+@pytest.mark.parametrize("multilabel", [False, True], ids=["multiclass", "multilabel"])
+@pytest.mark.parametrize("loss", ["squared_hinge", "logistic"])
+def test_torch_sweep_matches_sklearn(loss, multilabel):
+    task = make_task(multilabel)
+    ours = fastlinear.sweep(task, loss, l2_normalize, GRID, device=None)
+    ref = sklearn_outcome(task, loss)
+    key = "val_" + task.metric
+    np.testing.assert_allclose([r[key] for r in ours.sweep], [r[key] for r in ref.sweep], atol=0.01)
+    assert ours.chosen["C"] == ref.chosen["C"]
+    a = evaluate(task.metric, task.test_y, ours.scores, task.classes)[task.metric]
+    b = evaluate(task.metric, task.test_y, ref.scores, task.classes)[task.metric]
+    assert abs(a - b) <= 0.002  # 0.2 points
+    # same decision values, not just the same metric (softmax ones up to a shift per image)
+    mine, theirs = ours.scores, ref.scores
+    if loss == "logistic" and not multilabel:
+        mine = mine - mine.mean(1, keepdims=True)
+        theirs = theirs - theirs.mean(1, keepdims=True)
+    np.testing.assert_allclose(mine, theirs, atol=2e-2, rtol=2e-2)
+
+
+def test_unseen_classes_score_minus_inf_like_sklearn():
+    task = make_task(False, k=6)
+    keep = task.train_y != 5
+    task.train_x, task.train_y = task.train_x[keep], task.train_y[keep]
+    ours = fastlinear.sweep(task, "squared_hinge", l2_normalize, [1.0])
+    assert np.isneginf(ours.scores[:, 5]).all() and np.isfinite(ours.scores[:, :5]).all()
+
+
+def test_solver_param_switches_the_strategies():
+    task = make_task(False)
+    task.params["solver"] = "torch"
+    task.params["multiclass"] = "ovr"
+    for run in (linear_svm, logreg):
+        (outcome,) = run({"pool": task})
+        assert outcome.chosen["solver"] == "torch"
+    task.params["solver"] = "sklearn"
+    (outcome,) = linear_svm({"pool": task})
+    assert "solver" not in outcome.chosen

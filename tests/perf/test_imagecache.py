@@ -1,0 +1,117 @@
+"""Decode once: a second backbone with the same preprocessing reads the uint8 image cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import benchbase.features as features
+from benchbase.backbones import resolve
+from benchbase.cache import FeatureCache
+from benchbase.imagecache import ImageCache
+from benchbase.plugins import Host
+from benchbase.runner import Runner
+from benchbase.suites import suite_from_toml
+from benchbase.types import Sample
+
+N = 24
+
+
+@pytest.fixture(scope="module")
+def host():
+    return Host(entry_points=False)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Digits samples and an ``open_image`` that counts its calls (no loader workers)."""
+    from benchbase_plugins.datasets.digits import PREFIX, open_digit
+
+    monkeypatch.setattr(features, "loader_workers", lambda: 0)
+    calls = []
+
+    def open_image(sample):
+        calls.append(sample.key)
+        return open_digit(sample)
+
+    samples = [Sample(f"{PREFIX}{i}", i % 10) for i in range(N)]
+    return samples, open_image, calls
+
+
+def run_extract(host, spec_name, samples, open_image, root, layer="pool"):
+    spec = resolve(host, spec_name)
+    cache = FeatureCache(root / "features")
+    writer = cache.writer(cache.key({"b": spec_name, "layer": layer}), {})
+    features.extract(
+        spec.backbone,
+        spec.build(),
+        [layer],
+        samples,
+        open_image,
+        {layer: writer},
+        torch.device("cpu"),
+        input_size=32,
+        batch_size=10,
+        image_cache=ImageCache(root / "images"),
+    )
+    return writer.commit()
+
+
+def test_second_backbone_with_same_preprocessing_does_not_decode(host, counted, tmp_path):
+    samples, open_image, calls = counted
+    first = run_extract(host, "timm/test_efficientnet:random", samples, open_image, tmp_path)
+    assert len(calls) == N  # decoded once, stored
+    assert len(list((tmp_path / "images").glob("*.npy"))) == 1
+    second = run_extract(host, "timm/test_convnext:random", samples, open_image, tmp_path)
+    assert len(calls) == N  # bicubic, crop 0.95, 32 px as before: no decode at all
+    assert first.shape[0] == second.shape[0] == N
+
+    # features from cached pixels equal features from freshly decoded pixels
+    again = run_extract(host, "timm/test_convnext:random", samples, open_image, tmp_path / "fresh")
+    np.testing.assert_array_equal(np.asarray(second), np.asarray(again))
+
+
+def test_other_resize_settings_decode_again(host, counted, tmp_path):
+    samples, open_image, calls = counted
+    run_extract(host, "timm/test_efficientnet:random", samples, open_image, tmp_path)
+    run_extract(host, "timm/test_resnet:random", samples, open_image, tmp_path)  # bilinear
+    assert len(calls) == 2 * N
+    assert len(list((tmp_path / "images").glob("*.npy"))) == 2
+
+
+def test_an_interrupted_extraction_leaves_no_entry(host, counted, tmp_path):
+    samples, open_image, calls = counted
+
+    def failing(sample):
+        if len(calls) >= N // 2:
+            raise OSError("disk gone")
+        return open_image(sample)
+
+    with pytest.raises(Exception, match="disk gone"):
+        run_extract(host, "timm/test_efficientnet:random", samples, failing, tmp_path)
+    assert not list((tmp_path / "images").glob("*.npy"))
+    assert not list((tmp_path / "images").glob(".*tmp*"))  # the partial file is gone
+
+
+def test_runner_shares_one_image_entry_between_backbones(host, tmp_path, suite_file):
+    suite = suite_from_toml(
+        suite_file(
+            """
+name = "share"
+datasets = ["digits"]
+backbones = ["timm/test_efficientnet:random", "timm/test_convnext:random"]
+strategies = ["linear-svm"]
+input_size = 32
+[options.digits]
+train_per_class = 5
+splits = 1
+[params.linear-svm]
+C = [1.0]
+"""
+        )
+    )
+    summary = Runner(host, suite, tmp_path, device="cpu").run()
+    assert summary.done == 2
+    entries = list((tmp_path / "images").glob("*.npy"))
+    assert len(entries) == 1 and np.load(entries[0], mmap_mode="r").dtype == np.uint8
