@@ -31,7 +31,9 @@ def open_digit(sample: Sample) -> Image.Image:
 
 
 def load(_root: Path, options: Mapping[str, Any]) -> DatasetData:
-    """``splits`` seeded splits of ``train_per_class`` training images per class, rest test."""
+    """``splits`` seeded splits of ``train_per_class`` training images per class, the rest of
+    the pool as test; the pool is every image, or ``max_per_class`` per class (a fixed subset,
+    the same for every split, so the images to extract stay few)."""
     from benchbase.errors import BenchbaseError
 
     _, targets = _digits()
@@ -42,13 +44,27 @@ def load(_root: Path, options: Mapping[str, Any]) -> DatasetData:
         )
     if not isinstance(n_splits, int) or n_splits < 1:
         raise BenchbaseError(f"digits: splits must be a positive integer, got {n_splits!r}")
+    cap = options["max_per_class"]
+    if not isinstance(cap, int) or (cap and cap <= per_class):
+        raise BenchbaseError(
+            f"digits: max_per_class must be 0 (all images) or an integer above train_per_class "
+            f"({per_class}), got {cap!r}"
+        )
+    pool = np.arange(len(targets))
+    if cap:
+        picker = np.random.default_rng(12345)
+        pool = np.sort(
+            np.concatenate(
+                [picker.permutation(np.flatnonzero(targets == c))[:cap] for c in range(10)]
+            )
+        )
     splits = []
     for seed in range(n_splits):
         rng = np.random.default_rng(seed)
         train = np.concatenate(
-            [rng.choice(np.flatnonzero(targets == c), per_class, replace=False) for c in range(10)]
+            [rng.choice(pool[targets[pool] == c], per_class, replace=False) for c in range(10)]
         )
-        test = np.setdiff1d(np.arange(len(targets)), train)
+        test = np.setdiff1d(pool, train)
         splits.append(
             Split(
                 f"seed{seed}",
@@ -70,7 +86,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
             version="1",
             description="scikit-learn's real 8×8 handwritten digits (UCI), 1,797 images, 10 "
             "classes; seeded splits of N training images per class, the rest as test; offline",
-            default_options={"train_per_class": 10, "splits": 3},
+            default_options={"train_per_class": 10, "splits": 3, "max_per_class": 0},
             needs_data_root=False,
             open_image=open_digit,
         )
