@@ -8,9 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchbase import executors
 from benchbase.cli.common import subparser
 from benchbase.plugins import host
-from benchbase.runner import Runner
+from benchbase.runner import Runner, RunSummary
 from benchbase.suites import load_suite
 
 
@@ -25,7 +26,9 @@ def add_parser(sub: Any) -> None:
         "A suite file:\n"
         '  name = "mine"\n  datasets = ["voc2007"]\n  backbones = ["timm/resnet50"]\n'
         '  strategies = ["linear-svm"]\n  [params.linear-svm]\n  C = [0.1, 1.0]\n\n'
-        "Re-running the same command skips finished cells; Ctrl-C keeps what is done.",
+        "Re-running the same command skips finished cells; Ctrl-C keeps what is done.\n"
+        "Scale out: --jobs 4 (local workers), or --executor submitit --jobs 16 --partition gpu\n"
+        "--gpus-per-job 1 --time-limit 240 (SLURM array; docs/SCALING.md).",
     )
     p.add_argument("--suite", required=True, help="registered suite name or a .toml file")
     p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
@@ -42,6 +45,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
     )
+    executors.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -59,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return dry_run(runner)
-    summary = runner.run()
+    if executors.wanted(args):  # --jobs N / --executor submitit: workers share the store
+        summary = RunSummary(**executors.merge(executors.dispatch(args)))
+    else:
+        summary = runner.run()
     print(
         f"{suite.name}: {summary.done} cells computed, {summary.skipped} already done, "
         f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
