@@ -76,3 +76,12 @@ def test_run_prints_an_equivalent_table(accuracy_store: Path) -> None:
     assert "caltech101: Method | mean Accuracy" in text and "95% CI" not in text
     store = Store(accuracy_store, create=False)
     store.close()
+
+
+def test_compare_voc_rows(voc_store: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", "--out", str(voc_store)]) == 0
+    ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert len(ids) == 4 and all("voc07_map" not in i for i in ids)
+    assert main(["compare", ids[0], ids[-1], "--out", str(voc_store), "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "metric voc07_map" in out and "150 images" in out
