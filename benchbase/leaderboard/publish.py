@@ -82,7 +82,11 @@ def page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int = 500) -
     if tables:
         lines += [formats.render(tables, "markdown"), ""]
     else:
-        lines += ["(No table yet.)", ""]
+        lines += [
+            "No published table to show (the paper reports curves). Our tables and curves "
+            "appear here once the suite has been run.",
+            "",
+        ]
     figures = []
     for name, fig in (
         ("layers", plots.layers_figure(ctx.methods, ctx.layer_key)),

@@ -62,8 +62,7 @@ class RefRow:
     @property
     def source(self) -> str:
         short = self.paper.split(" (")[0]
-        table = "" if self.table in self.paper else f", {self.table}"
-        return f"{short}{table}"
+        return short if self.table in short else f"{short}, {self.table}"
 
     @property
     def caveats(self) -> list[str]:
