@@ -101,7 +101,8 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
     layout is missing raises, or with ``allow_missing`` is recorded in ``Grid.missing``.
     """
     datasets = [host.datasets.get(n) for n in suite.datasets]
-    backbones = [resolve_backbone(host, n) for n in suite.backbones]
+    for name in suite.backbones:  # unknown backbone names fail before any data is read
+        resolve_backbone(host, name)
     strategies = [host.strategies.get(n) for n in suite.strategies]
     params = {s.name: s.resolve_params(suite.params.get(s.name)) for s in strategies}
     for unknown in set(suite.params) - {s.name for s in strategies}:
@@ -125,26 +126,37 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
             continue
         grid.data[ds.name] = loaded
         for split in loaded.splits:
-            for spec in backbones:
-                wanted = (
-                    suite.layers.get(spec.spec)
-                    or suite.layers.get(spec.backbone.name)
-                    or [spec.backbone.default_layer]
+            for backbone, layer, strategy in layout(host, suite):
+                grid.cells.append(
+                    Cell(
+                        suite=suite.name,
+                        dataset=ds.name,
+                        split=split.name,
+                        backbone=backbone,
+                        layer=layer,
+                        strategy=strategy,
+                        params=_frozen(params[strategy]),
+                        options=_frozen(loaded.options),
+                        input_size=suite.input_size,
+                    )
                 )
-                for strat in strategies:
-                    layers = ["*"] if strat.all_layers else wanted
-                    for layer in layers:
-                        grid.cells.append(
-                            Cell(
-                                suite=suite.name,
-                                dataset=ds.name,
-                                split=split.name,
-                                backbone=spec.spec,
-                                layer=layer,
-                                strategy=strat.name,
-                                params=_frozen(params[strat.name]),
-                                options=_frozen(loaded.options),
-                                input_size=suite.input_size,
-                            )
-                        )
     return grid
+
+
+def layout(host: Host, suite: Suite) -> list[tuple[str, str, str]]:
+    """(backbone, layer, strategy) of every cell each split of each dataset gets; layer
+    ``"*"`` for all-layer strategies. Needs no data (dry runs show it for missing datasets)."""
+    out = []
+    for name in suite.backbones:
+        spec = resolve_backbone(host, name)
+        wanted = (
+            suite.layers.get(spec.spec)
+            or suite.layers.get(spec.backbone.name)
+            or [spec.backbone.default_layer]
+        )
+        for strat in (host.strategies.get(n) for n in suite.strategies):
+            out.extend(
+                (name, layer, strat.name) for layer in (["*"] if strat.all_layers else wanted)
+            )
+    return out
+

@@ -94,6 +94,12 @@ def dry_run(runner: Runner) -> int:
         f"\n{len(grid.cells)} cells ({n_done} done) over "
         + ", ".join(f"{k}: {v}" for k, v in per_ds.items())
     )
+    from benchbase.suites import layout
+
+    planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():
         print(f"missing dataset {name}: {why}")
+        for backbone, layer, strategy in planned:
+            print(f"  nodata  {name:<12} {'(splits)':<10} {backbone:<36} {layer:<8} {strategy}")
+        print(f"  {len(planned)} cells per split once {name}'s data is present")
     return 0

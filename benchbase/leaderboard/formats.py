@@ -29,6 +29,14 @@ class Notes:
 def render(tables: list[Table], fmt: str, notes: Notes | None = None) -> str:
     if fmt == "csv":
         return to_csv(tables)
+    if fmt == "latex":
+        notes = notes or Notes()
+        preamble = "% needs \\usepackage{booktabs}; numbers in percent\n"
+        return preamble + _render(tables, fmt, notes)
+    return _render(tables, fmt, notes)
+
+
+def _render(tables: list[Table], fmt: str, notes: Notes | None) -> str:
     notes = notes or Notes()
     render_one = {"markdown": markdown_table, "latex": latex_table, "html": html_table}[fmt]
     start = len(notes.texts)
@@ -137,11 +145,15 @@ _LATEX = {
     "–": "--",
     "—": "---",
     "→": r"$\to$",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
 }
 
 
 def tex(text: str) -> str:
-    return "".join(_LATEX.get(ch, ch) for ch in text)
+    return "".join(_LATEX.get(ch, ch) for ch in text.replace("->", "→"))
 
 
 def latex_table(table: Table, notes: Notes) -> str:
