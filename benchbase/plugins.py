@@ -44,7 +44,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.strategies.adaptation",
     "benchbase_plugins.strategies.finetune",
     "benchbase_plugins.strategies.transfer",
+    "benchbase_plugins.strategies.augment",
     "benchbase_plugins.suites.builtin",
+    "benchbase_plugins.suites.papers",
 )
 
 _REGISTRATION_HOOKS = {

@@ -17,7 +17,9 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
 crop + horizontal flip, early stopping on the dataset's metric over a validation split
 carved from the training set (the best epoch's weights score the test set), AMP and
-channels-last on CUDA, seeded. Images are decoded once into a uint8 tensor at
+channels-last on CUDA, seeded. With ``freeze_bn`` (default) batch-norm layers keep the
+pretrained running statistics (small batches of a small target set make poor estimates);
+their affine parameters still train. Images are decoded once into a uint8 tensor at
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly.
 """
 
@@ -161,14 +163,15 @@ def blocks_by_depth(model: torch.nn.Module, head: set[str], coarse: bool = True)
     return [g for g in groups if g]
 
 
-def freeze_batchnorm(model: torch.nn.Module) -> None:
-    """Batch-norm layers whose parameters are all frozen keep their running statistics."""
+def freeze_batchnorm(model: torch.nn.Module, everywhere: bool = False) -> None:
+    """Batch-norm layers whose parameters are all frozen (or every one, with
+    ``everywhere``) keep their running statistics: eval mode inside a training model."""
     from torch import nn
 
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             params = list(module.parameters())
-            if params and not any(p.requires_grad for p in params):
+            if everywhere or (params and not any(p.requires_grad for p in params)):
                 module.eval()
 
 
@@ -324,11 +327,13 @@ def train_network(
     patience = int(p["patience"])
     for epoch in range(1, epochs + 1):
         model.train()
-        freeze_batchnorm(model)
+        freeze_batchnorm(model, everywhere=bool(p["freeze_bn"]))
         total = 0.0
         for idx in torch.randperm(n, generator=gen).split(batch_size):
             if p["augment"]:
-                x = random_resized_crop(data.train_x[idx], task.input_size, gen)
+                x = random_resized_crop(
+                    data.train_x[idx], task.input_size, gen, float(p["min_scale"])
+                )
             else:
                 x = center(data.train_x[idx], task.input_size).float()
             x = normalize(x.to(device), task.backbone.mean, task.backbone.std)
@@ -409,6 +414,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "patience": 5,
     "augment": True,
+    "min_scale": 0.35,
     "amp": True,
     "val_fraction": 0.2,
 }
@@ -430,6 +436,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "top_blocks": 2,
                 "top_lr_mult": 0.1,
                 "lower_lr_mult": 0.01,
+                "freeze_bn": True,
                 **TRAINING_DEFAULTS,
             },
             inputs="images",

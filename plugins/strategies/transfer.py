@@ -7,9 +7,11 @@ architecture (seeded), give it a new classifier, and train it on the target. Wit
 ``mode="finetune"`` they train too (AnB+). ``n=0`` trains the whole network from scratch.
 Blocks are the depth units of :func:`benchbase_plugins.strategies.finetune.blocks_by_depth`
 (timm's stem and stages with ``granularity="coarse"``, or its finer blocks; torchvision's
-AlexNet: conv1..conv5, fc6, fc7). Each ``n`` is one result row, with layer ``"n=<n>"``,
-so the rows form the transferability curve. Training is the ``finetune`` loop (every
-parameter at ``lr``; early stopping on validation).
+AlexNet: conv1..conv5, fc6, fc7). Each ``n`` is one result row, with layer ``"n=<n>"``
+(frozen) or ``"n=<n>+"`` (fine-tuned; ``mode="both"`` gives both curves), so the rows form
+the transferability curve. Training is the ``finetune`` loop (every trainable parameter at
+``lr``; early stopping on validation); copied frozen blocks keep their batch-norm
+statistics, the others learn theirs (``freeze_bn=False``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from benchbase_plugins.strategies.finetune import (
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 
-MODES = ("frozen", "finetune")
+MODES = ("frozen", "finetune", "both")
 
 
 def copy_first_blocks(
@@ -44,10 +46,9 @@ def copy_first_blocks(
     return params, keys
 
 
-def run_n(task: ImageTask, n: int, data: Any) -> Outcome:
+def run_n(task: ImageTask, n: int, data: Any, mode: str) -> Outcome:
     import torch
 
-    mode = task.params["mode"]
     coarse = task.params["granularity"] == "coarse"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(task.seed)
@@ -71,7 +72,8 @@ def run_n(task: ImageTask, n: int, data: Any) -> Outcome:
     }
     result = train_network(fresh, lrs, data, task)
     chosen = chosen_from(result, task, n=n, blocks=len(blocks), mode=mode)
-    return Outcome(f"n={n}", result.test_scores, chosen, result.history)
+    label = f"n={n}" if frozen else f"n={n}+"
+    return Outcome(label, result.test_scores, chosen, result.history)
 
 
 def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
@@ -84,7 +86,10 @@ def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
         if task.params["granularity"] not in ("coarse", "fine"):
             raise BenchbaseError("transfer-n: granularity must be 'coarse' or 'fine'")
         data = prepare(task)
-        outcomes.extend(run_n(task, int(n), data) for n in task.params["n"])
+        mode = task.params["mode"]
+        modes = ["frozen", "finetune"] if mode == "both" else [mode]
+        for m in modes:
+            outcomes.extend(run_n(task, int(n), data, m) for n in task.params["n"])
     return outcomes
 
 
@@ -102,6 +107,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "n": [0, 1, 2, 3, 4, 5, 6, 7],
                 "mode": "frozen",
                 "granularity": "coarse",
+                "freeze_bn": False,
                 **TRAINING_DEFAULTS,
             },
             inputs="images",

@@ -1,0 +1,73 @@
+"""The image strategies end to end through ``benchbase run``: fine-tuning, transfer-n and
+the augmented-view SVM on real digits (5 training and 10 test images per class:
+``max_per_class = 15``) with the offline EfficientNet-Lite0 weights at 32 px; tiny epochs."""
+
+from __future__ import annotations
+
+import pytest
+from strategy_helpers import metric_rows, run_suite
+
+LITE0 = "timm/tf_efficientnet_lite0"
+
+SUITE = f"""
+name = "image-strategies"
+datasets = ["digits"]
+backbones = ["{LITE0}"]
+strategies = ["finetune", "transfer-n", "linear-svm-aug"]
+input_size = 32
+[options.digits]
+train_per_class = 5
+splits = 1
+max_per_class = 15
+[params.finetune]
+epochs = 5
+lr = 0.05
+batch_size = 20
+min_scale = 0.7
+[params.transfer-n]
+n = [0, 8]
+epochs = 4
+lr = 0.05
+batch_size = 20
+min_scale = 0.7
+[params.linear-svm-aug]
+views = ["center", "tl"]
+C = [0.1, 1.0, 10.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("images")
+    rows, cells = run_suite(SUITE, workdir)
+    return rows, cells, workdir
+
+
+def test_finetune_learns_far_above_chance(results):
+    rows, cells, _ = results
+    assert metric_rows(rows)[("finetune", "pool")] > 0.3
+    (info,) = [c for c in cells if c["strategy"] == "finetune"]
+    chosen, sweep = info["chosen"]["pool"], info["sweep"]["pool"]
+    assert chosen["train"] == "layerwise" and chosen["blocks"] == 8
+    assert 1 <= chosen["epochs"] <= len(sweep) <= 5
+    assert all("val_mean_per_class_accuracy" in row for row in sweep)
+
+
+def test_transfer_n_gives_one_row_per_n(results):
+    rows, cells, _ = results
+    values = {layer: v for (s, layer), v in metric_rows(rows).items() if s == "transfer-n"}
+    assert sorted(values) == ["n=0", "n=8"]
+    # all 8 blocks copied and frozen: a linear head on ImageNet features
+    assert values["n=8"] > 0.3
+    (info,) = [c for c in cells if c["strategy"] == "transfer-n"]
+    assert info["chosen"]["n=0"]["n"] == 0 and info["chosen"]["n=8"]["mode"] == "frozen"
+
+
+def test_augmented_svm_scores_and_caches_its_views(results):
+    rows, cells, workdir = results
+    assert metric_rows(rows)[("linear-svm-aug", "pool")] > 0.3
+    (info,) = [c for c in cells if c["strategy"] == "linear-svm-aug"]
+    assert info["chosen"]["pool"]["views"] == 4  # 2 views, each mirrored
+    assert [row["C"] for row in info["sweep"]["pool"]] == [0.1, 1.0, 10.0]
+    cached = list((workdir / "out" / "strategy-cache" / "linear-svm-aug").rglob("*.npy"))
+    assert len(cached) == 8  # 4 views × (train, test)
