@@ -4,6 +4,11 @@ Entries are written to a temporary file and renamed into place; a JSON sidecar h
 entry's identity, shape and SHA-256 is written last and is the commit marker. Reads verify
 the checksum and return a memory-mapped array; an entry that fails the check is deleted and
 reported as missing, so the caller recomputes it instead of trusting it.
+
+Temporary files carry the writer's host and process id: a writer about to compute an entry
+first deletes the temporary files that dead processes on this host left for the same entry
+(a run killed with SIGKILL mid-extraction). A write that fails (a full disk, a quota) removes
+its temporary file and raises a :class:`BenchbaseError` naming the path.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchbase.errors import BenchbaseError
 from benchbase.types import stable_hash
 
 
@@ -29,14 +36,46 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def _owner() -> str:
+    """This process, as written into temporary file names: ``host-pid``."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _dead_owner(owner: str) -> bool:
+    """Whether ``host-pid`` names a process of this host that no longer exists."""
+    host, _, pid = owner.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's writer on shared storage: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def write_failed(path: Path, exc: OSError) -> BenchbaseError:
+    return BenchbaseError(
+        f"cannot write the feature cache file {path}: {exc.strerror or exc}. Nothing "
+        "half-written was kept; free some space (or pass --out on a larger disk) and re-run "
+        "the same command to resume."
+    )
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{_owner()}.tmp")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 class FeatureCache:
@@ -77,7 +116,19 @@ class FeatureCache:
                 path.unlink()
 
     def writer(self, key: str, identity: dict[str, Any]) -> CacheWriter:
+        self.sweep(key)
         return CacheWriter(self, key, identity)
+
+    def sweep(self, key: str) -> None:
+        """Delete temporary files of ``key`` left by dead processes of this host."""
+        folder = self._paths(key)[0].parent
+        if not folder.is_dir():
+            return
+        for tmp in folder.glob(f".{key}.*.tmp*"):
+            owner = tmp.name.removeprefix(f".{key}.").split(".tmp")[0].removeprefix("json.")
+            if _dead_owner(owner):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
 
 
 class CacheWriter:
@@ -87,30 +138,43 @@ class CacheWriter:
         self.data_path, self.meta_path = cache._paths(key)
         self.key = key
         self.identity = identity
-        self.tmp = self.data_path.with_name(f".{key}.{os.getpid()}.tmp.npy")
+        self.tmp = self.data_path.with_name(f".{key}.{_owner()}.tmp.npy")
         self._array: np.ndarray | None = None
 
     def write(self, start: int, rows: np.ndarray, total: int) -> None:
-        if self._array is None:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self._array = np.lib.format.open_memmap(
-                self.tmp, mode="w+", dtype=rows.dtype, shape=(total, *rows.shape[1:])
-            )
-        self._array[start : start + len(rows)] = rows
+        try:
+            if self._array is None:
+                self.tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._array = np.lib.format.open_memmap(
+                    self.tmp, mode="w+", dtype=rows.dtype, shape=(total, *rows.shape[1:])
+                )
+            self._array[start : start + len(rows)] = rows
+        except OSError as exc:
+            self.abort()
+            raise write_failed(self.tmp, exc) from exc
 
     def commit(self) -> np.ndarray:
         if self._array is None:
             raise ValueError("nothing was written to this cache entry")
-        self._array.flush()
-        shape = list(self._array.shape)
-        del self._array
-        self._array = None
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        digest = file_sha256(self.tmp)
-        os.replace(self.tmp, self.data_path)
+        try:
+            self._array.flush()
+            shape = list(self._array.shape)
+            del self._array
+            self._array = None
+            with open(self.tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            digest = file_sha256(self.tmp)
+            os.replace(self.tmp, self.data_path)
+        except OSError as exc:
+            self.abort()
+            raise write_failed(self.data_path, exc) from exc
         meta = {"key": self.key, "sha256": digest, "shape": shape, "identity": self.identity}
-        atomic_write_text(self.meta_path, json.dumps(meta, indent=1, default=str))
+        try:
+            atomic_write_text(self.meta_path, json.dumps(meta, indent=1, default=str))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self.data_path.unlink()  # without its sidecar the entry is never trusted
+            raise write_failed(self.meta_path, exc) from exc
         return np.load(self.data_path, mmap_mode="r", allow_pickle=False)
 
     def abort(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from collections import defaultdict
@@ -274,6 +275,15 @@ class Runner:
                 )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
+            except OSError as exc:  # a full disk in any writer of the pass (images, features)
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise BenchbaseError(
+                    f"no space left on device writing under {self.out_dir} "
+                    f"({exc.filename or 'a cache file'}). Nothing half-written was kept; free "
+                    "some space (or pass --out on a larger disk) and re-run the same command "
+                    "to resume."
+                ) from exc
             finally:
                 for writer in writers.values():
                     writer.abort()

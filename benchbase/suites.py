@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase.backbones import resolve as resolve_backbone
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.types import Cell, DatasetData, Suite
+from benchbase.types import Cell, Dataset, DatasetData, Suite
 
 if TYPE_CHECKING:
     from benchbase.plugins import Host
@@ -109,6 +109,7 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
         raise BenchbaseError(
             f"suite {suite.name!r}: [params.{unknown}] names no strategy of the suite"
         )
+    check_data_root(data_root)
     grid = Grid(suite)
     for ds in datasets:
         options = ds.resolve_options(suite.options.get(ds.name))
@@ -118,7 +119,7 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
                 raise BenchbaseError(f"dataset {ds.name!r} reads files: pass --data-root DIR")
             continue
         try:
-            loaded = ds.load(Path(data_root) if data_root else Path("."), options)
+            loaded = load_dataset(ds, data_root, options)
         except DataLayoutError as exc:
             if not allow_missing:
                 raise
@@ -160,3 +161,80 @@ def layout(host: Host, suite: Suite) -> list[tuple[str, str, str]]:
             )
     return out
 
+
+# --- checks that fail before any image is read or any feature extracted --------------------
+
+
+def load_dataset(ds: Dataset, data_root: Path | None, options: dict[str, Any]) -> DatasetData:
+    """``ds.load`` with checked splits; an unreadable file becomes a :class:`DataLayoutError`
+    naming it (plugins need not catch ``PermissionError`` themselves)."""
+    root = Path(data_root) if data_root else Path(".")
+    try:
+        loaded = ds.load(root, options)
+    except OSError as exc:
+        where = exc.filename or root
+        fix = (
+            f"give your user read access (chmod -R u+rX {where})"
+            if isinstance(exc, PermissionError)
+            else "check the file and the disk"
+        )
+        raise DataLayoutError(
+            f"dataset {ds.name!r}: cannot read {where}: {exc.strerror or exc}. Fix: {fix}."
+        ) from None
+    check_splits(ds.name, loaded)
+    return loaded
+
+
+def check_data_root(data_root: Path | None) -> None:
+    """``--data-root`` must be a folder (a missing one is each dataset's to explain)."""
+    if data_root is not None and Path(data_root).exists() and not Path(data_root).is_dir():
+        raise BenchbaseError(
+            f"--data-root {data_root} is a file, not a folder: pass the folder that holds the "
+            "datasets (e.g. --data-root ~/data, with ~/data/VOCdevkit/... inside)"
+        )
+
+
+def check_splits(name: str, data: DatasetData) -> None:
+    """Every split has training and test images, and (multiclass) every class has at least
+    one training image; otherwise a :class:`DataLayoutError` naming the split and classes."""
+    if not data.splits:
+        raise DataLayoutError(f"dataset {name!r} has no splits: check its files and options")
+    for split in data.splits:
+        for part in ("train", "test"):
+            if not getattr(split, part):
+                raise DataLayoutError(
+                    f"dataset {name!r}: split {split.name!r} has no {part} images; check the "
+                    "split lists under --data-root (an empty list file?) and the dataset options"
+                )
+        labels = [s.label for s in split.train]
+        if isinstance(labels[0], tuple):
+            continue  # multilabel: per-class positives are the metric's concern
+        counts = {i: 0 for i in range(len(data.classes))}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        empty = [data.classes[i] for i, n in counts.items() if n == 0]
+        if empty:
+            shown = ", ".join(map(repr, empty[:10])) + (" …" if len(empty) > 10 else "")
+            raise DataLayoutError(
+                f"dataset {name!r}: split {split.name!r} has no training image of {len(empty)} "
+                f"class(es): {shown}. Every class needs training images: add images for them, "
+                f"or lower the training images per class in [options.{name}]"
+            )
+
+
+def check_layers(host: Host, cells: list[Cell]) -> None:
+    """Every layer a cell names is a tap of its backbone (``layer@pooling`` names the tap
+    before the ``@``); raised before any extraction, naming the backbone's layers."""
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        if cell.layer == "*" or (cell.backbone, cell.layer) in seen:
+            continue
+        seen.add((cell.backbone, cell.layer))
+        backbone = resolve_backbone(host, cell.backbone).backbone
+        taps = backbone.taps()
+        if cell.layer.partition("@")[0] not in taps:
+            raise BenchbaseError(
+                f"suite {cell.suite!r}: backbone {cell.backbone!r} has no layer "
+                f"{cell.layer!r}; its layers: {', '.join(taps)}. Fix the [layers] table "
+                "of the suite."
+            )
