@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
+from benchbase import Dataset, DatasetData, Sample, Split, Strategy, hookimpl
 from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.plugins import Host
@@ -59,6 +59,13 @@ class BadData:
             raise PermissionError(errno.EACCES, "Permission denied", str(root / "lists.txt"))
 
         register(Dataset(name="rel-unreadable", load=unreadable, **kw))
+
+    @hookimpl
+    def register_strategies(self, register):  # noqa: ANN001, ANN201
+        def crash(tasks: dict) -> list:
+            raise ValueError("solver diverged")
+
+        register(Strategy(name="rel-crash", evaluate=crash))
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +170,45 @@ def test_more_training_images_per_class_than_the_dataset_has(suite_file):
         BenchbaseError, match="train_per_class must be an integer in 2..170, got 500"
     ):
         expand(host, suite, None)
+
+
+# --- strategies and devices -------------------------------------------------------------
+
+
+def test_a_crashing_strategy_names_the_cell_and_stores_nothing_for_it(host, suite_file, tmp_path):
+    suite = suite_from_toml(
+        suite_file(SUITE.format(dataset="rel-tiny").replace("rel-centroid", "rel-crash"))
+    )
+    with pytest.raises(
+        BenchbaseError,
+        match=r"strategy 'rel-crash' failed on rel-tiny/seed0 with "
+        r"rel-net:random \[pool\]: ValueError: solver diverged",
+    ):
+        Runner(host, suite, tmp_path / "out", device="cpu").run()
+    store = Store(tmp_path / "out")
+    assert store.done() == set()
+    assert store.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda", "no CUDA GPU is visible; use --device cpu or auto"),
+        ("tpu", "unknown device 'tpu'; use auto, cpu or cuda"),
+    ],
+)
+def test_an_unusable_device_is_explained(
+    host, suite_file, tmp_path, monkeypatch, capsys, device, message
+):
+    from benchbase.cli import main, run_cmd
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    monkeypatch.setattr(run_cmd, "host", lambda: host)
+    path = suite_file(SUITE.format(dataset="rel-tiny"))
+    assert main(["run", "--suite", str(path), "--out", str(tmp_path), "--device", device]) == 2
+    assert message in capsys.readouterr().err
+    _nothing_written(tmp_path)
 
 
 # --- backbones ----------------------------------------------------------------------------

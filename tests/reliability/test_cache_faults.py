@@ -1,0 +1,83 @@
+"""Feature-cache entries that a crash or a person left wrong are never trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from benchbase.cache import FeatureCache
+
+IDENTITY = {"backbone": "b", "weights": "w", "layer": "pool", "images": "abc"}
+
+
+def _commit(cache: FeatureCache, identity: dict, rows: np.ndarray) -> str:
+    key = cache.key(identity)
+    writer = cache.writer(key, identity)
+    writer.write(0, rows, len(rows))
+    writer.commit()
+    return key
+
+
+def test_an_entry_without_its_sidecar_is_invisible_then_rewritten(tmp_path):
+    # a kill between the data rename and the sidecar write leaves exactly this
+    cache = FeatureCache(tmp_path)
+    rows = np.arange(6, dtype=np.float32).reshape(3, 2)
+    key = _commit(cache, IDENTITY, rows)
+    next(tmp_path.rglob("*.json")).unlink()
+    assert cache.get(key) is None
+    _commit(cache, IDENTITY, rows)
+    np.testing.assert_array_equal(cache.get(key), rows)
+
+
+def test_a_garbled_or_foreign_sidecar_is_discarded(tmp_path, capsys):
+    cache = FeatureCache(tmp_path)
+    key = _commit(cache, IDENTITY, np.ones((2, 2), np.float32))
+    meta = next(tmp_path.rglob("*.json"))
+    meta.write_text("{not json")
+    assert cache.get(key) is None
+    assert "corrupt" in capsys.readouterr().err and not meta.exists()
+
+    other = _commit(cache, {**IDENTITY, "layer": "stage3"}, np.zeros((2, 2), np.float32))
+    key = _commit(cache, IDENTITY, np.ones((2, 2), np.float32))
+    mine = cache._paths(key)[1]
+    mine.write_text(cache._paths(other)[1].read_text())  # a sidecar copied from another entry
+    assert cache.get(key) is None
+
+
+def test_a_sidecar_that_lies_about_the_shape_is_discarded(tmp_path):
+    cache = FeatureCache(tmp_path)
+    key = _commit(cache, IDENTITY, np.ones((4, 2), np.float32))
+    meta = cache._paths(key)[1]
+    info = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**info, "shape": [2, 4]}))
+    assert cache.get(key) is None
+
+
+def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
+    cache = FeatureCache(tmp_path)
+    key = cache.key(IDENTITY)
+    folder = cache._paths(key)[0].parent
+    folder.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = socket.gethostname()
+    left = [
+        folder / f".{key}.{host}-{dead.stdout.strip()}.tmp.npy",
+        folder / f".{key}.json.{host}-{dead.stdout.strip()}.tmp",
+    ]
+    live = folder / f".{key}.{host}-{os.getppid()}.tmp.npy"  # a live process of this host
+    remote = folder / f".{key}.other-host-{dead.stdout.strip()}.tmp.npy"  # not ours to judge
+    for path in (*left, live, remote):
+        path.write_bytes(b"partial")
+    cache.writer(key, IDENTITY).abort()
+    assert [p.exists() for p in left] == [False, False]
+    assert live.exists() and remote.exists()
