@@ -89,9 +89,19 @@ def view_names(params: dict[str, Any]) -> list[str]:
 
 
 def view_features(
-    task: ImageTask, images: torch.Tensor, keys: list[str], model: Any, view: str
+    task: ImageTask,
+    images: torch.Tensor,
+    keys: list[str],
+    model: Any,
+    view: str,
+    transform: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
-    """Pooled features of ``task.layer`` for one view of ``images``, through the cache."""
+    """Pooled features of ``task.layer`` for one view of ``images``, through the cache.
+
+    ``transform`` (uint8 batch → float batch of ``input_size``) defaults to the named view
+    of :func:`view_fn`; a caller passing its own must name it uniquely in ``view``.
+    ``model`` is a dict whose ``"net"`` is built on first need (cache hits build nothing).
+    """
     import torch
 
     from benchbase.device import autocast
@@ -105,8 +115,8 @@ def view_features(
         "layer": task.layer,
         "transform": task.backbone.transform_id(task.input_size),
         "view": view,
-        "crop_scale": p["crop_scale"],
-        "rotation": p["rotation"],
+        "crop_scale": p.get("crop_scale"),
+        "rotation": p.get("rotation"),
         "images": stable_hash(keys, 32),
         "n_images": len(keys),
     }
@@ -121,7 +131,8 @@ def view_features(
     if task.layer not in taps:
         raise BenchbaseError(f"backbone {task.backbone.name!r} has no layer {task.layer!r}")
     extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]})
-    transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
+    if transform is None:
+        transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     writer = cache.writer(key, identity)
     try:
         batch_size = 128

@@ -62,16 +62,17 @@ OQUAB = Suite(
     name="oquab",
     datasets=["voc2007", "voc2012"],
     backbones=[ALEXNET, f"{ALEXNET}:random"],
-    strategies=["adaptation", "finetune"],
+    strategies=["adaptation", "adaptation-tiles", "finetune"],
     layers={ALEXNET: ["fc7"], f"{ALEXNET}:random": ["fc7"]},
     description="Oquab et al. 2014: ImageNet-pretrained AlexNet frozen up to fc7 plus two "
     "new fully-connected adaptation layers trained with per-class BCE (adaptation, the "
-    "paper's PRE-1000C protocol on whole images), and the whole network fine-tuned "
-    "(finetune, layer-wise learning rates); the same architecture randomly initialised is "
-    "the NO PRETRAIN row (its finetune row trains from scratch). VOC 2007 trainval→test "
-    "(11-point AP); VOC 2012 reports val-style AP on the official test list only where its "
-    "labels are on disk. Not reproduced: multi-scale patch sampling with box-derived labels "
-    "and test-time patch tiling.",
+    "paper's PRE-1000C protocol on whole images), the same head scoring each test image "
+    "by the sum of its multi-scale patches' class probabilities (adaptation-tiles, the "
+    "paper's test-time tiling), and the whole network fine-tuned (finetune, layer-wise "
+    "learning rates); the same architecture randomly initialised is the NO PRETRAIN row "
+    "(its finetune row trains from scratch). VOC 2007 trainval→test (11-point AP); VOC 2012 "
+    "as its dataset plugin defines the split. Not reproduced: training on multi-scale "
+    "patches labelled from ground-truth boxes.",
     reproduces="Oquab et al. 2014 VOC'12 table (NO PRETRAIN, PRE-1000C) and the VOC 2007 "
     "mAP cited by Razavian et al.",
 )

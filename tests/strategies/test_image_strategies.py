@@ -1,6 +1,7 @@
-"""The image strategies end to end through ``benchbase run``: fine-tuning, transfer-n and
-the augmented-view SVM on real digits (5 training and 10 test images per class:
-``max_per_class = 15``) with the offline EfficientNet-Lite0 weights at 32 px; tiny epochs."""
+"""The image strategies end to end through ``benchbase run``: fine-tuning, transfer-n,
+adaptation layers with test-time tiling and the augmented-view SVM, on real digits (5
+training and 10 test images per class: ``max_per_class = 15``) with the offline
+EfficientNet-Lite0 weights at 32 px; tiny epochs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ SUITE = f"""
 name = "image-strategies"
 datasets = ["digits"]
 backbones = ["{LITE0}"]
-strategies = ["finetune", "transfer-n", "linear-svm-aug"]
+strategies = ["finetune", "transfer-n", "linear-svm-aug", "adaptation-tiles"]
 input_size = 32
 [options.digits]
 train_per_class = 5
@@ -30,6 +31,10 @@ epochs = 4
 lr = 0.05
 batch_size = 20
 min_scale = 0.7
+[params.adaptation-tiles]
+hidden = 128
+max_epochs = 60
+scales = [1.0, 0.9]
 [params.linear-svm-aug]
 views = ["center", "tl"]
 C = [0.1, 1.0, 10.0]
@@ -71,3 +76,12 @@ def test_augmented_svm_scores_and_caches_its_views(results):
     assert [row["C"] for row in info["sweep"]["pool"]] == [0.1, 1.0, 10.0]
     cached = list((workdir / "out" / "strategy-cache" / "linear-svm-aug").rglob("*.npy"))
     assert len(cached) == 8  # 4 views × (train, test)
+
+
+def test_adaptation_tiles_sums_patch_scores(results):
+    rows, cells, workdir = results
+    assert metric_rows(rows)[("adaptation-tiles", "pool")] > 0.3
+    (info,) = [c for c in cells if c["strategy"] == "adaptation-tiles"]
+    assert info["chosen"]["pool"]["patches"] == 5  # 1 whole image + 2 × 2 at 0.9 scale
+    cached = list((workdir / "out" / "strategy-cache" / "adaptation-tiles").rglob("*.npy"))
+    assert len(cached) == 6  # training centre view + 5 test patches
