@@ -17,10 +17,9 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
 crop + horizontal flip, early stopping on the dataset's metric over a validation split
 carved from the training set (the best epoch's weights score the test set; the validation
-images are held out, not refit on), AMP and
-channels-last on CUDA, seeded. With ``freeze_bn`` (default) batch-norm layers keep the
-pretrained running statistics (small batches of a small target set make poor estimates);
-their affine parameters still train. Images are decoded once into a uint8 tensor at
+images are held out, not refit on), AMP and channels-last on CUDA, seeded. With
+``freeze_bn`` (default) batch-norm layers keep the pretrained running statistics (small
+batches of a small target set make poor estimates); their affine parameters still train. Images are decoded once into a uint8 tensor at
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly; that tensor costs
 3 × L² bytes per image (about 2 GB for VOC 2007 at 224 px), shared with ``transfer-n``
 and ``linear-svm-aug`` within one process.
