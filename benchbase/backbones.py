@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchbase.errors import BenchbaseError
@@ -14,6 +17,7 @@ if TYPE_CHECKING:
     from benchbase.types import Backbone
 
 RANDOM_SUFFIX = ":random"
+WEIGHTS_ENV_PREFIX = "BENCHBASE_WEIGHTS_"
 
 
 @dataclass(frozen=True)
@@ -57,3 +61,37 @@ def resolve(host: Host, spec: str) -> BackboneSpec:
         (spec[: -len(RANDOM_SUFFIX)], False) if spec.endswith(RANDOM_SUFFIX) else (spec, True)
     )
     return BackboneSpec(spec, host.backbones.get(name), pretrained)
+
+
+def weights_env_var(name: str) -> str:
+    """``torchvision/resnet50`` → ``BENCHBASE_WEIGHTS_TORCHVISION_RESNET50``: the variable
+    naming a local weights file for that backbone (read by the timm and torchvision plugins)."""
+    return WEIGHTS_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def set_weights_file(name: str, path: str | Path) -> None:
+    """Point backbone ``name`` at a local weights file (``--weights NAME=PATH``)."""
+    if name.endswith(RANDOM_SUFFIX):
+        raise BenchbaseError(f"--weights {name}=...: a ':random' backbone takes no weights")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise BenchbaseError(f"--weights {name}={path}: no such file")
+    os.environ[weights_env_var(name)] = str(file.resolve())
+
+
+def weights_file(name: str, *legacy_vars: str) -> Path | None:
+    """The local weights file set for backbone ``name`` (its variable, then ``legacy_vars``)."""
+    for var in (weights_env_var(name), *legacy_vars):
+        value = os.environ.get(var)
+        if not value:
+            continue
+        file = Path(value).expanduser()
+        if not file.is_file():
+            from benchbase.errors import WeightsUnavailableError
+
+            raise WeightsUnavailableError(
+                f"{var}={value} does not name a file; point it at a .pth or .safetensors "
+                f"state dict for {name!r}"
+            )
+        return file
+    return None

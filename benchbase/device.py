@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
 import torch
 
@@ -33,10 +34,46 @@ def autocast(device: torch.device) -> AbstractContextManager[object]:
 
 def loader_workers() -> int:
     """DataLoader workers: leave one core to the model; none on a 1-core machine."""
+    return max(0, min(8, available_cores() - 1))
+
+
+def available_cores() -> int:
+    """Cores this process may use: CPU affinity, capped by a cgroup v2 CPU quota (containers)."""
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
-    return max(0, min(8, cores - 1))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def cpu_loader_workers() -> int:
+    """DataLoader workers for CPU extraction. Decoding (~200-400 img/s per core) is a small
+    share of the time next to the model on CPU, and a worker process competing with the
+    model's threads costs more than it saves on small machines: none on ≤ 2 cores, else a
+    quarter of the cores (at most 4)."""
+    cores = available_cores()
+    return 0 if cores <= 2 else max(1, min(4, cores // 4))
+
+
+def configure_cpu_threads(workers: int = 0) -> int:
+    """Intra-op threads for CPU inference: ``BENCHBASE_THREADS``, else the available cores
+    minus the loader ``workers`` (torch's default counts the host's cores, oversubscribing a
+    CPU-limited container; oversubscribed OpenMP threads spin and can run several times
+    slower). An explicit ``OMP_NUM_THREADS`` or a smaller earlier ``torch.set_num_threads``
+    is left alone. Returns the thread count in use."""
+    wanted = os.environ.get("BENCHBASE_THREADS")
+    if wanted:
+        torch.set_num_threads(max(1, int(wanted)))
+        return torch.get_num_threads()
+    budget = max(1, available_cores() - workers)
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() > budget:
+        torch.set_num_threads(budget)
+    return torch.get_num_threads()
 
 
 def default_batch_size(device: torch.device) -> int:

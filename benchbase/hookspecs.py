@@ -65,6 +65,18 @@ def resolve_backbone(name: str) -> Backbone | None:
     """
 
 
+@hookspec
+def backbone_names() -> list[str]:
+    """Every backbone name this plugin's ``resolve_backbone`` serves, for
+    ``benchbase list backbones --all`` and wildcard filters (``'timm/res*'``).
+
+    Only asked for when listing everything, so it may be slow-ish (import a library, list its
+    models); registered (curated) backbones need not be repeated. Results are concatenated.
+
+    :return: backbone names, e.g. ``["timm/resnet18", "timm/resnet26", ...]``.
+    """
+
+
 # --- observers: called by the runner, results go nowhere ------------------------------
 
 

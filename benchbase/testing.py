@@ -97,3 +97,67 @@ def plugin_host(*plugins: Any, entry_points: bool = False) -> Iterator[Any]:
     from benchbase.plugins import Host
 
     yield Host(extra_plugins=tuple(plugins), entry_points=entry_points)
+
+
+# --- backbone contract check ------------------------------------------------------------
+
+
+def check_backbone(
+    backbone: Any, pretrained: bool = False, input_size: int = 64, batch: int = 2
+) -> dict[str, tuple[int, ...]]:
+    """Contract check a backbone plugin author runs on their :class:`benchbase.Backbone`.
+
+    Builds the model (random weights unless ``pretrained``), checks that ``default_layer`` is
+    one of the taps, that every tap resolves to a module of the built model, that one forward
+    pass on a tiny random batch (``batch`` × 3 × ``input_size``²) yields a 2-D
+    ``(batch, dim)`` float array per tap with finite values, and that a second pass in eval
+    mode gives the same features (no dropout or batch statistics left active). Raises
+    ``AssertionError`` naming the problem; returns ``{tap: shape}``.
+
+    Use it in the plugin's tests::
+
+        from benchbase.testing import check_backbone
+        from my_plugin import MY_BACKBONE
+
+        def test_contract():
+            check_backbone(MY_BACKBONE)
+    """
+    import torch
+
+    from benchbase.features import TapExtractor
+
+    taps = backbone.taps()
+    assert isinstance(taps, dict) and taps, f"{backbone.name}: layers must map tap names to paths"
+    assert backbone.default_layer in taps, (
+        f"{backbone.name}: default_layer {backbone.default_layer!r} not in its layers {list(taps)}"
+    )
+    assert len(backbone.mean) == 3 and len(backbone.std) == 3, (
+        f"{backbone.name}: mean/std need 3 values"
+    )
+    torch.manual_seed(0)
+    model = backbone.build(pretrained)
+    assert isinstance(model, torch.nn.Module), (
+        f"{backbone.name}: build() returned {type(model).__name__}, not a torch.nn.Module"
+    )
+    model.eval()
+    x = torch.randn(batch, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    extractor = TapExtractor(model, taps)  # raises BenchbaseError for a path that is missing
+    try:
+        with torch.inference_mode():
+            first = {k: v.clone() for k, v in extractor(x).items()}
+            second = extractor(x)
+    finally:
+        extractor.close()
+    shapes = {}
+    for tap in taps:
+        assert tap in first, f"{backbone.name}: tap {tap!r} ({taps[tap]}) never ran in forward()"
+        out = first[tap]
+        assert out.ndim == 2 and out.shape[0] == batch, (
+            f"{backbone.name}: tap {tap!r} gives shape {tuple(out.shape)}, expected ({batch}, dim)"
+        )
+        assert torch.isfinite(out).all(), f"{backbone.name}: tap {tap!r} has non-finite values"
+        assert torch.allclose(out, second[tap], rtol=1e-4, atol=1e-5), (
+            f"{backbone.name}: tap {tap!r} differs between two eval-mode passes (nondeterministic)"
+        )
+        shapes[tap] = tuple(out.shape)
+    return shapes

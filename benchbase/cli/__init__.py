@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from benchbase import __version__
 from benchbase.cli import (
     advise_cmd,
+    backbones_cmd,
     compare_cmd,
     datasets_cmd,
     leaderboard_cmd,
@@ -25,6 +26,7 @@ COMMANDS = (
     list_cmd,
     plugins_cmd,
     datasets_cmd,
+    backbones_cmd,
     run_cmd,
     results_cmd,
     leaderboard_cmd,

@@ -21,6 +21,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("kind", choices=KINDS)
     p.add_argument("pattern", nargs="?", help="shell-style filter on names, e.g. 'timm/res*'")
     p.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="backbones: every name the plugins resolve (all timm and torchvision models), "
+        "not only the curated ones; a pattern searches these too",
+    )
     p.set_defaults(handler=run)
 
 
@@ -47,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         describe(args.kind, registry.get(n), registry.origin(n))
         for n in registry.names(args.pattern)
     ]
+    if args.kind == "backbones" and (args.all or args.pattern):
+        rows = sorted(rows + resolvable_backbones(args.pattern, registry), key=lambda r: r["name"])
     if args.json:
         print_json(rows)
         return 0
@@ -54,3 +62,18 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['name']:<{width}}  {r['description']}".rstrip())
     return 0
+
+
+def resolvable_backbones(pattern: str | None, registry: Any) -> list[dict[str, Any]]:
+    """Names served by ``resolve_backbone`` (hook ``backbone_names``), not registered up front;
+    listed without building them."""
+    import fnmatch
+
+    rows: dict[str, dict[str, Any]] = {}
+    for impl in host().hook.backbone_names.get_hookimpls():
+        for name in impl.function() or []:
+            if name in registry or name in rows:
+                continue
+            if pattern is None or fnmatch.fnmatch(name, pattern):
+                rows[name] = {"name": name, "plugin": impl.plugin_name, "description": ""}
+    return list(rows.values())

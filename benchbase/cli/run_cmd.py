@@ -36,6 +36,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
     p.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="use a local weights file for backbone NAME (repeatable), e.g. "
+        "--weights torchvision/vgg16=~/vgg16-397923af.pth; same as setting "
+        "BENCHBASE_WEIGHTS_<NAME> (non-alphanumerics as _, e.g. BENCHBASE_WEIGHTS_TORCHVISION_VGG16)",
+    )
+    p.add_argument(
         "--skip-bad-images",
         action="store_true",
         help="leave undecodable images out (recorded in each result's provenance) instead "
@@ -50,6 +59,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    set_weights(args.weights)
     h = host()
     suite = load_suite(h, args.suite)
     runner = Runner(
@@ -78,6 +88,20 @@ def run(args: argparse.Namespace) -> int:
 
         print(render_plain(args.out, suite=suite.name))
     return 0
+
+
+def set_weights(pairs: list[str]) -> None:
+    """``--weights NAME=PATH``: the backbone plugins read these through the environment."""
+    from benchbase.backbones import set_weights_file
+    from benchbase.errors import BenchbaseError
+
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise BenchbaseError(
+                f"--weights {pair!r}: use NAME=PATH, e.g. --weights timm/resnet50=~/resnet50.pth"
+            )
+        set_weights_file(name.strip(), path.strip())
 
 
 def dry_run(runner: Runner) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -50,16 +49,10 @@ def weights_env_var(model: str) -> str:
 
 
 def _env_weights(model: str) -> Path | None:
-    env = os.environ.get(weights_env_var(model))
-    if not env:
-        return None
-    path = Path(env)
-    if not path.is_file():
-        raise WeightsUnavailableError(
-            f"{weights_env_var(model)}={env} does not name a file; point it at a .pth or "
-            f".safetensors state dict for timm's {model!r}"
-        )
-    return path
+    """``--weights timm/MODEL=PATH`` (BENCHBASE_WEIGHTS_TIMM_<MODEL>), else BENCHBASE_WEIGHTS_<MODEL>."""
+    from benchbase.backbones import weights_file
+
+    return weights_file(PREFIX + model, weights_env_var(model))
 
 
 def local_weights(model: str) -> tuple[Path, str] | None:
@@ -86,7 +79,8 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
         raise WeightsUnavailableError(
             f"pretrained weights for timm model {model!r} could not be loaded ({type(exc).__name__}: "
             f"{str(exc)[:200]}). Offline, download them elsewhere and set "
-            f"{weights_env_var(model)}=/path/to/weights.pth (or .safetensors), or use the "
+            f"{weights_env_var(model)}=/path/to/weights.pth (or .safetensors; or pass "
+            f"`--weights {PREFIX}{model}=PATH` to `benchbase run`), or use the "
             f"'{PREFIX}{model}:random' backbone for a randomly initialised model"
         ) from exc
 
@@ -185,3 +179,10 @@ def resolve_backbone(name: str) -> Backbone | None:
 
     model = name[len(PREFIX) :]
     return make_backbone(model) if timm.is_model(model) else None
+
+
+@hookimpl
+def backbone_names() -> list[str]:
+    import timm
+
+    return [PREFIX + m for m in timm.list_models()]

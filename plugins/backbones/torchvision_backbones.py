@@ -1,1 +1,362 @@
-"""torchvision backbones (placeholder until the backbone issue lands)."""
+"""torchvision backbones: ``torchvision/<model>`` for torchvision's classification models.
+
+Preprocessing comes from the model's default weights enum (``transforms`` meta: crop size,
+resize size, interpolation, mean/std), cached on disk per torchvision version so that listing
+never imports torch.
+
+Taps (module outputs unless noted):
+
+- AlexNet and VGG (the DeCAF / Razavian / Zeiler-Fergus layer names): ``conv1``…``conv5`` are
+  taken **after the ReLU** (AlexNet: each of its five convolutions; VGG: the last convolution
+  of each of the five blocks), global-average-pooled; ``pool5`` is the flattened input of the
+  classifier (256×6×6 = 9216-d for AlexNet, 25088-d for VGG: DeCAF5); ``fc6`` and ``fc7`` are
+  the first two fully-connected layers **after their ReLU** (DeCAF6, DeCAF7; dropout is
+  inactive in eval mode). Default: ``fc6`` (the CNN-SVM layer of Razavian et al.).
+- ResNet / ResNeXt / Wide ResNet: ``stage1``…``stage4`` (``layer1``…``layer4``) and ``pool``
+  (the input of ``fc``: global-average-pooled pre-logits, the default).
+- RegNets: ``stage1``…``stage4`` (``trunk_output.block1``…``block4``) and ``pool``.
+- Other models: ``stageK`` is the last trunk unit (a top-level module, or a child of a
+  top-level ``Sequential``) whose output is at stride 2^(K+1) (stride 4, 8, 16, 32), found
+  by tracing the model on the meta device;
+  ViTs expose ``block1``…``blockN`` (encoder layers, token-averaged) instead; Swin
+  transformers (channels-last maps) only ``pool``. ``pool`` is the input of the last
+  ``Linear`` layer (pre-logits features), the default.
+
+Weights: a local file set with ``--weights torchvision/<model>=PATH`` or the variable
+``BENCHBASE_WEIGHTS_TORCHVISION_<MODEL>`` (a state dict, loaded with ``weights_only``; its
+sha256 is the weights id), else torchvision's own download into the torch hub cache
+(``$TORCH_HOME``), whose file name carries the checked sha256 prefix used as the weights id.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import math
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchbase import Backbone, hookimpl
+from benchbase.backbones import weights_env_var, weights_file
+from benchbase.cache import atomic_write_text, file_sha256
+from benchbase.errors import WeightsUnavailableError
+
+if TYPE_CHECKING:
+    import torch
+
+PREFIX = "torchvision/"
+
+#: Listed by ``benchbase list backbones``; any other torchvision classification model works.
+CURATED = (
+    "alexnet",
+    "vgg16",
+    "vgg19",
+    "resnet18",
+    "resnet50",
+    "resnet101",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "convnext_tiny",
+)
+
+# torchvision's VGG configurations: channels per convolution, "M" for max-pooling.
+_VGG_CFG = {
+    "vgg11": [1, "M", 1, "M", 1, 1, "M", 1, 1, "M", 1, 1, "M"],
+    "vgg13": [1, 1, "M", 1, 1, "M", 1, 1, "M", 1, 1, "M", 1, 1, "M"],
+    "vgg16": [1, 1, "M", 1, 1, "M", 1, 1, 1, "M", 1, 1, 1, "M", 1, 1, 1, "M"],
+    "vgg19": [1, 1, "M", 1, 1, "M", 1, 1, 1, 1, "M", 1, 1, 1, 1, "M", 1, 1, 1, 1, "M"],
+}
+
+_CLASSIC_FC = {"pool5": "classifier.0:input", "fc6": "classifier.2", "fc7": "classifier.5"}
+_VGG_FC = {"pool5": "classifier.0:input", "fc6": "classifier.1", "fc7": "classifier.4"}
+
+
+def alexnet_taps() -> dict[str, str]:
+    relus = (1, 4, 7, 9, 11)  # features: conv, relu, [pool] ... in torchvision's AlexNet
+    return {f"conv{i + 1}": f"features.{r}" for i, r in enumerate(relus)} | _CLASSIC_FC
+
+
+def vgg_taps(model: str) -> dict[str, str]:
+    """conv1..5 = the ReLU after each block's last convolution (index computed from the cfg)."""
+    cfg = _VGG_CFG[model.removesuffix("_bn")]
+    per_conv = 3 if model.endswith("_bn") else 2  # conv, [bn], relu
+    taps, index, block = {}, 0, 0
+    for item in cfg:
+        if item == "M":
+            block += 1
+            taps[f"conv{block}"] = f"features.{index - 1}"
+            index += 1
+        else:
+            index += per_conv
+    return taps | _VGG_FC
+
+
+def _is_resnet(model: str) -> bool:
+    return model.startswith(("resnet", "resnext", "wide_resnet"))
+
+
+def classic_taps(model: str) -> dict[str, str] | None:
+    """Taps known without building the model (AlexNet, VGG, ResNets), else None."""
+    if model == "alexnet":
+        return alexnet_taps()
+    if model.removesuffix("_bn") in _VGG_CFG:
+        return vgg_taps(model)
+    if _is_resnet(model):
+        return {f"stage{i}": f"layer{i}" for i in range(1, 5)} | {"pool": "fc:input"}
+    if model.startswith("regnet_"):  # its constructor computes widths with tensors: no meta
+        return {f"stage{i}": f"trunk_output.block{i}" for i in range(1, 5)} | {"pool": "fc:input"}
+    return None
+
+
+_HEADS = {"classifier", "fc", "head", "heads", "avgpool", "AuxLogits", "aux1", "aux2"}
+
+
+def _units(net: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The trunk's units: top-level modules, with plain containers opened one level."""
+    import torch
+
+    units = []
+    for name, child in net.named_children():
+        if name in _HEADS:
+            continue
+        if type(child) in (torch.nn.Sequential, torch.nn.ModuleList):
+            units.extend((f"{name}.{n}", c) for n, c in child.named_children())
+        else:
+            units.append((name, child))
+    return units
+
+
+def traced_taps(model: str, input_size: int = 224) -> dict[str, str]:
+    """Stage taps found by running the model on the meta device (no memory, no compute)."""
+    import torch
+    from torchvision.models import get_model
+
+    with torch.device("meta"):
+        net = get_model(model, weights=None).eval()
+    linears = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)]
+    pool = f"{linears[-1]}:input" if linears else "classifier:input"
+    if model.startswith("vit_"):
+        blocks = [n for n, _ in net.named_modules() if re.fullmatch(r"encoder\.layers\.\w+", n)]
+        return {f"block{i + 1}": n for i, n in enumerate(blocks)} | {"pool": pool}
+    if model.startswith("swin"):
+        return {"pool": pool}
+    last_at: dict[int, str] = {}
+    deepest = 0
+    handles = []
+
+    def record(name: str) -> Any:
+        def hook(_m: Any, _a: Any, out: Any) -> None:
+            nonlocal deepest
+            if not isinstance(out, torch.Tensor) or out.ndim != 4:
+                return
+            h, w = out.shape[2], out.shape[3]
+            if h != w or h <= 1:
+                return
+            stride = round(math.log2(input_size / h))
+            if stride >= deepest:
+                deepest = stride
+                last_at[stride] = name
+
+        return hook
+
+    for name, module in _units(net):
+        handles.append(module.register_forward_hook(record(name)))
+    try:
+        with torch.no_grad():
+            net(torch.empty(1, 3, input_size, input_size, device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    stages = [last_at[s] for s in sorted(last_at) if s >= 2]
+    return {f"stage{i + 1}": n for i, n in enumerate(stages)} | {"pool": pool}
+
+
+def taps_for(model: str) -> dict[str, str]:
+    return classic_taps(model) or traced_taps(model, data_config(model)["input_size"])
+
+
+# --- preprocessing from the weights enum, cached per torchvision version --------------
+
+
+def _config_cache() -> Path:
+    from benchbase_plugins.backbones.efficientnet_lite_weights import cache_dir
+
+    return cache_dir().parent / f"torchvision-{md.version('torchvision')}-configs.json"
+
+
+@cache
+def _known_configs() -> dict[str, dict[str, Any]]:
+    try:
+        return json.loads(_config_cache().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def data_config(model: str) -> dict[str, Any]:
+    """Input size, crop, interpolation, mean/std, default weights name and URL of ``model``."""
+    known = _known_configs()
+    if model not in known:
+        from torchvision.models import get_model_weights
+
+        weights = get_model_weights(model).DEFAULT
+        kw = dict(getattr(weights.transforms, "keywords", {}))
+        crop = int(kw.get("crop_size", 224))
+        resize = int(kw.get("resize_size", 256))
+        interpolation = kw.get("interpolation")
+        known[model] = {
+            "input_size": crop,
+            "crop_pct": crop / resize,
+            "mean": list(kw.get("mean", (0.485, 0.456, 0.406))),
+            "std": list(kw.get("std", (0.229, 0.224, 0.225))),
+            "interpolation": getattr(interpolation, "value", None) or "bilinear",
+            "weights": str(weights),
+            "url": weights.url,
+            "num_classes": len(weights.meta.get("categories") or []) or 1000,
+        }
+        try:
+            _config_cache().parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(_config_cache(), json.dumps(known, indent=1, sort_keys=True))
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return known[model]
+
+
+# --- weights ---------------------------------------------------------------------------
+
+#: Builder arguments torchvision sets itself when it loads its own pretrained weights.
+_PRETRAINED_KWARGS = {
+    "googlenet": {"transform_input": True, "aux_logits": True, "init_weights": False},
+    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": False},
+}
+
+
+def _weights_hint(model: str) -> str:
+    return (
+        f"Offline, download {data_config(model)['url']} elsewhere and pass "
+        f"`--weights {PREFIX}{model}=/path/to/file.pth` to `benchbase run` (or `backbones "
+        f"check`), or set {weights_env_var(PREFIX + model)}=/path/to/file.pth, or copy the file "
+        "into the torch hub cache ($TORCH_HOME/hub/checkpoints/); or use the "
+        f"'{PREFIX}{model}:random' backbone for a randomly initialised model"
+    )
+
+
+def load_state_file(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.pth`` (``weights_only``) or ``.safetensors`` file."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    return state
+
+
+def _build_from_file(model: str, path: Path) -> torch.nn.Module:
+    from torchvision.models import get_model
+
+    net = get_model(model, weights=None, **_PRETRAINED_KWARGS.get(model, {}))
+    try:
+        state = load_state_file(path)
+    except Exception as exc:
+        raise WeightsUnavailableError(
+            f"cannot read weights file {path} for {PREFIX}{model}: {type(exc).__name__}: {exc}"
+        ) from exc
+    result = net.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(("aux", "AuxLogits"))]
+    if missing or result.unexpected_keys:
+        raise WeightsUnavailableError(
+            f"weights file {path} does not fit torchvision's {model!r}: "
+            f"{len(missing)} missing keys (e.g. {missing[:3]}), "
+            f"{len(result.unexpected_keys)} unexpected keys (e.g. {result.unexpected_keys[:3]})"
+        )
+    if model in _PRETRAINED_KWARGS:  # as torchvision does after loading its weights
+        net.aux_logits = False
+        for aux in ("aux1", "aux2", "AuxLogits"):
+            if hasattr(net, aux):
+                setattr(net, aux, None)
+    return net
+
+
+def _build(model: str, pretrained: bool) -> torch.nn.Module:
+    from torchvision.models import get_model
+
+    if not pretrained:
+        return get_model(model, weights=None)
+    path = weights_file(PREFIX + model)
+    if path is not None:
+        return _build_from_file(model, path)
+    try:
+        return get_model(model, weights="DEFAULT")
+    except Exception as exc:
+        raise WeightsUnavailableError(
+            f"pretrained weights for torchvision model {model!r} could not be loaded "
+            f"({type(exc).__name__}: {str(exc)[:200]}). " + _weights_hint(model)
+        ) from exc
+
+
+def _weights_id(model: str) -> str:
+    path = weights_file(PREFIX + model)
+    if path is not None:
+        return f"sha256:{file_sha256(path)[:16]}"
+    cfg = data_config(model)
+    # torch.hub checks the downloaded file against the sha256 prefix in its name
+    m = re.search(r"-([0-9a-f]{8,})\.pth$", cfg["url"] or "")
+    return f"torchvision:{cfg['weights']}" + (f"(sha256:{m.group(1)})" if m else "")
+
+
+# --- registration ----------------------------------------------------------------------
+
+
+def make_backbone(model: str) -> Backbone:
+    cfg = data_config(model)
+    classic = model == "alexnet" or model.removesuffix("_bn") in _VGG_CFG
+    return Backbone(
+        name=PREFIX + model,
+        build=lambda pretrained: _build(model, pretrained),
+        layers=lambda: taps_for(model),
+        default_layer="fc6" if classic else "pool",
+        input_size=cfg["input_size"],
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        crop_pct=cfg["crop_pct"],
+        interpolation=cfg["interpolation"],
+        weights=lambda: _weights_id(model),
+        description=f"torchvision {model} ({cfg['weights']})",
+        imagenet_head=cfg.get("num_classes", 1000) == 1000,
+    )
+
+
+@cache
+def all_models() -> tuple[str, ...]:
+    """Every torchvision classification model name."""
+    import torchvision.models
+
+    return tuple(torchvision.models.list_models(module=torchvision.models))
+
+
+@hookimpl
+def register_backbones(register):  # noqa: ANN001, ANN201
+    for model in CURATED:
+        register(make_backbone(model))
+
+
+@hookimpl
+def resolve_backbone(name: str) -> Backbone | None:
+    if not name.startswith(PREFIX):
+        return None
+    model = name[len(PREFIX) :]
+    return make_backbone(model) if model in all_models() else None
+
+
+@hookimpl
+def backbone_names() -> list[str]:
+    return [PREFIX + m for m in all_models()]
