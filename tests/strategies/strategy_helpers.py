@@ -12,9 +12,11 @@ from pathlib import Path
 from benchbase.cli import main
 
 
-def run_suite(toml: str, workdir: Path) -> tuple[list[dict], list[dict]]:
+def run_suite(
+    toml: str, workdir: Path, extra: list[str] | None = None
+) -> tuple[list[dict], list[dict]]:
     """Write ``toml`` under ``workdir`` and run ``benchbase run --suite FILE --out
-    workdir/out --device cpu``; return the result rows and the stored cells' info."""
+    workdir/out --device cpu [extra]``; return the result rows and the stored cells' info."""
     path = workdir / "suite.toml"
     path.write_text(toml)
     out = workdir / "out"
@@ -22,6 +24,7 @@ def run_suite(toml: str, workdir: Path) -> tuple[list[dict], list[dict]]:
     with contextlib.redirect_stderr(err):
         code = main(
             ["run", "--suite", str(path), "--out", str(out), "--device", "cpu", "--no-leaderboard"]
+            + (extra or [])
         )
     assert code == 0, err.getvalue()[-3000:]
     buf = io.StringIO()

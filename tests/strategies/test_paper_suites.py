@@ -42,3 +42,41 @@ def test_layer_probe_expands_to_one_all_layer_cell_per_backbone():
     planned = layout(host(), host().suites.get("zeiler-fergus"))
     assert ("torchvision/alexnet", "*", "layer-probe") in planned
     assert ("torchvision/alexnet", "fc7", "logreg") in planned
+
+
+LITE0 = "timm/tf_efficientnet_lite0"
+FAKE_OPTIONS = {"train_per_class": 3, "splits": 1, "test_per_class": 3}
+
+
+@pytest.mark.parametrize("name", ["decaf", "zeiler-fergus"])
+def test_frozen_feature_paper_suites_run_on_fake_caltech(name, tmp_path):
+    """The suite's own strategies and parameters, its datasets cut to the fake Caltech
+    layouts and its backbones to EfficientNet-Lite0 at 32 px."""
+    import tomllib
+
+    from strategy_helpers import run_suite
+
+    from benchbase.testing import make_fake_dataset
+
+    suite = host().suites.get(name)
+    datasets = [d for d in suite.datasets if d.startswith("caltech")]
+    root = tmp_path / "data"
+    for dataset in datasets:
+        make_fake_dataset(dataset, root)
+    options = "".join(
+        f"[options.{d}]\n" + "".join(f"{k} = {v}\n" for k, v in FAKE_OPTIONS.items())
+        for d in datasets
+    )
+    toml = (
+        f'name = "{name}-fake"\ndatasets = {datasets!r}\nbackbones = ["{LITE0}"]\n'
+        f"strategies = {suite.strategies!r}\ninput_size = 32\n"
+        f'[layers]\n"{LITE0}" = ["stage4", "pool"]\n{options}'
+    )
+    tomllib.loads(toml)
+    rows, _ = run_suite(toml, tmp_path, ["--data-root", str(root)])
+    done = {(r["dataset"], r["strategy"], r["layer"]) for r in rows}
+    taps = list(host().backbones.get(LITE0).taps())
+    for dataset in datasets:
+        for strategy in suite.strategies:
+            layers = taps if strategy == "layer-probe" else ["stage4", "pool"]
+            assert {(dataset, strategy, layer) for layer in layers} <= done
