@@ -16,7 +16,9 @@ a test wants it and then killed with a real SIGKILL:
 - ``BBREL_FAULT=write``: the second cell stored by this process stalls inside its SQLite
   transaction, after every row is inserted and before ``COMMIT``;
 - ``BBREL_MARK=FILE``: written (with the phase name) when the stall begins;
-- ``BBREL_SLOW=SECONDS``: every fit sleeps this long (to make two runs overlap).
+- ``BBREL_SLOW=SECONDS``: every fit sleeps this long (to make two runs overlap);
+- ``BBREL_POLL=SECONDS``: how often a run waiting for another run's cells looks again
+  (the runner's default is 2 s).
 """
 
 from __future__ import annotations
@@ -180,6 +182,20 @@ def _patch_store() -> None:
     store.Store._bbrel_patched = True
 
 
+def _patch_poll(seconds: float) -> None:
+    from benchbase.runner import Runner
+
+    init = Runner.__init__
+
+    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.poll_seconds = seconds
+
+    Runner.__init__ = patched
+
+
+if os.environ.get("BBREL_POLL"):
+    _patch_poll(float(os.environ["BBREL_POLL"]))
 if _fault() == "write":
     _patch_store()
 if _fault() == "extract":
