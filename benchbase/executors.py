@@ -15,6 +15,10 @@ identical to a single-process run (same cells, same seeds, same features).
   used by the tests). ``--out`` must be on storage every node sees (the feature and image
   caches live there too); SQLite's locking needs a file system with working POSIX locks
   (not every NFS mount has them; Lustre and GPFS do).
+- ``torchrun --nproc_per_node N -m benchbase.executors SUITE OUT``: sharded extraction
+  (:func:`torchrun_extract`): every rank extracts a disjoint slice of each image list, the
+  slices are merged into the ordinary feature cache entries; then ``benchbase run`` on
+  ``OUT`` finds every feature cached.
 """
 
 from __future__ import annotations
@@ -239,3 +243,138 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         "forward_images": sum(s.get("forward_images", 0) for s in summaries),
         "seconds": max((s.get("seconds", 0.0) for s in summaries), default=0.0),
     }
+
+
+# --- torchrun: sharded extraction ---------------------------------------------------------
+
+
+_PLAIN_EXTRACT: list[Any] = []
+
+
+def sharded_extract(
+    backbone: Any,
+    model: Any,
+    taps: Any,
+    samples: Any,
+    open_image: Any,
+    writers: dict[str, Any],
+    device: Any,
+    **kwargs: Any,
+) -> Any:
+    """:func:`benchbase.features.extract` split over the ranks of a torchrun job.
+
+    Rank ``r`` of ``w`` extracts the contiguous slice ``r*n//w : (r+1)*n//w`` of the image
+    list into its own committed cache entry (``<key>-shard<r>of<w>``); after a barrier every
+    rank streams the shards, in order, into its ``writers`` (the caller commits them: each
+    rank's temporary file is renamed onto the same entry, with identical content). Rows are
+    the same as a single process's: each image's features do not depend on its batch.
+    """
+    import numpy as np
+    import torch.distributed as dist
+
+    from benchbase.cache import FeatureCache
+    from benchbase.features import ExtractionStats
+
+    extract = _PLAIN_EXTRACT[0]  # the unpatched one (torchrun_extract patches features.extract)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    n = len(samples)
+    lo, hi = rank * n // world, (rank + 1) * n // world
+    any_writer = next(iter(writers.values()))
+    cache = FeatureCache(any_writer.data_path.parent.parent)
+    shard = {t: f"{w.key}-shard{{}}of{world}" for t, w in writers.items()}
+    stats = ExtractionStats(0, 0.0, 0)
+    if hi > lo:
+        mine = {t: cache.writer(shard[t].format(rank), {"shard": [rank, world]}) for t in writers}
+        stats = extract(backbone, model, taps, samples[lo:hi], open_image, mine, device, **kwargs)
+        for w in mine.values():
+            w.commit()
+    dist.barrier()
+    for t, writer in writers.items():
+        row = 0
+        for r in range(world):
+            if (r + 1) * n // world == r * n // world:
+                continue
+            part = cache.get(shard[t].format(r))
+            if part is None:
+                raise BenchbaseError(f"rank {r}'s shard of {t!r} is missing or corrupt")
+            for start in range(0, len(part), 4096):
+                block = np.asarray(part[start : start + 4096])
+                writer.write(row, block, n)
+                row += len(block)
+    dist.barrier()
+    if rank == 0:
+        for t in writers:
+            for r in range(world):
+                cache.discard(shard[t].format(r))
+    return stats
+
+
+def torchrun_extract(config: WorkerConfig) -> int:
+    """Under ``torchrun``: fill the feature cache of every dataset × backbone group of the
+    suite, each rank extracting a disjoint shard of the images. A following ``benchbase run``
+    (same ``--out``) finds every feature cached and does no forward pass."""
+    import torch
+    import torch.distributed as dist
+
+    import benchbase.features as features
+    from benchbase.backbones import resolve
+    from benchbase.device import resolve_device
+    from benchbase.plugins import host
+    from benchbase.runner import Runner, RunSummary
+    from benchbase.suites import load_suite
+
+    os.environ.update(config.env)
+    device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        device = torch.device("cuda", torch.cuda.current_device())
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    h = host()
+    runner = Runner(
+        h,
+        load_suite(h, config.suite),
+        Path(config.out),
+        Path(config.data_root) if config.data_root else None,
+        config.device,
+        config.batch_size,
+        skip_bad_images=config.skip_bad_images,
+    )
+    runner.image_cache = None  # ranks decode disjoint shards; a shared entry needs them all
+    grid, _, _ = runner.plan()
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for cell in grid.cells:
+        if h.strategies.get(cell.strategy).inputs == "features":
+            groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
+    original = features.extract
+    _PLAIN_EXTRACT[:] = [original]
+    features.extract = sharded_extract
+    try:
+        for (ds_name, bb_name), cells in groups.items():
+            spec = resolve(h, bb_name)
+            runner._features(ds_name, grid.data[ds_name], spec, cells, device, RunSummary())
+    finally:
+        features.extract = original
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":  # torchrun --nproc_per_node N -m benchbase.executors SUITE OUT
+    _ap = argparse.ArgumentParser(prog="python -m benchbase.executors")
+    _ap.add_argument("suite")
+    _ap.add_argument("out")
+    _ap.add_argument("--data-root", default=None)
+    _ap.add_argument("--device", default="auto")
+    _ap.add_argument("--batch-size", type=int, default=None)
+    _a = _ap.parse_args()
+    sys.exit(
+        torchrun_extract(
+            WorkerConfig(
+                suite=_a.suite,
+                out=_a.out,
+                data_root=_a.data_root,
+                device=_a.device,
+                batch_size=_a.batch_size,
+            )
+        )
+    )

@@ -210,7 +210,7 @@ def _device(params: dict[str, Any]) -> torch.device:
 #: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
 #: faster than several: the products are too small to amortise thread wake-ups, and a
 #: loaded machine makes extra threads far worse (docs/PERFORMANCE.md, bench_threads.py).
-SMALL_PROBLEM = 20_000_000
+SMALL_PROBLEM = 1_000_000_000
 
 
 def cpu_threads(n: int, d: int, k: int) -> int:
