@@ -137,7 +137,7 @@ def traced_taps(model: str, input_size: int = 224) -> dict[str, str]:
     from torchvision.models import get_model
 
     with torch.device("meta"):
-        net = get_model(model, weights=None).eval()
+        net = get_model(model, weights=None, **_RANDOM_KWARGS.get(model, {})).eval()
     linears = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)]
     pool = f"{linears[-1]}:input" if linears else "classifier:input"
     if model.startswith("vit_"):
@@ -235,6 +235,10 @@ _PRETRAINED_KWARGS = {
 }
 
 
+#: Explicit (current default) init, which silences torchvision's FutureWarning about it.
+_RANDOM_KWARGS = {"googlenet": {"init_weights": True}, "inception_v3": {"init_weights": True}}
+
+
 def _weights_hint(model: str) -> str:
     return (
         f"Offline, download {data_config(model)['url']} elsewhere and pass "
@@ -290,7 +294,7 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
     from torchvision.models import get_model
 
     if not pretrained:
-        return get_model(model, weights=None)
+        return get_model(model, weights=None, **_RANDOM_KWARGS.get(model, {}))
     path = weights_file(PREFIX + model)
     if path is not None:
         return _build_from_file(model, path)
