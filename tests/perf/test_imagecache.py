@@ -94,6 +94,7 @@ def test_an_interrupted_extraction_leaves_no_entry(host, counted, tmp_path):
     assert not list((tmp_path / "images").glob(".*tmp*"))  # the partial file is gone
 
 
+@pytest.mark.slow  # a full runner pass over two backbones: ~15-60 s on 2 loaded cores
 def test_runner_shares_one_image_entry_between_backbones(host, tmp_path, suite_file):
     suite = suite_from_toml(
         suite_file(
