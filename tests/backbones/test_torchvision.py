@@ -61,7 +61,8 @@ def test_local_weights_file_is_loaded_and_hashed(
     net = tv._build("resnet18", pretrained=False)
     path = tmp_path / "resnet18.pth"
     torch.save(net.state_dict(), path)
-    monkeypatch.delenv(weights_env_var("torchvision/resnet18"), raising=False)
+    # recorded first, so that teardown removes whatever set_weights_file() put there
+    monkeypatch.setenv(weights_env_var("torchvision/resnet18"), "")
     set_weights_file("torchvision/resnet18", path)
     loaded = tv._build("resnet18", pretrained=True)
     assert torch.equal(loaded.fc.weight, net.fc.weight)
@@ -97,3 +98,15 @@ def test_list_all_and_wildcards_reach_every_model(capsys: pytest.CaptureFixture[
     everything = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert "timm/resnet26d" in everything and "torchvision/swin_t" in everything
     assert len(everything) > 1000
+
+
+def test_weights_option_reaches_timm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchbase_plugins.backbones import timm_backbones
+
+    path = tmp_path / "resnet18.safetensors"
+    path.write_bytes(b"not read here")
+    monkeypatch.setenv("BENCHBASE_WEIGHTS_TIMM_RESNET18", "")
+    set_weights_file("timm/resnet18", path)
+    assert timm_backbones._env_weights("resnet18") == path.resolve()
+    with pytest.raises(BenchbaseError, match="':random' backbone takes no weights"):
+        set_weights_file("timm/resnet18:random", path)
