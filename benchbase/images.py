@@ -5,22 +5,45 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
+from PIL import Image
 
 from benchbase.errors import BenchbaseError
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from benchbase.types import Sample
 
+# Plain PIL, with torchvision's rounding rules (torchvision.transforms.functional.resize /
+# center_crop on PIL images give the same pixels): importing torchvision costs seconds.
 _INTERPOLATION = {
-    "bilinear": InterpolationMode.BILINEAR,
-    "bicubic": InterpolationMode.BICUBIC,
-    "nearest": InterpolationMode.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
 }
+
+
+def resize_shorter(img: Image.Image, size: int, mode: Image.Resampling) -> Image.Image:
+    """Resize so that the shorter side is ``size``, keeping the aspect ratio."""
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    if short == size:
+        return img
+    new_long = int(size * long / short)
+    new_w, new_h = (size, new_long) if w <= h else (new_long, size)
+    return img.resize((new_w, new_h), mode)
+
+
+def center_crop(img: Image.Image, size: int) -> Image.Image:
+    """The central ``size`` × ``size`` square (zero-padded when the image is smaller)."""
+    w, h = img.size
+    if w < size or h < size:
+        padded = Image.new(img.mode, (max(w, size), max(h, size)))
+        padded.paste(img, ((max(w, size) - w) // 2, (max(h, size) - h) // 2))
+        img, (w, h) = padded, padded.size
+    top = int(round((h - size) / 2.0))
+    left = int(round((w - size) / 2.0))
+    return img.crop((left, top, left + size, top + size))
 
 
 def resize_crop(
@@ -35,9 +58,10 @@ def resize_crop(
     scaled = int(round(size / crop_pct))
 
     def apply(img: Image.Image) -> torch.Tensor:
-        img = TF.resize(img, scaled, interpolation=mode)
-        img = TF.center_crop(img, [size, size])
-        return TF.pil_to_tensor(img)
+        img = center_crop(resize_shorter(img, scaled, mode), size)
+        return (
+            torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+        )
 
     return apply
 
