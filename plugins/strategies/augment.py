@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from benchbase_plugins.strategies.heads import for_task
 from benchbase_plugins.strategies.linear import C_GRID, svm
 from threadpoolctl import threadpool_limits
 
@@ -179,6 +178,8 @@ def augmented_svm(task: ImageTask) -> Outcome:
     train, test = per_split["train"], per_split["test"]
     y = np.asarray(task.train_y)
     n_classes = len(task.classes)
+    from benchbase_plugins.strategies.heads import for_task
+
     make = for_task(task.task, lambda c: svm(c, max_iter=p["max_iter"], seed=task.seed))
 
     def fit(idx: np.ndarray, c: float) -> Any:

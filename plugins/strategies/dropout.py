@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from benchbase_plugins.strategies.heads import DropoutCopies
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 
 
 def _with_dropout(make, task: FeatureTask):  # noqa: ANN001, ANN202
+    from benchbase_plugins.strategies.heads import DropoutCopies
+
     p = task.params
     return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
 

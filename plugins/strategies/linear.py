@@ -14,18 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-from benchbase_plugins.strategies.heads import for_task
-from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsOneClassifier
-from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.selection import l2_normalize, select_and_refit
+
+if TYPE_CHECKING:  # scikit-learn is imported when a probe runs, not when plugins load
+    from sklearn.base import BaseEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
 
@@ -41,6 +42,8 @@ def feature_transform(task: FeatureTask) -> Callable[[np.ndarray], np.ndarray]:
 
 def probe(task: FeatureTask, make: Callable[[float], BaseEstimator]) -> Outcome:
     """Sweep ``C`` on a validation split of the training set, refit, score the test set."""
+    from benchbase_plugins.strategies.heads import for_task
+
     p = task.params
     # one BLAS thread: liblinear and L-BFGS are far slower with more on probe-sized problems
     with threadpool_limits(1):
@@ -61,6 +64,8 @@ def svm_factory(task: FeatureTask) -> Callable[[float], BaseEstimator]:
     if scheme not in ("ovr", "ovo"):
         raise BenchbaseError(f"linear-svm: multiclass must be 'ovr' or 'ovo', got {scheme!r}")
     if scheme == "ovo" and task.task == "multiclass":
+        from sklearn.multiclass import OneVsOneClassifier
+
         return lambda c: OneVsOneClassifier(make(c))
     return make
 
@@ -96,10 +101,14 @@ def logreg(tasks: dict[str, FeatureTask]) -> list[Outcome]:
 
 
 def svm(c: float, max_iter: int, seed: int) -> LinearSVC:
+    from sklearn.svm import LinearSVC
+
     return LinearSVC(C=c, dual="auto", max_iter=max_iter, random_state=seed)
 
 
 def logistic(c: float, max_iter: int, seed: int) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
 
 
