@@ -6,9 +6,10 @@ order), the resize settings (size, crop fraction, interpolation) and the decode 
 mean/std are not part of it because normalisation happens on the device. Like
 :mod:`benchbase.cache`, rows are streamed into a temporary memory-mapped file while the
 first extraction runs, the file is renamed into place, then a JSON sidecar (identity,
-shape, byte size) is written last as the commit marker. Reads return a memory map, so RAM
-stays bounded whatever the dataset's size. The byte size, not a checksum, is verified on
-read: hashing a many-GB entry would cost as much as decoding it again.
+shape, byte size, SHA-256) is written last as the commit marker. Reads verify the checksum
+(one sequential pass: far cheaper than decoding the images again, and an entry is read only
+when a backbone still has to see the images) and return a memory map, so RAM stays bounded
+whatever the dataset's size; a truncated or altered entry is deleted and decoded anew.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase.cache import atomic_write_text
+from benchbase.cache import atomic_write_text, file_sha256
 from benchbase.types import stable_hash
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Decode backend recorded in the key (PIL: the published protocols' pixels).
 BACKEND = "pil"
-VERSION = 1
+VERSION = 2  # 2: entries carry a SHA-256
 
 
 class ImageCache:
@@ -66,6 +67,8 @@ class ImageCache:
             info = json.loads(meta.read_text())
             if info.get("key") != key or data.stat().st_size != info.get("bytes"):
                 raise ValueError("size mismatch")
+            if file_sha256(data) != info.get("sha256"):
+                raise ValueError("checksum mismatch")
         except (ValueError, OSError, json.JSONDecodeError):
             for path in (data, meta):
                 with contextlib.suppress(FileNotFoundError):
@@ -136,6 +139,7 @@ class ImageCacheWriter:
             "key": self.key,
             "shape": shape,
             "bytes": self.data_path.stat().st_size,
+            "sha256": file_sha256(self.data_path),
             "identity": self.identity,
         }
         atomic_write_text(self.meta_path, json.dumps(meta, indent=1))

@@ -116,3 +116,22 @@ C = [1.0]
     assert summary.done == 2
     entries = list((tmp_path / "images").glob("*.npy"))
     assert len(entries) == 1 and np.load(entries[0], mmap_mode="r").dtype == np.uint8
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_an_altered_or_truncated_entry_is_decoded_again(tmp_path, damage):
+    cache = ImageCache(tmp_path)
+    identity = ImageCache.identity(["a", "b"], 8, 1.0, "bilinear")
+    writer = cache.writer(identity)
+    writer.write(0, torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8))
+    writer.commit()
+    assert cache.get(identity) is not None
+    data = next(tmp_path.glob("*.npy"))
+    blob = bytearray(data.read_bytes())
+    if damage == "flip":
+        blob[-1] ^= 0xFF
+    else:
+        del blob[-16:]
+    data.write_bytes(bytes(blob))
+    assert cache.get(identity) is None  # never trusted: the images are decoded anew
+    assert not data.exists()
