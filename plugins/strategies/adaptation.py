@@ -139,8 +139,8 @@ def _crop_resize(top: int, left: int, size: int, out: int) -> Callable[[Any], An
 
 
 def patch_probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:
-    if multilabel:
-        return 1.0 / (1.0 + np.exp(-logits))
+    if multilabel:  # a sigmoid that does not overflow for large negative logits
+        return np.exp(-np.logaddexp(0.0, -logits))
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 

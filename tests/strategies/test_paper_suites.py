@@ -80,3 +80,61 @@ def test_frozen_feature_paper_suites_run_on_fake_caltech(name, tmp_path):
         for strategy in suite.strategies:
             layers = taps if strategy == "layer-probe" else ["stage4", "pool"]
             assert {(dataset, strategy, layer) for layer in layers} <= done
+
+
+#: Few epochs, few views: the paper suites' own strategies at test size.
+QUICK_PARAMS = {
+    "finetune": {"epochs": 2, "batch_size": 16, "min_scale": 0.7},
+    "transfer-n": {"n": [0, 2], "epochs": 2, "batch_size": 16, "min_scale": 0.7},
+    "adaptation-tiles": {"hidden": 64, "max_epochs": 20, "scales": [1.0, 0.9]},
+    "adaptation": {"hidden": 64, "max_epochs": 20},
+    "linear-svm-aug": {"views": ["center", "tl"], "C": [0.1, 1.0]},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["razavian", "oquab", "finetune", "yosinski"])
+def test_image_paper_suites_run_on_fakes(name, tmp_path):
+    """Each remaining paper suite with its own datasets (fake layouts), strategies and dataset
+    options, its backbones cut to EfficientNet-Lite0 at 32 px and its epochs to a few."""
+    import tomllib
+
+    from strategy_helpers import run_suite
+
+    from benchbase.testing import make_fake_dataset
+
+    suite = host().suites.get(name)
+    root = tmp_path / "data"
+    options = ""
+    for dataset in suite.datasets:
+        make_fake_dataset(dataset, root)
+        opts = dict(suite.options.get(dataset, {}))
+        if dataset.startswith("caltech"):
+            opts.update(FAKE_OPTIONS)
+        if opts:
+            options += f"[options.{dataset}]\n" + "".join(
+                f"{k} = {_toml(v)}\n" for k, v in opts.items()
+            )
+    params = "".join(
+        f"[params.{s}]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in QUICK_PARAMS[s].items())
+        for s in suite.strategies
+        if s in QUICK_PARAMS
+    )
+    toml = (
+        f'name = "{name}-fake"\ndatasets = {_toml(suite.datasets)}\nbackbones = ["{LITE0}"]\n'
+        f"strategies = {_toml(suite.strategies)}\ninput_size = 32\n{options}{params}"
+    )
+    tomllib.loads(toml)
+    rows, _ = run_suite(toml, tmp_path, ["--data-root", str(root)])
+    done = {(r["dataset"], r["strategy"]) for r in rows}
+    assert {(d, s) for d in suite.datasets for s in suite.strategies} <= done
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
