@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchbase.cache import file_sha256
+from benchbase.libcache import cache_root
 
 if TYPE_CHECKING:
     import torch
@@ -94,10 +95,7 @@ def convert_state_dict(
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("BENCHBASE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "benchbase"
-    )
-    return Path(base) / "weights"
+    return cache_root() / "weights"
 
 
 def shipped_sha256(model: str) -> str | None:

@@ -10,18 +10,16 @@ else timm's own hub download (which fails offline with a message saying how to s
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbase_plugins.backbones import efficientnet_lite_weights as lite
 
 from benchbase import Backbone, hookimpl
-from benchbase.cache import atomic_write_text, file_sha256
+from benchbase.cache import file_sha256
 from benchbase.errors import WeightsUnavailableError
+from benchbase.libcache import LibraryFacts
 
 if TYPE_CHECKING:
     import torch
@@ -105,16 +103,22 @@ def _weights_id(model: str) -> str:
     return f"timm:{data_config(model).get('hf_hub_id') or model}"
 
 
-def _config_cache() -> Path:
-    return lite.cache_dir().parent / f"timm-{md.version('timm')}-configs.json"
+def _timm_config(model: str) -> dict[str, Any]:
+    import timm
+
+    cfg = timm.get_pretrained_cfg(model)
+    d = cfg.to_dict() if cfg is not None else {}
+    return {
+        "input_size": int(d.get("input_size", (3, 224, 224))[-1]),
+        "mean": list(d.get("mean", (0.485, 0.456, 0.406))),
+        "std": list(d.get("std", (0.229, 0.224, 0.225))),
+        "crop_pct": float(d.get("crop_pct", 0.875)),
+        "interpolation": d.get("interpolation") or "bilinear",
+        "hf_hub_id": d.get("hf_hub_id"),
+    }
 
 
-@cache
-def _known_configs() -> dict[str, dict[str, Any]]:
-    try:
-        return json.loads(_config_cache().read_text())
-    except (OSError, ValueError):
-        return {}
+_CONFIGS = LibraryFacts("timm", _timm_config)
 
 
 def data_config(model: str) -> dict[str, Any]:
@@ -122,26 +126,7 @@ def data_config(model: str) -> dict[str, Any]:
 
     Cached on disk per timm version, so listing and re-running never import timm/torch.
     """
-    known = _known_configs()
-    if model not in known:
-        import timm
-
-        cfg = timm.get_pretrained_cfg(model)
-        d = cfg.to_dict() if cfg is not None else {}
-        known[model] = {
-            "input_size": int(d.get("input_size", (3, 224, 224))[-1]),
-            "mean": list(d.get("mean", (0.485, 0.456, 0.406))),
-            "std": list(d.get("std", (0.229, 0.224, 0.225))),
-            "crop_pct": float(d.get("crop_pct", 0.875)),
-            "interpolation": d.get("interpolation") or "bilinear",
-            "hf_hub_id": d.get("hf_hub_id"),
-        }
-        try:
-            _config_cache().parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(_config_cache(), json.dumps(known, indent=1, sort_keys=True))
-        except OSError:
-            pass  # a read-only cache only costs speed
-    return known[model]
+    return _CONFIGS.get(model)
 
 
 def make_backbone(model: str) -> Backbone:

@@ -30,8 +30,6 @@ sha256 is the weights id), else torchvision's own download into the torch hub ca
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import json
 import math
 import re
 from functools import cache
@@ -40,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase import Backbone, hookimpl
 from benchbase.backbones import weights_env_var, weights_file
-from benchbase.cache import atomic_write_text, file_sha256
+from benchbase.cache import file_sha256
 from benchbase.errors import WeightsUnavailableError
+from benchbase.libcache import LibraryFacts
 
 if TYPE_CHECKING:
     import torch
@@ -183,47 +182,32 @@ def taps_for(model: str) -> dict[str, str]:
 # --- preprocessing from the weights enum, cached per torchvision version --------------
 
 
-def _config_cache() -> Path:
-    from benchbase_plugins.backbones.efficientnet_lite_weights import cache_dir
+def _torchvision_config(model: str) -> dict[str, Any]:
+    from torchvision.models import get_model_weights
 
-    return cache_dir().parent / f"torchvision-{md.version('torchvision')}-configs.json"
+    weights = get_model_weights(model).DEFAULT
+    kw = dict(getattr(weights.transforms, "keywords", {}))
+    crop = int(kw.get("crop_size", 224))
+    resize = int(kw.get("resize_size", 256))
+    interpolation = kw.get("interpolation")
+    return {
+        "input_size": crop,
+        "crop_pct": crop / resize,
+        "mean": list(kw.get("mean", (0.485, 0.456, 0.406))),
+        "std": list(kw.get("std", (0.229, 0.224, 0.225))),
+        "interpolation": getattr(interpolation, "value", None) or "bilinear",
+        "weights": str(weights),
+        "url": weights.url,
+        "num_classes": len(weights.meta.get("categories") or []) or 1000,
+    }
 
 
-@cache
-def _known_configs() -> dict[str, dict[str, Any]]:
-    try:
-        return json.loads(_config_cache().read_text())
-    except (OSError, ValueError):
-        return {}
+_CONFIGS = LibraryFacts("torchvision", _torchvision_config)
 
 
 def data_config(model: str) -> dict[str, Any]:
     """Input size, crop, interpolation, mean/std, default weights name and URL of ``model``."""
-    known = _known_configs()
-    if model not in known:
-        from torchvision.models import get_model_weights
-
-        weights = get_model_weights(model).DEFAULT
-        kw = dict(getattr(weights.transforms, "keywords", {}))
-        crop = int(kw.get("crop_size", 224))
-        resize = int(kw.get("resize_size", 256))
-        interpolation = kw.get("interpolation")
-        known[model] = {
-            "input_size": crop,
-            "crop_pct": crop / resize,
-            "mean": list(kw.get("mean", (0.485, 0.456, 0.406))),
-            "std": list(kw.get("std", (0.229, 0.224, 0.225))),
-            "interpolation": getattr(interpolation, "value", None) or "bilinear",
-            "weights": str(weights),
-            "url": weights.url,
-            "num_classes": len(weights.meta.get("categories") or []) or 1000,
-        }
-        try:
-            _config_cache().parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(_config_cache(), json.dumps(known, indent=1, sort_keys=True))
-        except OSError:
-            pass  # a read-only cache only costs speed
-    return known[model]
+    return _CONFIGS.get(model)
 
 
 # --- weights ---------------------------------------------------------------------------

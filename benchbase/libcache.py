@@ -1,0 +1,49 @@
+"""Per-user cache of facts that cost a heavy import to learn (a model zoo's preprocessing
+configs), kept per library version so that later processes never import the library."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchbase.cache import atomic_write_text
+
+
+def cache_root() -> Path:
+    """``$BENCHBASE_CACHE``, else ``$XDG_CACHE_HOME/benchbase`` (``~/.cache/benchbase``)."""
+    base = os.environ.get("BENCHBASE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "benchbase"
+    )
+    return Path(base)
+
+
+class LibraryFacts:
+    """``get(name)`` returns ``compute(name)``, computed once per version of ``library``."""
+
+    def __init__(self, library: str, compute: Callable[[str], dict[str, Any]]) -> None:
+        self.library = library
+        self.compute = compute
+        self._known: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def path(self) -> Path:
+        return cache_root() / f"{self.library}-{md.version(self.library)}-configs.json"
+
+    def get(self, name: str) -> dict[str, Any]:
+        if self._known is None:
+            try:
+                self._known = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                self._known = {}
+        if name not in self._known:
+            self._known[name] = self.compute(name)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(self.path, json.dumps(self._known, indent=1, sort_keys=True))
+            except OSError:
+                pass  # a read-only cache only costs speed
+        return self._known[name]
