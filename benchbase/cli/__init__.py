@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchbase",
         description="How well does a pretrained ConvNet transfer, and with which strategy?",
-        epilog="Start with:  benchbase run --suite demo   (offline, about 2 minutes on 2 cores)",
+        epilog="Start with:  benchbase run --suite demo   (offline, about a minute on 2 CPU cores)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"benchbase {__version__}")
