@@ -15,14 +15,16 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 - ``head``: only the new head (a linear probe trained end to end by SGD).
 
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
-crop + horizontal flip, early stopping on the dataset's metric over a validation split
+crop + horizontal flip (per image, from a generator seeded by seed, epoch and image index),
+early stopping on the dataset's metric over a validation split
 carved from the training set (the best epoch's weights score the test set; the validation
 images are held out, not refit on), AMP and channels-last on CUDA, seeded. With
 ``freeze_bn`` (default) batch-norm layers keep the pretrained running statistics (small
 batches of a small target set make poor estimates); their affine parameters still train. Images are decoded once into a uint8 tensor at
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly; that tensor costs
 3 × L² bytes per image (about 2 GB for VOC 2007 at 224 px), shared with ``transfer-n``
-and ``linear-svm-aug`` within one process.
+and ``linear-svm-aug`` within one process. Under an initialised ``torch.distributed`` process
+group (``torchrun -m benchbase.ddp``) training is data-parallel; see :func:`data_parallel`.
 """
 
 from __future__ import annotations
@@ -86,16 +88,21 @@ def center(batch: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def random_resized_crop(
-    batch: torch.Tensor, size: int, gen: torch.Generator, min_scale: float = 0.35
+    batch: torch.Tensor,
+    size: int,
+    gen: torch.Generator | None,
+    min_scale: float = 0.35,
+    draws: Any = None,
 ) -> torch.Tensor:
     """Per image: a random crop of ``min_scale``..1 of the area and aspect 3/4..4/3, resized
-    to ``size``, mirrored with probability 1/2 (float output, 0..255)."""
+    to ``size``, mirrored with probability 1/2 (float output, 0..255). The five uniform
+    draws per image come from ``gen``, or from ``draws`` ((n, 5), see :func:`sample_draws`)."""
     import torch
     import torch.nn.functional as F
 
     n, _, h, w = batch.shape
     out = torch.empty(n, batch.shape[1], size, size)
-    u = torch.rand(n, 5, generator=gen)
+    u = torch.rand(n, 5, generator=gen) if draws is None else draws
     for i in range(n):
         area = h * w * (min_scale + (1 - min_scale) * float(u[i, 0]))
         ratio = math.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * float(u[i, 1]))
@@ -107,6 +114,68 @@ def random_resized_crop(
         crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
         out[i] = crop[0].flip(-1) if float(u[i, 4]) < 0.5 else crop[0]
     return out
+
+
+def sample_draws(seed: int, epoch: int, indices: Any) -> np.ndarray:
+    """The augmentation draws of training images ``indices`` in ``epoch``: (n, 5) uniforms
+    from a generator seeded by (seed, epoch, index) alone, so an image is augmented the same
+    way whichever process or batch position handles it (data-parallel equals one process)."""
+    rows = [np.random.default_rng([seed, epoch, int(i)]).random(5) for i in indices]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), 5)
+
+
+def data_parallel() -> tuple[int, int]:
+    """(rank, world size) of the initialised ``torch.distributed`` process group, else (0, 1).
+
+    Under ``torchrun -m benchbase.ddp`` every rank calls :func:`train_network` on the same
+    cell: rank ``r`` of ``w`` computes samples ``r::w`` of each global batch, gradients are
+    summed over the ranks (each rank's loss is its sum divided by the global batch size, so
+    the sum is the single-process mean), and every rank evaluates the validation and test
+    images on identical weights. Batch-norm layers that learn their statistics
+    (``freeze_bn = false``, modes that train them) and dropout see per-rank batches and
+    masks, so such runs differ from one process; frozen statistics (the default) match.
+    """
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch without distributed
+        return 0, 1
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _shard_loss(logits: Any, y: Any, y_batch: Any, multilabel: bool) -> Any:
+    """This rank's share of the global batch's mean loss (``y_batch``: the whole batch)."""
+    import torch.nn.functional as F
+
+    if not multilabel:
+        return F.cross_entropy(logits, y, reduction="sum") / len(y_batch)
+    mask = (y != 0).float()
+    loss = F.binary_cross_entropy_with_logits(logits, (y > 0).float(), reduction="none")
+    return (loss * mask).sum() / (y_batch != 0).float().sum().clamp(min=1.0)
+
+
+def _all_reduce_grads(params: list[Any], device: Any) -> None:
+    """Sum the gradients of ``params`` over the ranks (one flat buffer); a parameter no rank
+    gave a gradient keeps ``None``, as in one process."""
+    import torch
+    import torch.distributed as dist
+
+    has = torch.tensor([float(q.grad is not None) for q in params], device=device)
+    dist.all_reduce(has, op=dist.ReduceOp.MAX)
+    live = [q for q, h in zip(params, has.tolist(), strict=True) if h > 0]
+    for q in live:
+        if q.grad is None:
+            q.grad = torch.zeros_like(q)
+    if not live:
+        return
+    flat = torch.cat([q.grad.reshape(-1) for q in live])
+    dist.all_reduce(flat)
+    offset = 0
+    for q in live:
+        k = q.grad.numel()
+        q.grad.copy_(flat[offset : offset + k].view_as(q.grad))
+        offset += k
 
 
 # --- the network: new head, blocks by depth -------------------------------------------
@@ -294,7 +363,6 @@ def train_network(
     """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs``;
     keep the epoch with the best validation metric; score the test images with it."""
     import torch
-    from benchbase_plugins.strategies.adaptation import masked_loss
 
     from benchbase.device import autocast
     from benchbase.images import normalize
@@ -308,6 +376,13 @@ def train_network(
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     groups = param_groups(model, lrs, float(p["weight_decay"]))
+    trainable = [q for g in groups for q in g["params"]]
+    rank, world = data_parallel()
+    if world > 1:
+        import torch.distributed as dist
+
+        for t in model.state_dict().values():  # every rank starts from rank 0's weights
+            dist.broadcast(t, 0)
     if not groups:
         raise BenchbaseError("nothing to train: every parameter is frozen")
     if p["optimizer"] == "sgd":
@@ -332,23 +407,34 @@ def train_network(
         freeze_batchnorm(model, everywhere=bool(p["freeze_bn"]))
         total = 0.0
         for idx in torch.randperm(n, generator=gen).split(batch_size):
-            if p["augment"]:
-                x = random_resized_crop(
-                    data.train_x[idx], task.input_size, gen, float(p["min_scale"])
-                )
-            else:
-                x = center(data.train_x[idx], task.input_size).float()
-            x = normalize(x.to(device), task.backbone.mean, task.backbone.std)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device) if p["amp"] else _null():
-                loss = masked_loss(model(x).float(), labels[idx].to(device), multilabel)
+            mine = idx[rank::world]  # this rank's fixed share of the global batch
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            step_loss = torch.zeros((), device=device)
+            if len(mine):
+                if p["augment"]:
+                    draws = torch.from_numpy(sample_draws(task.seed, epoch, mine.tolist()))
+                    x = random_resized_crop(
+                        data.train_x[mine], task.input_size, None, float(p["min_scale"]), draws
+                    )
+                else:
+                    x = center(data.train_x[mine], task.input_size).float()
+                x = normalize(x.to(device), task.backbone.mean, task.backbone.std)
+                if device.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast(device) if p["amp"] else _null():
+                    logits = model(x).float()
+                loss = _shard_loss(logits, labels[mine].to(device), labels[idx], multilabel)
+                scaler.scale(loss).backward()
+                step_loss = loss.detach().float()
+            else:
+                scaler.scale(step_loss)  # the scaler's state starts on every rank alike
+            if world > 1:
+                _all_reduce_grads(trainable, device)
+                dist.all_reduce(step_loss)
             scaler.step(opt)
             scaler.update()
             sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(step_loss) * len(idx)
         row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1)}
         if len(data.val_x):
             scores = predict(model, data.val_x, task)
