@@ -514,7 +514,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="finetune",
             evaluate=finetune,
-            version="1",
+            version="2",
             description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
             "~lr/10, lower blocks at ~lr/100 (or whole net / top blocks only / head only); "
             "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, early "

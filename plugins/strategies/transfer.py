@@ -99,7 +99,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="transfer-n",
             evaluate=transfer_n,
-            version="1",
+            version="2",
             description="Yosinski et al. 2014: copy the first n blocks of the pretrained "
             "network, re-initialise the rest, train with the copied blocks frozen (AnB) or "
             "fine-tuned (AnB+); one row per n (layer 'n=<n>'); n=0 is from scratch",
