@@ -119,6 +119,20 @@ def _install_plugin(site: Path) -> None:
     (info / "entry_points.txt").write_text("[benchbase]\nslow_plugin = slow_plugin\n")
 
 
+def _slow_run_setup(tmp_path: Path, suite_file, splits: int) -> tuple[Path, dict[str, str]]:
+    """The TINY suite with the slow-logreg plugin (installed under tmp_path) and ``splits``
+    splits; returns the suite file and the environment that makes the plugin visible."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_plugin(site)
+    suite = suite_file(
+        TINY.replace('"linear-svm", "logreg"', '"slow-logreg"')
+        .replace("[params.linear-svm]\nC = [0.1, 1.0]\n[params.logreg]\nC = [1.0]\n", "")
+        .replace("splits = 2", f"splits = {splits}")
+    )
+    return suite, {**os.environ, "PYTHONPATH": str(site)}
+
+
 def _done(out: Path) -> int:
     db = out / "results.sqlite"
     if not db.exists():
@@ -141,15 +155,7 @@ def _values(out: Path) -> dict[tuple[str, str, str], float]:
 
 
 def test_killed_run_resumes_to_the_same_results(tmp_path, suite_file):
-    site = tmp_path / "site"
-    site.mkdir()
-    _install_plugin(site)
-    suite = suite_file(
-        TINY.replace('"linear-svm", "logreg"', '"slow-logreg"')
-        .replace("[params.linear-svm]\nC = [0.1, 1.0]\n[params.logreg]\nC = [1.0]\n", "")
-        .replace("splits = 2", "splits = 4")
-    )
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    suite, env = _slow_run_setup(tmp_path, suite_file, splits=4)
     cmd = [
         sys.executable,
         "-m",
@@ -187,15 +193,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, suite_file):
 
 
 def test_two_runs_on_one_out_compute_each_cell_once(tmp_path, suite_file):
-    site = tmp_path / "site"
-    site.mkdir()
-    _install_plugin(site)
-    suite = suite_file(
-        TINY.replace('"linear-svm", "logreg"', '"slow-logreg"')
-        .replace("[params.linear-svm]\nC = [0.1, 1.0]\n[params.logreg]\nC = [1.0]\n", "")
-        .replace("splits = 2", "splits = 3")
-    )
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    suite, env = _slow_run_setup(tmp_path, suite_file, splits=3)
     out = tmp_path / "shared"
     cmd = [
         sys.executable,
@@ -229,16 +227,8 @@ def test_two_runs_on_one_out_compute_each_cell_once(tmp_path, suite_file):
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file):
-    site = tmp_path / "site"
-    site.mkdir()
-    _install_plugin(site)
-    suite = suite_file(
-        TINY.replace('"linear-svm", "logreg"', '"slow-logreg"')
-        .replace("[params.linear-svm]\nC = [0.1, 1.0]\n[params.logreg]\nC = [1.0]\n", "")
-        .replace("splits = 2", "splits = 4")
-    )
+    suite, env = _slow_run_setup(tmp_path, suite_file, splits=4)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.Popen(
         [
             sys.executable,
