@@ -19,7 +19,6 @@ Features come from the same on-disk cache as ``benchbase run`` (``--out``/featur
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,20 +88,6 @@ class Advice:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["train_per_class=30", "background=false"]`` → typed values (JSON when it parses)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BenchbaseError(f"--option {pair!r}: use NAME=VALUE, e.g. train_per_class=30")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _class_of(sample: Sample) -> int:

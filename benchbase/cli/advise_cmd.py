@@ -42,7 +42,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.advise import DEFAULT_BACKBONE, advise, parse_options, report
+    from benchbase.advise import DEFAULT_BACKBONE, advise, report
+    from benchbase.cli.common import parse_options
 
     advice = advise(
         args.dataset,

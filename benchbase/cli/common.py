@@ -22,3 +22,24 @@ def subparser(sub: Any, name: str, help_: str, example: str) -> argparse.Argumen
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, default=str, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs → typed values, read as TOML like a suite's
+    ``[options.<dataset>]`` table (``30``, ``false``, ``[1, 2]``); anything else stays a string."""
+    import tomllib
+
+    from benchbase.errors import BenchbaseError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchbaseError(
+                f"--option {item!r} must look like KEY=VALUE, e.g. train_per_class=30"
+            )
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import print_json, subparser
+from benchbase.cli.common import parse_options, print_json, subparser
 from benchbase.errors import BenchbaseError
 from benchbase.plugins import host
 
@@ -101,21 +101,6 @@ def add_parser(sub: Any) -> None:
     )
     download.add_argument("--no-progress", action="store_true", help="no progress bars")
     download.set_defaults(handler=run_download)
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    import tomllib
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise BenchbaseError(f"--option {item!r} must look like KEY=VALUE")
-        try:
-            out[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = value
-    return out
 
 
 def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[Any, Any, dict]:
