@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from benchbase.errors import BenchbaseError
-from benchbase.types import DatasetData, Sample, stable_hash
+from benchbase.types import DatasetData, Sample
 
 DEFAULT_BACKBONE = "timm/tf_efficientnet_lite0"
 LOGITS_TAP = "imagenet-logits"
@@ -215,7 +215,7 @@ def advise(
     large_from: int = 100,
     batch_size: int | None = None,
 ) -> Advice:
-    from benchbase.backbones import resolve
+    from benchbase.backbones import feature_identity, resolve
     from benchbase.cache import FeatureCache
     from benchbase.device import resolve_device
     from benchbase.features import extract
@@ -245,13 +245,9 @@ def advise(
         backbone = dataclasses.replace(spec.backbone, layers={**layers, LOGITS_TAP: ""})
         wanted.append(LOGITS_TAP)
     cache = FeatureCache(Path(out_dir) / "features")
-    identity = {
-        "backbone": spec.backbone.name,
-        "weights": spec.weights_id,
-        "transform": spec.backbone.transform_id(input_size),
-        "images": stable_hash([s.key for s in samples], 32),
-        "n_images": len(samples),
-    }
+    identity = feature_identity(
+        spec.backbone, spec.weights_id, [s.key for s in samples], input_size
+    )
     keys = {t: cache.key({**identity, "layer": t}) for t in wanted}
     feats = {t: cache.get(keys[t]) for t in wanted}
     missing = [t for t in wanted if feats[t] is None]

@@ -6,9 +6,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.types import stable_hash
 
 if TYPE_CHECKING:
     import torch
@@ -53,6 +54,20 @@ class BackboneSpec:
                 f"backbone {self.spec!r}: build() returned {type(model).__name__}, not a torch.nn.Module"
             )
         return model
+
+
+def feature_identity(
+    backbone: Backbone, weights_id: str, keys: list[str], input_size: int | None
+) -> dict[str, Any]:
+    """What determines a backbone's features of an image list (add ``layer`` for one tap):
+    the feature cache keys on it."""
+    return {
+        "backbone": backbone.name,
+        "weights": weights_id,
+        "transform": backbone.transform_id(input_size),
+        "images": stable_hash(keys, 32),
+        "n_images": len(keys),
+    }
 
 
 def resolve(host: Host, spec: str) -> BackboneSpec:

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchbase import metrics, provenance
-from benchbase.backbones import BackboneSpec
+from benchbase.backbones import BackboneSpec, feature_identity
 from benchbase.backbones import resolve as resolve_backbone
 from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError
@@ -227,22 +227,13 @@ class Runner:
         from the cache, or from one forward pass over the images for all missing layers."""
         # every split's images, whichever cells remain: the cache key must not depend on
         # which cells a resumed run still has to do
-        images: dict[str, int] = {}
-        ordered: list[Sample] = []
-        for split in data.splits:
-            for sample in (*split.train, *split.test):
-                if sample.key not in images:
-                    images[sample.key] = len(ordered)
-                    ordered.append(sample)
+        ordered = data.images()
+        images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
         input_size = cells[0].input_size
-        base_identity = {
-            "backbone": spec.backbone.name,
-            "weights": spec.weights_id,
-            "transform": spec.backbone.transform_id(input_size),
-            "images": stable_hash([s.key for s in ordered], 32),
-            "n_images": len(ordered),
-        }
+        base_identity = feature_identity(
+            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size
+        )
         keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
         features: dict[str, np.ndarray] = {}
         for layer in layers:

@@ -76,6 +76,15 @@ class DatasetData:
     #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
     skipped: list[str] = field(default_factory=list)
 
+    def images(self) -> list[Sample]:
+        """Every image of every split once, in order (splits in order, train then test): the
+        image list features are extracted for and keyed on, whichever splits a run needs."""
+        seen: dict[str, Sample] = {}
+        for split in self.splits:
+            for sample in (*split.train, *split.test):
+                seen.setdefault(sample.key, sample)
+        return list(seen.values())
+
 
 def open_image_file(sample: Sample) -> Image.Image:
     """Open ``sample.source`` as an RGB image and apply its crop box (if any)."""

@@ -2,8 +2,8 @@
 
 Cache entries are keyed by what determines the features, not by dataset name: the JSON
 sidecar's ``identity`` names the backbone, weights, transform and layer, and a hash of the
-ordered image list. We rebuild the candidate image lists the runner would have used (all
-splits of the dataset, or one split) and match that hash.
+ordered image list. We rebuild the image list the runner extracts for (every split of the
+dataset: ``DatasetData.images``) and match that hash.
 """
 
 from __future__ import annotations
@@ -16,22 +16,6 @@ import numpy as np
 
 from benchbase.errors import BenchbaseError
 from benchbase.types import DatasetData, Sample, stable_hash
-
-
-def _orderings(data: DatasetData) -> list[list[Sample]]:
-    """Image lists in the runner's order: splits in order, train then test, first sighting."""
-    candidates: list[list[str]] = [[s.name for s in data.splits]]
-    candidates += [[s.name] for s in data.splits]
-    candidates += [[s.name for s in data.splits[:k]] for k in range(2, len(data.splits))]
-    out = []
-    for names in candidates:
-        seen: dict[str, Sample] = {}
-        for split in data.splits:
-            if split.name in names:
-                for sample in (*split.train, *split.test):
-                    seen.setdefault(sample.key, sample)
-        out.append(list(seen.values()))
-    return out
 
 
 def sidecars(cache_root: Path) -> list[dict[str, Any]]:
@@ -57,12 +41,10 @@ def find(
         and m["identity"].get("weights") == weights
         and m["identity"].get("layer") == layer
     ]
-    orderings = {
-        stable_hash([s.key for s in order], 32): order for order in _orderings(data) if order
-    }
+    order = data.images()  # the runner's image list (benchbase.types.DatasetData.images)
+    wanted = stable_hash([s.key for s in order], 32)
     for meta in metas:
-        order = orderings.get(meta["identity"].get("images"))
-        if order is not None and Path(meta["_npy"]).exists():
+        if meta["identity"].get("images") == wanted and Path(meta["_npy"]).exists():
             return np.load(meta["_npy"], mmap_mode="r", allow_pickle=False), order
     have = sorted(
         {

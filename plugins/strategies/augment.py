@@ -30,12 +30,12 @@ from benchbase_plugins.strategies.linear import C_GRID, svm
 from threadpoolctl import threadpool_limits
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase.backbones import feature_identity
 from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.selection import align_scores, decision_scores, l2_normalize
 from benchbase.splitting import train_val_indices
-from benchbase.types import stable_hash
 
 if TYPE_CHECKING:
     import torch
@@ -109,15 +109,11 @@ def view_features(
 
     p = task.params
     identity = {
-        "backbone": task.backbone.name,
-        "weights": task.weights_id,
+        **feature_identity(task.backbone, task.weights_id, keys, task.input_size),
         "layer": task.layer,
-        "transform": task.backbone.transform_id(task.input_size),
         "view": view,
         "crop_scale": p.get("crop_scale"),
         "rotation": p.get("rotation"),
-        "images": stable_hash(keys, 32),
-        "n_images": len(keys),
     }
     cache = FeatureCache(task.cache_dir)
     key = cache.key(identity)
