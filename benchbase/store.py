@@ -77,9 +77,22 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         with damaged_database(self.path):
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
+            self._set_up()
+
+    def _set_up(self, wait_seconds: float = 60.0) -> None:
+        """WAL mode and the schema. Switching the journal mode ignores SQLite's busy timeout,
+        so when two runs open a new database at the same moment one is told "locked": retry."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()
