@@ -90,3 +90,24 @@ def test_solver_param_switches_the_strategies():
     task.params["solver"] = "sklearn"
     (outcome,) = linear_svm({"pool": task})
     assert "solver" not in outcome.chosen
+
+
+@pytest.mark.parametrize("penalised_intercept", [False, True], ids=["logistic", "svm"])
+def test_decorrelating_basis_is_an_exact_reparametrisation(penalised_intercept):
+    import torch
+
+    rng = np.random.default_rng(1)
+    feats = np.maximum(rng.normal(0.5, 1.0, (60, 7)), 0)  # correlated, non-negative
+    x = torch.as_tensor(np.hstack([feats, np.ones((60, 1))]), dtype=torch.float64)
+    basis, back = fastlinear.decorrelating_basis(x, penalised_intercept)
+    z = x @ basis
+    gram = z.T @ z if penalised_intercept else z[:, :-1].T @ z[:, :-1]
+    off = gram - torch.diag(torch.diagonal(gram))
+    assert off.abs().max() < 1e-8 * gram.abs().max()  # orthogonal columns
+    torch.testing.assert_close(back, torch.linalg.inv(basis).T)
+    theta_z = torch.as_tensor(rng.normal(size=(8, 3)))
+    theta = basis @ theta_z
+    torch.testing.assert_close(x @ theta, z @ theta_z)  # same decision values
+    penalised = slice(None) if penalised_intercept else slice(0, 7)
+    # same penalty: ||W||^2 (with the intercept row for the SVM) is unchanged
+    torch.testing.assert_close((theta[penalised] ** 2).sum(), (theta_z[penalised] ** 2).sum())
