@@ -56,25 +56,19 @@ def main() -> None:
             f"sklearn {name}: 1 thread {times[1]:.2f} s | {cores} threads {times[cores]:.2f} s "
             f"| default (1) / best = {default / best:.2f} (target <= 1.2)"
         )
-    before = torch.get_num_threads()
+    default_threads = fastlinear.cpu_threads
     times = {}
     for threads in (1, cores, None):
 
         def fit(threads=threads):
-            if threads is not None:
-                torch.set_num_threads(threads)
-                fastlinear.SMALL_PROBLEM, saved = (
-                    (0 if threads > 1 else 10**18),
-                    fastlinear.SMALL_PROBLEM,
-                )
+            if threads is not None:  # forced; None: the solver's own choice
+                fastlinear.cpu_threads = lambda n, d, k, threads=threads: threads
             try:
                 fastlinear.sweep(
                     task, "squared_hinge", l2_normalize, grid, device=torch.device("cpu")
                 )
             finally:
-                if threads is not None:
-                    fastlinear.SMALL_PROBLEM = saved
-                    torch.set_num_threads(before)
+                fastlinear.cpu_threads = default_threads
 
         times[threads] = timed(fit, args.repeats)[0]
     best = min(times[1], times[cores])

@@ -28,6 +28,7 @@ L-BFGS stops (max |gradient| of its scaled objective <= ``tol``), the SVM fits a
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -281,14 +282,33 @@ def _device(params: dict[str, Any]) -> torch.device:
 
 
 #: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
-#: faster than several: the products are too small to amortise thread wake-ups, and a
-#: loaded machine makes extra threads far worse (docs/PERFORMANCE.md, bench_threads.py).
-SMALL_PROBLEM = 1_000_000_000
+#: faster than several: the products are too small to amortise thread wake-ups.
+SMALL_PROBLEM = 1_000_000
+
+
+def idle_cores() -> int | None:
+    """Cores not busy with other work (the 1-minute load average, this process counted
+    idle), or None where the platform does not say; as GNU OpenMP's ``OMP_DYNAMIC`` does."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    return max(1, int(cores - load + 1.5))
 
 
 def cpu_threads(n: int, d: int, k: int) -> int:
-    """Intra-op threads for a CPU sweep of this size: 1 for small problems, else torch's."""
-    return 1 if n * d * k < SMALL_PROBLEM else torch.get_num_threads()
+    """Intra-op threads for a CPU sweep of this size: 1 for tiny problems, else torch's,
+    capped at the idle cores.
+
+    Two threads halve a product already at 4 million multiply-adds on an idle 2-core machine,
+    but on a machine oversubscribed by other work they made the sweep 4x slower than one
+    thread (docs/PERFORMANCE.md, bench_threads.py), hence the cap.
+    """
+    if n * d * k < SMALL_PROBLEM:
+        return 1
+    idle = idle_cores()
+    return torch.get_num_threads() if idle is None else min(idle, torch.get_num_threads())
 
 
 def sweep(
