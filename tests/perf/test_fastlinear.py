@@ -111,3 +111,19 @@ def test_decorrelating_basis_is_an_exact_reparametrisation(penalised_intercept):
     penalised = slice(None) if penalised_intercept else slice(0, 7)
     # same penalty: ||W||^2 (with the intercept row for the SVM) is unchanged
     torch.testing.assert_close((theta[penalised] ** 2).sum(), (theta_z[penalised] ** 2).sum())
+
+
+def test_cpu_threads_small_problems_and_busy_machines_get_one(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    monkeypatch.setattr(
+        fastlinear.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False
+    )
+    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert fastlinear.cpu_threads(10, 10, 10) == 1  # too small to share
+    assert fastlinear.cpu_threads(2000, 512, 100) == 8  # idle machine: all of torch's
+    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+    assert fastlinear.cpu_threads(2000, 512, 100) == 3  # 5 cores busy with other work
+    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    assert fastlinear.cpu_threads(2000, 512, 100) == 1
