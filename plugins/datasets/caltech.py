@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import BenchbaseError, DataLayoutError
@@ -86,9 +87,7 @@ def _find_root(
     placements: dict[str, Path],
     compressed: list[tuple[Path, Path]],
 ) -> Path:
-    if not root.exists():
-        raise DataLayoutError(f"{name}: data root {root} does not exist (pass --data-root DIR)")
-    if not root.is_dir():
+    if root.exists() and not root.is_dir():
         raise DataLayoutError(f"{name}: data root {root} is a file, not a folder")
     for path in placements.values():
         if path.is_dir():
@@ -111,24 +110,42 @@ def _find_root(
                 f"(or run: benchbase datasets download {name} --data-root {root})"
             )
     tried = ", ".join(str(p) for p in placements.values())
-    raise DataLayoutError(
-        f"{name}: no class folders found; tried {tried}. Fetch the data with "
-        f"`benchbase datasets download {name} --data-root {root}`"
+    folder = next(iter(placements.values())).name
+    fix = layout_fix(
+        name,
+        root,
+        lambda r: any((r / p.relative_to(root)).is_dir() for p in placements.values()),
+        f"Fix: extract the archive so that one of those folders holds the {folder} class "
+        f"folders, or run `benchbase datasets download {name} --data-root {root}`.",
     )
+    raise DataLayoutError(f"{name}: no class folders found; tried {tried}. {fix}")
 
 
 def scan_classes(name: str, base: Path) -> tuple[dict[str, list[Path]], list[str]]:
     """Image files per class folder (sorted), and the entries skipped as non-images.
 
     Sub-folders inside a class folder (``056.dog/greg/``) and files that are not images
-    (``198.spider/RENAME2``, ``.DS_Store``) are skipped. An empty class folder is an error.
+    (``198.spider/RENAME2``, ``.DS_Store``, macOS ``._image_0001.jpg`` resource forks) are
+    skipped, and so are hidden folders and the ``__MACOSX`` folder a macOS re-zip adds
+    beside the classes. An empty class folder is an error.
     """
     per_class: dict[str, list[Path]] = {}
     skipped: list[str] = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    folders = []
+    for p in sorted(base.iterdir()):
+        if p.is_dir() and not p.name.startswith("."):
+            if p.name == "__MACOSX":
+                skipped.append(f"{p}/")
+            else:
+                folders.append(p)
+    for folder in folders:
         files = []
         for entry in sorted(folder.iterdir()):
-            if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+            if (
+                entry.is_file()
+                and entry.suffix.lower() in IMAGE_SUFFIXES
+                and not entry.name.startswith(".")
+            ):
                 files.append(entry)
             else:
                 skipped.append(str(entry) + ("/" if entry.is_dir() else ""))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbase_cards import load_card
+from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import BenchbaseError, DataLayoutError
@@ -34,19 +35,35 @@ def _candidates(root: Path) -> list[Path]:
     return [root / "CUB_200_2011", root, root / "CUB_200_2011" / "CUB_200_2011"]
 
 
-def find_cub_dir(root: Path) -> Path:
-    """The folder holding ``images.txt`` and ``images/`` (``<root>/CUB_200_2011`` or ``<root>``)."""
-    candidates = _candidates(root)
-    for candidate in candidates:
+def _cub_dir_or_none(root: Path) -> Path | None:
+    for candidate in _candidates(root):
         if (candidate / "images.txt").is_file():
             return candidate
+    return None
+
+
+def find_cub_dir(root: Path) -> Path:
+    """The folder holding ``images.txt`` and ``images/`` (``<root>/CUB_200_2011`` or ``<root>``)."""
+    found = _cub_dir_or_none(root)
+    if found is not None:
+        return found
     archive = _card()["archives"][0]
-    tried = "\n  ".join(str(c / "images.txt") for c in candidates)
+    tried = "\n  ".join(str(c / "images.txt") for c in _candidates(root))
+    packed = root / archive["filename"]
+    if packed.is_file():
+        default = (
+            f"Fix: found the still-packed archive {packed}; extract it there:  "
+            f"tar -xzf {packed} -C {root}"
+        )
+    else:
+        default = (
+            f"Fix: download {archive['filename']} ({archive['landing_page']}) and extract it "
+            f"into {root} (it creates CUB_200_2011/), or run "
+            f"`benchbase datasets download {NAME} --data-root {root}`."
+        )
+    fix = layout_fix("CUB-200-2011", root, lambda r: _cub_dir_or_none(r) is not None, default)
     raise DataLayoutError(
-        f"{NAME}: no CUB-200-2011 layout under {root}. Looked for:\n  {tried}\n"
-        f"Fix: download {archive['filename']} ({archive['landing_page']}) and extract it into "
-        f"{root} (it creates CUB_200_2011/), or run "
-        f"`benchbase datasets download {NAME} --data-root {root}`."
+        f"{NAME}: no CUB-200-2011 layout under {root}. Looked for:\n  {tried}\n{fix}"
     )
 
 

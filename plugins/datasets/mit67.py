@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchbase_plugins.datasets._layout import layout_fix
+
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import DataLayoutError
 
@@ -25,16 +27,27 @@ NAME = "mit67"
 LISTS = ("TrainImages.txt", "TestImages.txt")
 
 
-def _find(root: Path) -> tuple[Path, Path]:
-    """(Images folder, folder holding the two lists)."""
-    if not root.exists():
-        raise DataLayoutError(f"{NAME}: data root {root} does not exist (pass --data-root DIR)")
-    if not root.is_dir():
-        raise DataLayoutError(f"{NAME}: data root {root} is a file, not a folder")
-    candidates = [
+def _candidates(root: Path) -> list[tuple[Path, list[Path]]]:
+    """(Images folder, folders that may hold the two lists) per placement."""
+    return [
         (root / "Images", [root]),
         (root / "indoorCVPR_09" / "Images", [root, root / "indoorCVPR_09"]),
     ]
+
+
+def _located(root: Path) -> bool:
+    """Whether ``root`` holds a complete layout (Images/ and both lists)."""
+    return any(
+        images.is_dir() and any(all((d / f).is_file() for f in LISTS) for d in list_dirs)
+        for images, list_dirs in _candidates(root)
+    )
+
+
+def _find(root: Path) -> tuple[Path, Path]:
+    """(Images folder, folder holding the two lists)."""
+    if not root.is_dir() and root.exists():
+        raise DataLayoutError(f"{NAME}: data root {root} is a file, not a folder")
+    candidates = _candidates(root)
     for images, list_dirs in candidates:
         if not images.is_dir():
             continue
@@ -43,10 +56,16 @@ def _find(root: Path) -> tuple[Path, Path]:
                 return images, d
         missing = [f for f in LISTS if not any((d / f).is_file() for d in list_dirs)]
         where = " or ".join(str(d) for d in list_dirs)
+        fix = layout_fix(
+            "MIT-67",
+            root,
+            _located,
+            "Fix: the split lists are separate downloads "
+            "(http://web.mit.edu/torralba/www/TrainImages.txt and TestImages.txt): put both "
+            "next to the Images folder.",
+        )
         raise DataLayoutError(
-            f"{NAME}: found {images} but not {', '.join(missing)} in {where}; the split lists "
-            "are separate downloads (http://web.mit.edu/torralba/www/TrainImages.txt and "
-            "TestImages.txt): put both next to the Images folder"
+            f"{NAME}: found {images} but not {', '.join(missing)} in {where}. {fix}"
         )
     for tar in (root / "indoorCVPR_09.tar", root / "indoorCVPR_09" / "indoorCVPR_09.tar"):
         if tar.is_file():
@@ -55,10 +74,13 @@ def _find(root: Path) -> tuple[Path, Path]:
                 f"{tar.parent / 'Images'} exists:  tar -xf {tar} -C {tar.parent}"
             )
     tried = ", ".join(str(c[0]) for c in candidates)
-    raise DataLayoutError(
-        f"{NAME}: no Images folder found; tried {tried}. Fetch the data with "
-        f"`benchbase datasets download {NAME} --data-root {root}`"
+    fix = layout_fix(
+        "MIT-67",
+        root,
+        _located,
+        f"Fetch the data with `benchbase datasets download {NAME} --data-root {root}`.",
     )
+    raise DataLayoutError(f"{NAME}: no Images folder found; tried {tried}. {fix}")
 
 
 def read_list(path: Path) -> list[str]:

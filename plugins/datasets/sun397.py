@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase_cards import load_card
+from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import BenchbaseError, DataLayoutError
@@ -33,16 +34,32 @@ def _fix(root: Path) -> str:
     )
 
 
-def find_sun_dir(root: Path) -> Path:
-    """The folder holding the class folders (``a/abbey/...``): ``<root>/SUN397`` or ``<root>``."""
-    candidates = [root / "SUN397", root]
-    for candidate in candidates:
+def _sun_dir_or_none(root: Path) -> Path | None:
+    for candidate in (root / "SUN397", root):
         if (candidate / "ClassName.txt").is_file() or (candidate / "a").is_dir():
             return candidate
-    tried = "\n  ".join(str(c / "ClassName.txt") for c in candidates)
-    raise DataLayoutError(
-        f"{NAME}: no SUN397 layout under {root}. Looked for:\n  {tried}\n{_fix(root)}"
+    return None
+
+
+def _complete(root: Path, list_name: str = "Training_01.txt") -> bool:
+    """Whether ``root`` holds the images (a letter folder, not just the ClassName.txt that
+    Partitions.zip also holds) and the partition list ``list_name``."""
+    sun_dir = _sun_dir_or_none(root)
+    return (
+        sun_dir is not None
+        and (sun_dir / "a").is_dir()
+        and any((d / list_name).is_file() for d in _list_dirs(root, sun_dir))
     )
+
+
+def find_sun_dir(root: Path) -> Path:
+    """The folder holding the class folders (``a/abbey/...``): ``<root>/SUN397`` or ``<root>``."""
+    found = _sun_dir_or_none(root)
+    if found is not None:
+        return found
+    tried = "\n  ".join(str(c / "ClassName.txt") for c in (root / "SUN397", root))
+    fix = layout_fix("SUN397", root, _complete, _fix(root))
+    raise DataLayoutError(f"{NAME}: no SUN397 layout under {root}. Looked for:\n  {tried}\n{fix}")
 
 
 def _list_dirs(root: Path, sun_dir: Path) -> list[Path]:
@@ -57,7 +74,8 @@ def _find_file(name: str, dirs: list[Path], root: Path, what: str) -> Path:
         if (d / name).is_file():
             return d / name
     tried = "\n  ".join(str(d / name) for d in dirs)
-    raise DataLayoutError(f"{NAME}: missing {what}. Looked for:\n  {tried}\n{_fix(root)}")
+    fix = layout_fix("SUN397", root, lambda r: _complete(r, name), _fix(root))
+    raise DataLayoutError(f"{NAME}: missing {what}. Looked for:\n  {tried}\n{fix}")
 
 
 def _lines(path: Path) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase_cards import load_card
+from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import DataLayoutError
@@ -34,20 +35,36 @@ def _placements(root: Path, year: str) -> dict[str, Path]:
     }
 
 
-def find_voc_dir(root: Path, year: str) -> Path:
-    """The ``VOC<year>`` folder under ``root`` (torchvision or hand-extracted placement)."""
+def _voc_candidates(root: Path, year: str) -> list[Path]:
     candidates = list(_placements(root, year).values())
     if root.name == f"VOC{year}":  # the user pointed at the year folder itself
         candidates.append(root)
-    for candidate in candidates:
+    return candidates
+
+
+def _voc_dir_or_none(root: Path, year: str) -> Path | None:
+    for candidate in _voc_candidates(root, year):
         if (candidate / "ImageSets" / "Main").is_dir():
             return candidate
+    return None
+
+
+def find_voc_dir(root: Path, year: str) -> Path:
+    """The ``VOC<year>`` folder under ``root`` (torchvision or hand-extracted placement)."""
+    found = _voc_dir_or_none(root, year)
+    if found is not None:
+        return found
     archives = " and ".join(a["filename"] for a in _card(year)["archives"])
-    tried = "\n  ".join(str(c / "ImageSets" / "Main") for c in candidates)
-    raise DataLayoutError(
-        f"voc{year}: no VOC{year} layout under {root}. Looked for the folder:\n  {tried}\n"
+    tried = "\n  ".join(str(c / "ImageSets" / "Main") for c in _voc_candidates(root, year))
+    fix = layout_fix(
+        f"VOC{year}",
+        root,
+        lambda r: _voc_dir_or_none(r, year) is not None,
         f"Fix: extract {archives} into {root} (they create VOCdevkit/VOC{year}/), or run "
-        f"`benchbase datasets download voc{year} --data-root {root}`."
+        f"`benchbase datasets download voc{year} --data-root {root}`.",
+    )
+    raise DataLayoutError(
+        f"voc{year}: no VOC{year} layout under {root}. Looked for the folder:\n  {tried}\n{fix}"
     )
 
 
