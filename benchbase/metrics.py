@@ -32,13 +32,21 @@ def _ranked_precision_recall(labels: Any, scores: Any) -> tuple[np.ndarray, np.n
     return tp / (tp + fp), tp / n_pos
 
 
+#: The thresholds of VOCevalcls.m's ``t = 0:0.1:1`` as MATLAB stores them: its colon operator
+#: steps up from 0 for the first half and down from 1 for the second, so the 4th is
+#: 3 * 0.1 = 0.30000000000000004 and a recall of exactly 0.3 does not reach it (numpy's
+#: ``arange(0, 1.1, 0.1)``, used by some Python ports, also misses 0.6 and 0.7).
+VOC07_THRESHOLDS = (*(k * 0.1 for k in range(5)), 0.5, *(1.0 - k * 0.1 for k in range(4, -1, -1)))
+
+
 def voc07_average_precision(labels: Any, scores: Any) -> float:
-    """VOC2007 11-point interpolated AP: mean over t in {0, 0.1, …, 1} of max precision
-    at recall ≥ t (0 where no such recall is reached)."""
+    """VOC2007 11-point interpolated AP, as the devkit computes it: mean over its thresholds
+    t = 0:0.1:1 (:data:`VOC07_THRESHOLDS`) of the max precision at recall ≥ t (0 where no
+    such recall is reached)."""
     precision, recall = _ranked_precision_recall(labels, scores)
     points = []
-    for t in np.linspace(0.0, 1.0, 11):
-        reached = precision[recall >= t - 1e-12]
+    for t in VOC07_THRESHOLDS:
+        reached = precision[recall >= t]
         points.append(reached.max() if reached.size else 0.0)
     # Sum first, divide once: adding p/11 eleven times can exceed 1 by an ulp.
     return _fraction(sum(points) / 11.0)

@@ -6,9 +6,9 @@ does it (difficult images stay in the ranking and add neither a hit nor a miss; 
 dropping the difficult images up front, as ``benchbase.metrics`` does, changes nothing.
 
 One float detail: MATLAB's ``0:0.1:1`` holds 0.30000000000000004 as its 4th threshold, so
-the literal devkit does not count a recall of exactly 0.3 (e.g. 3 of 10 positives) at that
-threshold. Both implementations here follow the stated definition ("max precision at
-recall ≥ t" with t = k/10), which differs from the literal MATLAB run only in that case.
+the devkit does not count a recall of exactly 0.3 (e.g. 3 of 10 positives) at that
+threshold. The re-implementation below builds its thresholds with MATLAB's documented colon
+algorithm (:func:`matlab_colon`), so it reproduces that.
 """
 
 from __future__ import annotations
@@ -32,6 +32,20 @@ from benchbase.metrics import (
 # --- a straightforward re-implementation of VOCevalcls ----------------------------------
 
 
+def matlab_colon(a: float, d: float, b: float) -> list[float]:
+    """``a:d:b`` as MATLAB computes it (MathWorks' colonop): the first half counts up from
+    ``a``, the second half down from ``b``, an odd middle element is ``(a + b) / 2``."""
+    n = int(math.floor((b - a) / d * (1 + 1e-10)))
+    half = n // 2
+    out = [0.0] * (n + 1)
+    for k in range(half + 1):
+        out[k] = a + k * d
+        out[n - k] = b - k * d
+    if n % 2 == 0:
+        out[half] = (a + b) / 2
+    return out
+
+
 def _matlab_max(values: list[float]) -> float | None:
     kept = [v for v in values if not math.isnan(v)]
     return max(kept) if kept else None
@@ -50,8 +64,7 @@ def devkit_ap(labels: list[int], scores: list[float], voc07: bool) -> float:
         rec.append(tp / npos)
     if voc07:
         ap = 0.0
-        for k in range(11):
-            t = k / 10
+        for t in matlab_colon(0.0, 0.1, 1.0):
             p = _matlab_max([p for p, r in zip(prec, rec, strict=True) if r >= t])
             ap += (p if p is not None else 0.0) / 11
         return ap
@@ -73,6 +86,17 @@ def test_voc07_hand_computed():
     # t = 0 … 0.5 → 1 (6 points); t = 0.6 … 1 → 2/3 (5 points).
     labels, scores = [1, -1, 1, -1], [0.9, 0.8, 0.7, 0.6]
     assert voc07_average_precision(labels, scores) == pytest.approx((6 + 5 * 2 / 3) / 11)
+
+
+def test_voc07_recall_of_exactly_three_tenths_misses_the_devkits_fourth_threshold():
+    # 10 positives; the 3rd hit comes after 3 misses, the rest after 100 more misses.
+    # Recall 0.3 (= 3/10, the double nearest 0.3) < 0.30000000000000004: the devkit's 4th
+    # point is the best precision at recall >= 0.4 (10/113 at the last hit), not 3/6.
+    labels = [1, 1, -1, -1, -1, 1] + [-1] * 100 + [1] * 7
+    scores = list(range(len(labels), 0, -1))
+    expected = (3 * 1.0 + 8 * 10 / 113) / 11  # t = 0, .1, .2 | t = .3 … 1
+    assert devkit_ap(labels, scores, voc07=True) == pytest.approx(expected)
+    assert voc07_average_precision(labels, scores) == pytest.approx(expected)
 
 
 def test_area_ap_hand_computed():
