@@ -86,12 +86,28 @@ class DatasetData:
         return list(seen.values())
 
 
+def to_rgb(img: Image.Image) -> Image.Image:
+    """``img`` as 8-bit RGB. 16- and 32-bit greyscale (PNG/TIFF modes ``I;16``, ``I``) are
+    scaled to 0-255 by their bit depth first (for ``I``, the smallest of 8/16/32 bits that
+    holds the values): PIL's own ``convert`` clips them at 255, so they came out white."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        import numpy as np
+        from PIL import Image
+
+        values = np.asarray(img).astype(np.float64)
+        top = values.max(initial=0)
+        bits = 16 if img.mode.startswith("I;16") else 8 if top < 256 else 16 if top < 65536 else 32
+        grey = (values * 255.0 / (2**bits - 1)).round()
+        img = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
+    return img.convert("RGB")
+
+
 def open_image_file(sample: Sample) -> Image.Image:
     """Open ``sample.source`` as an RGB image and apply its crop box (if any)."""
     from PIL import Image
 
     with Image.open(sample.source) as img:
-        img = img.convert("RGB")
+        img = to_rgb(img)
     if sample.box is not None:
         x, y, w, h = sample.box
         img = img.crop((round(x), round(y), round(x + w), round(y + h)))
