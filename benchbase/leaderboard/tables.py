@@ -181,6 +181,7 @@ def protocol_caption(methods: list[Method], ctx: Context) -> list[str]:
         return []
     options: dict[str, list[str]] = {}
     splits: list[str] = []
+    per_dataset: dict[str, list[str]] = {}
     n_train: set[int] = set()
     n_test: set[int] = set()
     sizes: set[int] = set()
@@ -193,6 +194,8 @@ def protocol_caption(methods: list[Method], ctx: Context) -> list[str]:
                     options[k].append(text)
             if s not in splits:
                 splits.append(s)
+            if s not in per_dataset.setdefault(m.dataset, []):
+                per_dataset[m.dataset].append(s)
             for key, into in (("n_train", n_train), ("n_test", n_test), ("input_size", sizes)):
                 if isinstance(info.get(key), int):
                     into.add(info[key])
@@ -201,7 +204,13 @@ def protocol_caption(methods: list[Method], ctx: Context) -> list[str]:
     opts = ", ".join(f"{k}={'/'.join(v)}" for k, v in sorted(options.items())) or "defaults"
     text = f"Our rows (suite {', '.join(sorted({m.suite for m in methods}))}): {metric} in %; "
     text += f"protocol options {opts}; "
-    if len(splits) > 1:
+    if len(per_dataset) > 1:  # a cross-dataset summary: each dataset has its own splits
+        parts = []
+        for name, own in sorted(per_dataset.items()):
+            own.sort(key=natural_key)
+            parts.append(f"{name} {len(own)} ({', '.join(own)})")
+        text += f"mean ± sample std over each dataset's splits: {'; '.join(parts)}; "
+    elif len(splits) > 1:
         text += f"mean ± sample std over {len(splits)} splits ({', '.join(splits)}); "
     else:
         text += f"split {splits[0]}; "

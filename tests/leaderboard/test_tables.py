@@ -166,6 +166,10 @@ def test_summary_table(acc_ctx: tables.Context) -> None:
     assert min(ranks) >= 1.0
     out = check_all_formats(table)
     assert "**" in out["markdown"] and r"\textbf{" in out["latex"] and "<strong>" in out["html"]
+    # each dataset's own splits, not one list mixing caltech101's seeds with mit67's split
+    caption = " ".join(table.caption)
+    assert "caltech101 3 (seed0, seed1, seed2)" in caption
+    assert "mit67 1 (" in caption and "over 4 splits" not in caption
 
 
 def test_transfer_table(acc_ctx: tables.Context) -> None:
