@@ -36,7 +36,7 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _owner() -> str:
+def writer_owner() -> str:
     """This process, as written into temporary file names: ``host-pid``."""
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -55,6 +55,18 @@ def _dead_owner(owner: str) -> bool:
     return False
 
 
+def sweep_dead_writers(folder: Path, key: str) -> None:
+    """Delete ``folder``'s temporary files of entry ``key`` (``.KEY[.json].HOST-PID.tmp*``)
+    whose writer was a process of this host that no longer exists (killed runs)."""
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob(f".{key}.*.tmp*"):
+        owner = tmp.name.removeprefix(f".{key}.").split(".tmp")[0].removeprefix("json.")
+        if _dead_owner(owner):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
 def write_failed(path: Path, exc: OSError) -> BenchbaseError:
     return BenchbaseError(
         f"cannot write the feature cache file {path}: {exc.strerror or exc}. Nothing "
@@ -65,7 +77,7 @@ def write_failed(path: Path, exc: OSError) -> BenchbaseError:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{_owner()}.tmp")
+    tmp = path.with_name(f".{path.name}.{writer_owner()}.tmp")
     try:
         with open(tmp, "w") as fh:
             fh.write(text)
@@ -121,14 +133,7 @@ class FeatureCache:
 
     def sweep(self, key: str) -> None:
         """Delete temporary files of ``key`` left by dead processes of this host."""
-        folder = self._paths(key)[0].parent
-        if not folder.is_dir():
-            return
-        for tmp in folder.glob(f".{key}.*.tmp*"):
-            owner = tmp.name.removeprefix(f".{key}.").split(".tmp")[0].removeprefix("json.")
-            if _dead_owner(owner):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+        sweep_dead_writers(self._paths(key)[0].parent, key)
 
 
 class CacheWriter:
@@ -138,7 +143,7 @@ class CacheWriter:
         self.data_path, self.meta_path = cache._paths(key)
         self.key = key
         self.identity = identity
-        self.tmp = self.data_path.with_name(f".{key}.{_owner()}.tmp.npy")
+        self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
         self._array: np.ndarray | None = None
 
     def write(self, start: int, rows: np.ndarray, total: int) -> None:

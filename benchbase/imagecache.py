@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase.cache import atomic_write_text, file_sha256
+from benchbase.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
 from benchbase.types import stable_hash
 
 if TYPE_CHECKING:
@@ -77,7 +76,9 @@ class ImageCache:
         return CachedImages(data, tuple(info["shape"]))
 
     def writer(self, identity: dict[str, Any]) -> ImageCacheWriter:
-        return ImageCacheWriter(self, stable_hash(identity, 32), identity)
+        key = stable_hash(identity, 32)
+        sweep_dead_writers(self.root, key)  # a killed run's partial entry: up to GBs
+        return ImageCacheWriter(self, key, identity)
 
 
 class CachedImages:
@@ -110,8 +111,7 @@ class ImageCacheWriter:
     def __init__(self, cache: ImageCache, key: str, identity: dict[str, Any]) -> None:
         self.data_path, self.meta_path = cache._paths(key)
         self.key, self.identity = key, identity
-        owner = f"{socket.gethostname()}-{os.getpid()}"
-        self.tmp = self.data_path.with_name(f".{key}.{owner}.tmp.npy")
+        self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
         self._array: np.ndarray | None = None
         self._rows = 0
 

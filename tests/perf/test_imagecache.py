@@ -135,3 +135,29 @@ def test_an_altered_or_truncated_entry_is_decoded_again(tmp_path, damage):
     data.write_bytes(bytes(blob))
     assert cache.get(identity) is None  # never trusted: the images are decoded anew
     assert not data.exists()
+
+
+def test_a_killed_writers_temp_file_is_swept_by_the_next_writer(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from benchbase.types import stable_hash
+
+    cache = ImageCache(tmp_path)
+    identity = ImageCache.identity(["a", "b"], 32, 0.875, "bilinear")
+    key = stable_hash(identity, 32)
+    tmp_path.mkdir(exist_ok=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    host = socket.gethostname()
+    dead = tmp_path / f".{key}.{host}-{gone}.tmp.npy"  # what a kill -9 mid-extraction leaves
+    live = tmp_path / f".{key}.{host}-{os.getppid()}.tmp.npy"  # a run still writing
+    other = tmp_path / f".{'0' * len(key)}.{host}-{gone}.tmp.npy"  # another entry's
+    for path in (dead, live, other):
+        path.write_bytes(b"partial")
+    cache.writer(identity).abort()
+    assert not dead.exists()
+    assert live.exists() and other.exists()
