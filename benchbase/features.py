@@ -106,7 +106,10 @@ class TapExtractor:
             module_path, _, where = path.partition(":")
             if where not in ("", "input", "output"):
                 raise BenchbaseError(f"tap {name!r}: {path!r} must end in ':input' or nothing")
-            module = find_module(model, module_path)
+            try:
+                module = find_module(model, module_path)
+            except BenchbaseError as exc:
+                raise BenchbaseError(f"tap {name!r}: {exc}") from None
             reduce = _POOLING[pooling.get(name, "gap")]
             if where == "input":
                 handle = module.register_forward_pre_hook(self._save_input(name, reduce))
@@ -186,11 +189,17 @@ def extract(
         configure_cpu_threads(workers)
     # channels_last pays on GPUs (tensor cores) and on CPUs too (oneDNN: lite0 20 → 30 img/s)
     model = model.eval().to(device).to(memory_format=torch.channels_last)
-    extractor = TapExtractor(
-        model,
-        {t: all_taps[split_layer(t)[0]] for t in taps},
-        {t: split_layer(t)[1] for t in taps},
-    )
+    try:
+        extractor = TapExtractor(
+            model,
+            {t: all_taps[split_layer(t)[0]] for t in taps},
+            {t: split_layer(t)[1] for t in taps},
+        )
+    except BenchbaseError as exc:
+        raise BenchbaseError(
+            f"backbone {backbone.name!r}, {exc}. Fix the backbone's layers mapping: each value "
+            "is a module path of the built model, as in dict(model.named_modules())"
+        ) from None
     chunker = _Chunker()
     loader = torch.utils.data.DataLoader(
         images,

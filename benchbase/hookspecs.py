@@ -25,6 +25,7 @@ def register_datasets(register: Callable[[Dataset], None]) -> None:
 
     :param register: call ``register(benchbase.Dataset(...))`` once per dataset. A name
         already registered by another plugin is an error naming both plugins.
+    :return: nothing (a returned value is an error: objects go through ``register``).
     """
 
 
@@ -34,6 +35,7 @@ def register_backbones(register: Callable[[Backbone], None]) -> None:
 
     :param register: call ``register(benchbase.Backbone(name=..., build=..., layers=...,
         default_layer=...))`` once per backbone.
+    :return: nothing (a returned value is an error: objects go through ``register``).
     """
 
 
@@ -42,6 +44,7 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
     """Register transfer strategies.
 
     :param register: call ``register(benchbase.Strategy(...))`` once per strategy.
+    :return: nothing (a returned value is an error: objects go through ``register``).
     """
 
 
@@ -50,6 +53,7 @@ def register_suites(register: Callable[[Suite], None]) -> None:
     """Register named suites (``benchbase run --suite NAME``).
 
     :param register: call ``register(benchbase.Suite(...))`` once per suite.
+    :return: nothing (a returned value is an error: objects go through ``register``).
     """
 
 

@@ -9,11 +9,13 @@ Environment variables:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
+import inspect
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache, partial
 from types import ModuleType
 from typing import Any
@@ -79,11 +81,13 @@ class Host:
         self.pm.add_hookspecs(hookspecs)
         self.datasets: Registry[Dataset] = Registry("dataset", Dataset)
         self.backbones: Registry[Backbone] = Registry("backbone", Backbone)
-        self.strategies: Registry[Strategy] = Registry("strategy", Strategy)
+        self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
         self.backbones.fallback = lambda name: self.pm.hook.resolve_backbone(name=name)
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
+        for registry in (self.datasets, self.backbones, self.strategies, self.suites):
+            registry.unknown_hint = self._failures_hint
 
         blocked = {b.strip() for b in os.environ.get("BENCHBASE_BLOCK_PLUGINS", "").split(",")}
         blocked.discard("")
@@ -106,28 +110,54 @@ class Host:
     def _add(self, name: str, load: Any, origin: str) -> None:
         if self.pm.get_plugin(name) is not None:
             return
+        plugin: ModuleType | None = None
         try:
-            plugin: ModuleType = load()
+            plugin = load()
+            _check_hook_names(plugin)
             self.pm.register(plugin, name=name)
+            _check_specs_known(self.pm, plugin)
         except Exception as exc:  # a broken plugin must not take the others down
+            if plugin is not None and self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
             self.failures.append(PluginFailure(name, origin, f"{type(exc).__name__}: {exc}"))
             print(f"benchbase: plugin {name!r} ({origin}) failed to load: {exc}", file=sys.stderr)
             return
         self.origins[name] = origin
+
+    def _failures_hint(self) -> str:
+        if not self.failures:
+            return ""
+        names = ", ".join(repr(f.name) for f in self.failures)
+        return (
+            f". Note: plugin(s) {names} failed to load and may provide it; "
+            "`benchbase plugins` shows why"
+        )
 
     def _fill_registries(self) -> None:
         for hook_name, attr in _REGISTRATION_HOOKS.items():
             registry: Registry[Any] = getattr(self, attr)
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 plugin_name = impl.plugin_name
+                where = f"plugin {plugin_name!r} ({self.origins.get(plugin_name, 'unknown')})"
                 try:
-                    impl.function(register=partial(_register_from, registry, plugin_name))
-                except BenchbaseError:
+                    returned = impl.function(
+                        register=partial(_register_from, registry, plugin_name)
+                    )
+                except RegistryError:
                     raise
+                except BenchbaseError as exc:
+                    raise BenchbaseError(f"{where}, in {hook_name}: {exc}") from exc
                 except Exception as exc:
                     raise BenchbaseError(
-                        f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                        f"{where} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                        f"{_fields_hint(exc)}"
                     ) from exc
+                if returned is not None:
+                    raise BenchbaseError(
+                        f"{where}: {hook_name}() returned {type(returned).__name__}; "
+                        f"registration hooks return nothing, they call register(obj) once "
+                        f"per object: `register({registry.type.__name__}(...))`"
+                    )
 
     def plugins(self) -> list[PluginInfo]:
         """Loaded plugins with their origin and the hooks each implements."""
@@ -144,8 +174,74 @@ class Host:
         return self.pm.hook
 
 
+def _fields_hint(exc: Exception) -> str:
+    """For ``TypeError: Backbone.__init__() missing ...``: the fields that type takes."""
+    from benchbase import types
+
+    if not isinstance(exc, TypeError):
+        return ""
+    for cls in (types.Backbone, types.Dataset, types.Strategy, types.Suite, types.Outcome):
+        if f"{cls.__name__}.__init__()" in str(exc):
+            names = [
+                f.name if f.default is MISSING and f.default_factory is MISSING else f"[{f.name}]"
+                for f in fields(cls)
+            ]
+            return f" (benchbase.{cls.__name__} fields, [optional]: {', '.join(names)})"
+    return ""
+
+
+class RegistryError(BenchbaseError):
+    """An error raised by ``register(obj)`` itself: it already names the plugin."""
+
+
 def _register_from(registry: Registry[Any], plugin: str, obj: Any) -> None:
-    registry.register(obj, plugin)
+    try:
+        registry.register(obj, plugin)
+    except BenchbaseError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+_SPEC_NAMES = frozenset(
+    n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "benchbase_spec")
+)
+
+
+def _check_hook_names(plugin: Any) -> None:
+    """A function named like a hook but not marked ``@benchbase.hookimpl`` would be ignored
+    by pluggy without a word: refuse the plugin instead."""
+    for name in sorted(_SPEC_NAMES):
+        func = getattr(plugin, name, None)
+        if not callable(func):
+            continue
+        if not hasattr(func, f"{PROJECT}_impl"):
+            raise BenchbaseError(
+                f"{name}() is not decorated with @benchbase.hookimpl (import it with "
+                "`from benchbase import hookimpl`), so benchbase would never call it"
+            )
+        wanted = list(inspect.signature(getattr(hookspecs, name)).parameters)
+        try:
+            declared = [p for p in inspect.signature(func).parameters if p != "self"]
+        except (TypeError, ValueError):
+            continue
+        if any(arg not in wanted for arg in declared):
+            raise BenchbaseError(
+                f"hook {name}({', '.join(declared)}): benchbase calls it with keyword "
+                f"arguments ({', '.join(wanted)}); name the parameters exactly so"
+            )
+
+
+def _check_specs_known(pm: pluggy.PluginManager, plugin: Any) -> None:
+    """A hook implementation whose name no spec declares (a typo) is an error naming the
+    closest hook, not a pluggy traceback at start-up."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        close = difflib.get_close_matches(caller.name, sorted(_SPEC_NAMES), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise BenchbaseError(
+            f"unknown hook {caller.name!r}: {hint}benchbase's hooks are "
+            f"{', '.join(sorted(_SPEC_NAMES))} (see benchbase.hookspecs)"
+        )
 
 
 @cache

@@ -20,25 +20,36 @@ T = TypeVar("T", bound=Named)
 class Registry(Generic[T]):
     """Objects of one kind (``"dataset"``, ``"backbone"``…) keyed by their unique name."""
 
-    def __init__(self, kind: str, type_: type) -> None:
+    def __init__(self, kind: str, type_: type, plural: str | None = None) -> None:
         self.kind = kind
-        self._type = type_
+        self.plural = plural or f"{kind}s"
+        self.type = type_
         self._items: dict[str, T] = {}
         self._origin: dict[str, str] = {}
         self.fallback: Callable[[str], T | None] | None = None
+        #: Extra text for unknown-name errors (e.g. plugins that failed to load).
+        self.unknown_hint: Callable[[], str] = str
 
     def register(self, obj: T, plugin: str) -> None:
         """Add ``obj`` on behalf of ``plugin``; a second object with the same name is an error."""
-        if not isinstance(obj, self._type):
+        expected = f"benchbase.{self.type.__name__}"
+        if isinstance(obj, (list, tuple, set)):
             raise BenchbaseError(
-                f"plugin {plugin!r} registered {obj!r} as a {self.kind}; "
-                f"expected a benchbase.{self._type.__name__}"
+                f"plugin {plugin!r} passed a {type(obj).__name__} of {len(obj)} to register() "
+                f"for {self.plural}; call register() once per object: "
+                f"`for x in items: register(x)`"
+            )
+        if not isinstance(obj, self.type):
+            raise BenchbaseError(
+                f"plugin {plugin!r} registered a {type(obj).__name__} ({obj!r:.80}) as a "
+                f"{self.kind}; expected a {expected}(...)"
             )
         if obj.name in self._items:
             raise BenchbaseError(
                 f"{self.kind} {obj.name!r} is registered twice: by plugin "
-                f"{self._origin[obj.name]!r} and by plugin {plugin!r}; uninstall or block "
-                "one of them (BENCHBASE_BLOCK_PLUGINS=name)"
+                f"{self._origin[obj.name]!r} and by plugin {plugin!r}; rename one (a prefix "
+                "such as 'mylab/' keeps a plugin's names apart), or uninstall or block one "
+                "of them (BENCHBASE_BLOCK_PLUGINS=name)"
             )
         self._items[obj.name] = obj
         self._origin[obj.name] = plugin
@@ -56,7 +67,8 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownNameError(
-            f"unknown {self.kind} {name!r}{hint} (`benchbase list {self.kind}s` shows them all)"
+            f"unknown {self.kind} {name!r}{hint} (`benchbase list {self.plural}` shows them "
+            f"all){self.unknown_hint()}"
         )
 
     def origin(self, name: str) -> str:

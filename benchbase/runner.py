@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from benchbase import metrics, provenance
+from benchbase import contract, metrics, provenance
 from benchbase.backbones import BackboneSpec, feature_identity
 from benchbase.backbones import resolve as resolve_backbone
 from benchbase.cache import FeatureCache
@@ -346,7 +346,13 @@ class Runner:
         self.host.hook.cell_started(cell=cell, fingerprint=fingerprint)
         started = time.perf_counter()
         try:
-            outcomes = strategy.evaluate(tasks)
+            outcomes = contract.check_outcomes(
+                strategy.evaluate(tasks),
+                layers,
+                len(split.test),
+                len(data.classes),
+                f"strategy {cell.strategy!r} (plugin {self.host.strategies.origin(cell.strategy)!r})",
+            )
         except Exception as exc:
             self.host.hook.cell_failed(cell=cell, fingerprint=fingerprint, error=exc)
             if isinstance(exc, BenchbaseError):

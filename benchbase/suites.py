@@ -166,22 +166,41 @@ def layout(host: Host, suite: Suite) -> list[tuple[str, str, str]]:
 
 
 def load_dataset(ds: Dataset, data_root: Path | None, options: dict[str, Any]) -> DatasetData:
-    """``ds.load`` with checked splits; an unreadable file becomes a :class:`DataLayoutError`
-    naming it (plugins need not catch ``PermissionError`` themselves)."""
+    """:func:`call_load` with checked splits."""
+    loaded = call_load(ds, data_root, options)
+    check_splits(ds.name, loaded)
+    return loaded
+
+
+def call_load(ds: Dataset, data_root: Path | None, options: dict[str, Any]) -> DatasetData:
+    """``ds.load``; an unreadable or missing file becomes a :class:`DataLayoutError` naming it
+    (plugins need not catch ``OSError`` themselves), and so does any other exception the
+    plugin raises while reading; anything but a :class:`DatasetData` back is an error."""
     root = Path(data_root) if data_root else Path(".")
     try:
         loaded = ds.load(root, options)
+    except BenchbaseError:
+        raise
     except OSError as exc:
         where = exc.filename or root
-        fix = (
-            f"give your user read access (chmod -R u+rX {where})"
-            if isinstance(exc, PermissionError)
-            else "check the file and the disk"
-        )
+        if isinstance(exc, PermissionError):
+            fix = f"give your user read access (chmod -R u+rX {where})"
+        elif isinstance(exc, FileNotFoundError):
+            fix = f"the dataset's layout under {root} is missing or incomplete; put it there"
+        else:
+            fix = "check the file and the disk"
         raise DataLayoutError(
             f"dataset {ds.name!r}: cannot read {where}: {exc.strerror or exc}. Fix: {fix}."
         ) from None
-    check_splits(ds.name, loaded)
+    except Exception as exc:  # a plugin's parsing error: name the dataset and the root
+        raise DataLayoutError(
+            f"dataset {ds.name!r} failed to load its data from {root}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(loaded, DatasetData):
+        raise BenchbaseError(
+            f"dataset {ds.name!r}: load() returned {type(loaded).__name__}; it must return "
+            "benchbase.DatasetData(classes=[...], splits=[benchbase.Split(name, train, test)])"
+        )
     return loaded
 
 

@@ -161,3 +161,52 @@ def check_backbone(
         )
         shapes[tap] = tuple(out.shape)
     return shapes
+
+
+# --- strategy contract check ------------------------------------------------------------
+
+
+def check_strategy(
+    strategy: Any, n_classes: int = 3, per_class: int = 6, dim: int = 16, params: Any = None
+) -> list[Any]:
+    """Contract check a feature-strategy plugin author runs on their :class:`benchbase.Strategy`.
+
+    Calls ``evaluate`` on two layers of separable random features (``per_class`` train and
+    test rows per class, ``n_classes`` classes, multiclass) with the strategy's default
+    params updated by ``params``, and checks the answer as the runner does: a list of
+    :class:`benchbase.Outcome`, one per layer at most, each with finite
+    ``(n_test, n_classes)`` scores. Raises :class:`benchbase.contract.PluginContractError`
+    naming the problem; returns the outcomes.
+    """
+    from benchbase.contract import check_outcomes
+    from benchbase.types import FeatureTask
+
+    if strategy.inputs != "features":
+        raise BenchbaseError(
+            f"check_strategy runs feature strategies; {strategy.name!r} takes images"
+        )
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (n_classes, dim))
+    y = np.repeat(np.arange(n_classes), per_class)
+
+    def rows() -> np.ndarray:
+        return (centres[y] + rng.normal(0, 1, (len(y), dim))).astype(np.float32)
+
+    resolved = strategy.resolve_params(params)
+    tasks = {
+        layer: FeatureTask(
+            train_x=rows(),
+            train_y=y,
+            test_x=rows(),
+            test_y=y,
+            task="multiclass",
+            metric="mean_per_class_accuracy",
+            classes=[f"c{i}" for i in range(n_classes)],
+            layer=layer,
+            seed=0,
+            params=resolved,
+        )
+        for layer in ("a", "b")
+    }
+    who = f"strategy {strategy.name!r}"
+    return check_outcomes(strategy.evaluate(tasks), list(tasks), len(y), n_classes, who)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from benchbase import contract
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -49,6 +51,20 @@ class Sample:
     source: str | Path
     label: int | tuple[int, ...]
     box: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        label = self.label
+        if type(label) is int or type(label) is tuple:  # the common case, kept fast
+            return
+        if hasattr(label, "__len__") and not isinstance(label, str):  # list / array row
+            object.__setattr__(self, "label", tuple(int(v) for v in label))
+        elif hasattr(label, "__index__"):  # numpy integer
+            object.__setattr__(self, "label", int(label))
+        else:
+            raise contract.PluginContractError(
+                f"Sample({self.source!r}): label must be a class index (int) or, for "
+                f"multilabel datasets, a tuple of 1/-1/0 per class; got {label!r}"
+            )
 
     @property
     def key(self) -> str:
@@ -141,6 +157,9 @@ class Dataset:
     #: Placements ``load`` accepts, for ``fake`` and tests (e.g. ["torchvision", "extracted"]).
     placements: list[str] = field(default_factory=lambda: [""])
 
+    def __post_init__(self) -> None:
+        contract.check_dataset(self)
+
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
         from benchbase.errors import BenchbaseError
@@ -188,6 +207,7 @@ class Backbone:
     imagenet_head: bool = True
 
     def __post_init__(self) -> None:
+        contract.check_backbone(self)
         if isinstance(self.layers, dict):
             self._check_default(self.layers)
 
@@ -299,6 +319,9 @@ class Strategy:
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
 
+    def __post_init__(self) -> None:
+        contract.check_strategy(self)
+
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
         from benchbase.errors import BenchbaseError
@@ -353,6 +376,9 @@ class Suite:
     description: str = ""
     #: Which published table this suite reproduces (shown in leaderboards).
     reproduces: str = ""
+
+    def __post_init__(self) -> None:
+        contract.check_suite(self)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from benchbase.cli import (
     results_cmd,
     run_cmd,
 )
+from benchbase.cli.common import fill_late_positionals
 from benchbase.errors import BenchbaseError
 
 COMMANDS = (
@@ -53,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    extra = fill_late_positionals(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args) or 0)
     except BenchbaseError as exc:

@@ -10,13 +10,33 @@ from typing import Any
 
 def subparser(sub: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
     """A subcommand parser whose ``--help`` ends with a worked example."""
-    return sub.add_parser(
+    p = sub.add_parser(
         name,
         help=help_,
         description=help_,
         epilog=f"example:\n{example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.set_defaults(_subparser=p)
+    return p
+
+
+def fill_late_positionals(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """Give optional positionals (``nargs="?"``) still unset the words argparse left over
+    because they came after an option: argparse (before Python 3.13) matches ``kind
+    [pattern]`` in one go, so ``list backbones --json 'timm/*'`` would leave the pattern
+    unrecognised. Returns what is still left over."""
+    sub = getattr(args, "_subparser", None)
+    if sub is None:
+        return extra
+    words = [w for w in extra if not w.startswith("-")]
+    if len(words) != len(extra):
+        return extra
+    for action in sub._actions:
+        unset = not action.option_strings and action.nargs == "?"
+        if words and unset and getattr(args, action.dest) == action.default:
+            setattr(args, action.dest, words.pop(0))
+    return words
 
 
 def print_json(obj: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from benchbase.cli.common import parse_options, print_json, subparser
 from benchbase.errors import BenchbaseError
 from benchbase.plugins import host
+from benchbase.suites import call_load
 
 
 def _option_arg(p: argparse.ArgumentParser) -> None:
@@ -108,7 +109,7 @@ def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[A
     if ds.needs_data_root and data_root is None:
         raise BenchbaseError(f"dataset {name!r} reads files: pass --data-root DIR")
     resolved = ds.resolve_options(options)
-    return ds, ds.load(data_root or Path("."), resolved), resolved
+    return ds, call_load(ds, data_root, resolved), resolved
 
 
 def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> dict[str, Any]:

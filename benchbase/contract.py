@@ -1,0 +1,269 @@
+"""Checks on what plugins hand to benchbase: registered objects and strategy outcomes.
+
+A plugin author's mistake (a string where a list belongs, a ``build`` that is not callable,
+scores of the wrong shape) is reported where it is made, naming the object and the fix,
+instead of surfacing later as a traceback deep inside the runner.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from functools import wraps
+from typing import Any
+
+from benchbase.errors import BenchbaseError
+
+TASKS = ("multiclass", "multilabel")
+#: The metrics each task can be scored with (see :func:`benchbase.metrics.evaluate`).
+METRICS = {
+    "multiclass": ("mean_per_class_accuracy", "top1"),
+    "multilabel": ("voc07_map", "voc_map"),
+}
+INPUTS = ("features", "images")
+
+
+class PluginContractError(BenchbaseError):
+    """A registered object or a strategy's answer that breaks the plugin contract."""
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _require(ok: bool, who: str, message: str) -> None:
+    if not ok:
+        raise PluginContractError(f"{who}: {message}")
+
+
+def _name(obj: Any, kind: str) -> str:
+    name = obj.name
+    _require(
+        isinstance(name, str) and bool(name.strip()),
+        f"benchbase.{kind}",
+        f"name must be a non-empty string, got {name!r}",
+    )
+    return f"{kind.lower()} {name!r}"
+
+
+def _callable(value: Any, who: str, field: str, signature: str) -> None:
+    _require(
+        callable(value),
+        who,
+        f"{field} must be a callable {signature}, got {_kind(value)} {value!r}",
+    )
+
+
+def _names(value: Any, who: str, field: str) -> list[str]:
+    if isinstance(value, str):
+        raise PluginContractError(
+            f"{who}: {field} must be a list of names, got the string {value!r}; "
+            f"write {field}=[{value!r}]"
+        )
+    ok = isinstance(value, Sequence) and all(isinstance(v, str) and v for v in value)
+    _require(ok, who, f"{field} must be a list of names (strings), got {value!r}")
+    return list(value)
+
+
+def _table(value: Any, who: str, field: str, key_kind: str) -> dict[str, Any]:
+    _require(
+        isinstance(value, Mapping) and all(isinstance(k, str) for k in value),
+        who,
+        f"{field} must be a dict keyed by {key_kind} name, got {_kind(value)} {value!r}",
+    )
+    return dict(value)
+
+
+def _pretrained_callable(build: Callable[..., Any]) -> Callable[[bool], Any]:
+    """``build`` callable as ``build(pretrained)``: the contract only promises a callable
+    "taking ``pretrained: bool``", so a keyword-only ``def build(*, pretrained)`` is wrapped."""
+    try:
+        params = list(inspect.signature(build).parameters.values())
+    except (TypeError, ValueError):  # some builtins and C callables have no signature
+        return build
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if positional:
+        return build
+    if any(p.name == "pretrained" or p.kind == p.VAR_KEYWORD for p in params):
+
+        @wraps(build)
+        def call(pretrained: bool) -> Any:
+            return build(pretrained=pretrained)
+
+        return call
+    raise PluginContractError(
+        f"build={getattr(build, '__qualname__', build)!r} takes no argument; it must accept "
+        "pretrained: bool (e.g. def build(pretrained): ...)"
+    )
+
+
+def _square_size(value: Any, who: str) -> int:
+    """``224``, ``(224, 224)`` or timm's ``(3, 224, 224)`` → ``224``."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        sides = list(value)[-2:] if len(value) in (2, 3) else []
+        if len(sides) == 2 and sides[0] == sides[1]:
+            value = sides[0]
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        who,
+        f"input_size must be a positive int (the side of the square input in pixels), got "
+        f"{value!r}",
+    )
+    return int(value)
+
+
+def _triple(value: Any, who: str, field: str, positive: bool = False) -> tuple[Any, ...]:
+    ok = (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 3
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
+    _require(ok, who, f"{field} must be 3 numbers (one per RGB channel), got {value!r}")
+    _require(not positive or all(v > 0 for v in value), who, f"{field} must be positive")
+    return tuple(value)
+
+
+def check_backbone(bb: Any) -> None:
+    """Validate and normalise a :class:`benchbase.Backbone` in place."""
+    who = _name(bb, "Backbone")
+    _callable(bb.build, who, "build", "taking pretrained: bool and returning a torch.nn.Module")
+    try:
+        bb.build = _pretrained_callable(bb.build)
+    except PluginContractError as exc:
+        raise PluginContractError(f"{who}: {exc}") from None
+    if not callable(bb.layers):
+        ok = isinstance(bb.layers, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in bb.layers.items()
+        )
+        _require(
+            ok and bool(bb.layers),
+            who,
+            f"layers must map tap names to module paths, e.g. {{'pool': 'global_pool'}}, got "
+            f"{bb.layers!r}",
+        )
+        bb.layers = dict(bb.layers)
+    _require(
+        isinstance(bb.default_layer, str),
+        who,
+        f"default_layer must be the name of one of its layers, got {bb.default_layer!r}",
+    )
+    bb.input_size = _square_size(bb.input_size, who)
+    bb.mean = _triple(bb.mean, who, "mean")
+    bb.std = _triple(bb.std, who, "std", positive=True)
+    _require(
+        bb.weights is None or isinstance(bb.weights, str) or callable(bb.weights),
+        who,
+        f"weights must be an id string (it enters cache keys), a callable returning one, or "
+        f"None; got {_kind(bb.weights)} {bb.weights!r}",
+    )
+    _require(isinstance(bb.description, str), who, "description must be a string")
+
+
+def check_dataset(ds: Any) -> None:
+    """Validate a :class:`benchbase.Dataset`."""
+    who = _name(ds, "Dataset")
+    _callable(ds.load, who, "load", "load(root: Path, options) -> benchbase.DatasetData")
+    _require(ds.task in TASKS, who, f"task must be 'multiclass' or 'multilabel', got {ds.task!r}")
+    allowed = METRICS[ds.task]
+    _require(
+        ds.metric in allowed,
+        who,
+        f"metric {ds.metric!r} is not one of the metrics for a {ds.task} task: "
+        f"{', '.join(allowed)}",
+    )
+    _callable(ds.open_image, who, "open_image", "open_image(sample) -> PIL.Image")
+    _require(
+        ds.fake is None or callable(ds.fake), who, "fake must be None or fake(root, placement)"
+    )
+    ds.default_options = _table(ds.default_options, who, "default_options", "option")
+
+
+def check_strategy(st: Any) -> None:
+    """Validate a :class:`benchbase.Strategy`."""
+    who = _name(st, "Strategy")
+    _callable(st.evaluate, who, "evaluate", "evaluate(tasks) -> list[benchbase.Outcome]")
+    _require(st.inputs in INPUTS, who, f"inputs must be 'features' or 'images', got {st.inputs!r}")
+    st.default_params = _table(st.default_params, who, "default_params", "parameter")
+
+
+def check_suite(suite: Any) -> None:
+    """Validate and normalise a :class:`benchbase.Suite` in place."""
+    who = _name(suite, "Suite")
+    for field in ("datasets", "backbones", "strategies"):
+        setattr(suite, field, _names(getattr(suite, field), who, field))
+    suite.layers = {
+        k: _names(v, who, f"layers[{k!r}]")
+        for k, v in _table(suite.layers, who, "layers", "backbone").items()
+    }
+    for field, key_kind in (("params", "strategy"), ("options", "dataset")):
+        table = _table(getattr(suite, field), who, field, key_kind)
+        for key, value in table.items():
+            _require(
+                isinstance(value, Mapping),
+                who,
+                f"{field}[{key!r}] must be a dict of {'parameters' if field == 'params' else 'options'}, "
+                f"got {value!r}",
+            )
+        setattr(suite, field, table)
+    if suite.input_size is not None:
+        suite.input_size = _square_size(suite.input_size, who)
+
+
+def check_outcomes(
+    outcomes: Any, layers: Sequence[str], n_test: int, n_classes: int, who: str
+) -> list[Any]:
+    """A strategy's ``evaluate`` answer: a non-empty list of :class:`benchbase.Outcome` with
+    distinct ``layer`` labels, each with NaN-free ``(n_test, n_classes)`` scores."""
+    import numpy as np
+
+    from benchbase.types import Outcome
+
+    fix = (
+        f"evaluate(tasks) must return a list of benchbase.Outcome(layer=..., scores=...), one "
+        f"per layer of tasks ({', '.join(layers)})"
+    )
+    if isinstance(outcomes, Outcome) or not isinstance(outcomes, (list, tuple)):
+        raise PluginContractError(f"{who} returned {_kind(outcomes)}; {fix}")
+    if not outcomes:
+        raise PluginContractError(f"{who} returned an empty list; {fix}")
+    seen: set[str] = set()
+    checked = []
+    for outcome in outcomes:
+        if not isinstance(outcome, Outcome):
+            raise PluginContractError(f"{who} returned a list holding {_kind(outcome)}; {fix}")
+        # a row label, usually the task's layer (transfer-n reports "n=<n>" rows instead)
+        if not isinstance(outcome.layer, str) or not outcome.layer:
+            raise PluginContractError(
+                f"{who} returned an Outcome whose layer is {outcome.layer!r}; set it to the "
+                f"layer (tasks' key) it reports on; {fix}"
+            )
+        if outcome.layer in seen:
+            raise PluginContractError(f"{who} returned two Outcomes for layer {outcome.layer!r}")
+        seen.add(outcome.layer)
+        scores = outcome.scores
+        if not (isinstance(scores, np.ndarray) and scores.dtype.kind in "biuf"):
+            try:
+                scores = np.asarray(scores, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise PluginContractError(
+                    f"{who}: Outcome {outcome.layer!r} scores are not a numeric array ({exc})"
+                ) from None
+        if scores.shape != (n_test, n_classes):
+            raise PluginContractError(
+                f"{who}: Outcome {outcome.layer!r} scores have shape {scores.shape}; expected "
+                f"({n_test}, {n_classes}) = (test images, classes): one decision score per "
+                "class for every test image (argmax = prediction), not predicted labels"
+            )
+        if np.isnan(scores).any():
+            raise PluginContractError(
+                f"{who}: Outcome {outcome.layer!r} scores contain NaN "
+                f"({int(np.isnan(scores).sum())} of {scores.size})"
+            )
+        outcome.scores = scores
+        checked.append(outcome)
+    return checked
