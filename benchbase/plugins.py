@@ -83,7 +83,7 @@ class Host:
         self.backbones: Registry[Backbone] = Registry("backbone", Backbone)
         self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
-        self.backbones.fallback = lambda name: self.pm.hook.resolve_backbone(name=name)
+        self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
         for registry in (self.datasets, self.backbones, self.strategies, self.suites):
@@ -123,6 +123,21 @@ class Host:
             print(f"benchbase: plugin {name!r} ({origin}) failed to load: {exc}", file=sys.stderr)
             return
         self.origins[name] = origin
+
+    def _resolve_backbone(self, name: str) -> Backbone | None:
+        found = self.pm.hook.resolve_backbone(name=name)
+        if found is None or isinstance(found, Backbone):
+            return found
+        culprits = [
+            impl.plugin_name
+            for impl in self.pm.hook.resolve_backbone.get_hookimpls()
+            if not isinstance(impl.function(name=name), (Backbone, type(None)))
+        ]
+        raise BenchbaseError(
+            f"plugin {', '.join(map(repr, culprits)) or '?'}: resolve_backbone({name!r}) returned "
+            f"{type(found).__name__}; it must return a benchbase.Backbone, or None for names "
+            "it does not serve"
+        )
 
     def _failures_hint(self) -> str:
         if not self.failures:

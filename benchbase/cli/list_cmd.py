@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from benchbase.cli.common import print_json, subparser
+from benchbase.errors import BenchbaseError
 from benchbase.plugins import host
 
 KINDS = ("datasets", "backbones", "strategies", "suites")
@@ -71,7 +72,13 @@ def resolvable_backbones(pattern: str | None, registry: Any) -> list[dict[str, A
 
     rows: dict[str, dict[str, Any]] = {}
     for impl in host().hook.backbone_names.get_hookimpls():
-        for name in impl.function() or []:
+        names = impl.function() or []
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise BenchbaseError(
+                f"plugin {impl.plugin_name!r}: backbone_names() returned {names!r:.80}; it "
+                "must return a list of backbone names (strings)"
+            )
+        for name in names:
             if name in registry or name in rows:
                 continue
             if pattern is None or fnmatch.fnmatch(name, pattern):

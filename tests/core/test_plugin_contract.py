@@ -235,3 +235,18 @@ def test_check_strategy_helper_for_plugin_authors():
     assert [o.layer for o in check_strategy(Strategy("c", _centroid))] == ["a", "b"]
     with pytest.raises(PluginContractError, match="returned Outcome"):
         check_strategy(Strategy("c", lambda tasks: _centroid(tasks)[0]))
+
+
+def test_resolve_backbone_and_backbone_names_answers_are_checked(monkeypatch):
+    import benchbase.cli.list_cmd as list_cmd
+
+    plugin = _plugin(
+        resolve_backbone=lambda name: {"name": name} if name.startswith("toy/") else None,
+        backbone_names=lambda: "toy/a",
+    )
+    host = _host(plugin)
+    with pytest.raises(BenchbaseError, match="'toy_plugin': resolve_backbone.*returned dict"):
+        host.backbones.get("toy/a")
+    monkeypatch.setattr(list_cmd, "host", lambda: host)
+    with pytest.raises(BenchbaseError, match="backbone_names\\(\\) returned 'toy/a'"):
+        list_cmd.resolvable_backbones(None, host.backbones)
