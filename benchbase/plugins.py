@@ -186,7 +186,40 @@ class Host:
 
     @property
     def hook(self) -> Any:
-        return self.pm.hook
+        """``pm.hook``, except that observer hooks (:data:`OBSERVER_HOOKS`) call each plugin
+        on its own: one that raises is reported, naming it, and the run goes on."""
+        return _Hooks(self.pm.hook)
+
+
+#: Hooks whose results go nowhere: a plugin failing in one must not stop a run.
+OBSERVER_HOOKS = frozenset(
+    ("run_started", "cell_started", "cell_finished", "cell_failed", "run_finished")
+)
+
+
+class _Hooks:
+    def __init__(self, relay: Any) -> None:
+        self._relay = relay
+
+    def __getattr__(self, name: str) -> Any:
+        caller = getattr(self._relay, name)
+        return partial(_notify, caller) if name in OBSERVER_HOOKS else caller
+
+
+def _notify(caller: Any, **kwargs: Any) -> None:
+    impls = caller.get_hookimpls()
+    if any(impl.wrapper or impl.hookwrapper for impl in impls):
+        caller(**kwargs)  # wrappers need pluggy's own calling loop
+        return
+    for impl in reversed(impls):  # pluggy's order: last registered first
+        try:
+            impl.function(*(kwargs[arg] for arg in impl.argnames))
+        except Exception as exc:
+            print(
+                f"benchbase: plugin {impl.plugin_name!r} failed in {caller.name}: "
+                f"{type(exc).__name__}: {exc} (ignored: an observer does not stop the run)",
+                file=sys.stderr,
+            )
 
 
 def _fields_hint(exc: Exception) -> str:

@@ -250,3 +250,45 @@ def test_resolve_backbone_and_backbone_names_answers_are_checked(monkeypatch):
     monkeypatch.setattr(list_cmd, "host", lambda: host)
     with pytest.raises(BenchbaseError, match="backbone_names\\(\\) returned 'toy/a'"):
         list_cmd.resolvable_backbones(None, host.backbones)
+
+
+def test_observer_hooks_are_called_and_a_failing_observer_does_not_stop_the_run(tmp_path, capsys):
+    calls = []
+    hooks = {
+        "run_started": lambda suite, cells, out_dir: calls.append(("run_started", len(cells))),
+        "cell_started": lambda cell, fingerprint: calls.append(("cell_started", cell.strategy)),
+        "cell_finished": lambda cell, fingerprint, results, info: calls.append(
+            ("cell_finished", {r.metric for r in results} >= {"top1"})
+        ),
+        "run_finished": lambda suite, summary: calls.append(("run_finished", summary["done"])),
+    }
+    broken = _plugin("broken_observer", cell_finished=lambda cell: 1 / 0)
+    summary = Runner(
+        _host(_toy_plugin(_centroid), _plugin("observer", **hooks), broken),
+        Suite("toy", ["toy-set"], ["toy/net"], ["toy-strategy"]),
+        tmp_path,
+        device="cpu",
+    ).run()
+    assert summary.done == 1
+    assert calls == [
+        ("run_started", 1),
+        ("cell_started", "toy-strategy"),
+        ("cell_finished", True),
+        ("run_finished", 1),
+    ]
+    assert "plugin 'broken_observer' failed in cell_finished: ZeroDivisionError" in (
+        capsys.readouterr().err
+    )
+
+
+def test_cell_failed_is_called_with_the_error(tmp_path):
+    seen = []
+    observer = _plugin("observer", cell_failed=lambda cell, error: seen.append(error))
+    with pytest.raises(BenchbaseError):
+        Runner(
+            _host(_toy_plugin(lambda tasks: None), observer),
+            Suite("toy", ["toy-set"], ["toy/net"], ["toy-strategy"]),
+            tmp_path,
+            device="cpu",
+        ).run()
+    assert isinstance(seen[0], PluginContractError)
