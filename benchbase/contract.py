@@ -78,7 +78,7 @@ def _pretrained_callable(build: Callable[..., Any]) -> Callable[[bool], Any]:
     """``build`` callable as ``build(pretrained)``: the contract only promises a callable
     "taking ``pretrained: bool``", so a keyword-only ``def build(*, pretrained)`` is wrapped."""
     try:
-        params = list(inspect.signature(build).parameters.values())
+        params = list(inspect.signature(build, follow_wrapped=False).parameters.values())
     except (TypeError, ValueError):  # some builtins and C callables have no signature
         return build
     positional = [
