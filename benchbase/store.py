@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,44 @@ CREATE TABLE IF NOT EXISTS predictions (
 
 DB_NAME = "results.sqlite"
 
+#: How long a claim outlives its last renewal. A live run renews its claims every third of
+#: this (:class:`ClaimKeeper`), so only a run that died (or lost the shared file system) lets
+#: them lapse; another host's run then takes them over after at most this long.
+LEASE_SECONDS = 300.0
+
+
+class ClaimKeeper:
+    """A daemon thread that keeps this process's claims alive while it computes their cells.
+
+    It has its own SQLite connection (connections are not shared across threads) and renews
+    every ``lease / 3`` seconds; a missed renewal (the database busy for long) only brings the
+    expiry closer, the next one catches up.
+    """
+
+    def __init__(self, path: Path, host: str, pid: int, lease_seconds: float) -> None:
+        self.path, self.host, self.pid, self.lease = path, host, pid, lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="benchbase-claims", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(self.lease / 3):
+                try:
+                    conn.execute(
+                        "UPDATE claims SET expires = ? WHERE host = ? AND pid = ?",
+                        (time.time() + self.lease, self.host, self.pid),
+                    )
+                except sqlite3.Error:
+                    continue
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
 
 @contextmanager
 def damaged_database(path: Path) -> Iterator[None]:
@@ -76,6 +115,7 @@ class Store:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._keeper: ClaimKeeper | None = None
         with damaged_database(self.path):
             self._set_up()
 
@@ -95,7 +135,13 @@ class Store:
                 time.sleep(0.05)
 
     def close(self) -> None:
+        self._stop_keeper()
         self.conn.close()
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -114,11 +160,12 @@ class Store:
 
     # --- claims: concurrent runs on one --out compute each cell once -----------------
 
-    def claim(self, fingerprint: str, lease_seconds: float = 3600.0) -> bool:
+    def claim(self, fingerprint: str, lease_seconds: float = LEASE_SECONDS) -> bool:
         """Claim a cell for this process; False when it is done or another live process holds it.
 
         A claim lapses when its lease expires or, on the same host, when its process is gone
-        (a run killed with SIGKILL frees its cell for the next run at once).
+        (a run killed with SIGKILL frees its cell for the next run at once). While this store
+        is open, a :class:`ClaimKeeper` renews the lease of every claim it holds.
         """
         me_host, me_pid = socket.gethostname(), os.getpid()
         with self.transaction() as db:
@@ -136,10 +183,13 @@ class Store:
                 "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
                 (fingerprint, f"{me_host}:{me_pid}", me_host, me_pid, time.time() + lease_seconds),
             )
+        if self._keeper is None:
+            self._keeper = ClaimKeeper(self.path, me_host, me_pid, lease_seconds)
         return True
 
     def release_claims(self) -> None:
         """Drop every claim this process holds (on a clean stop or an interrupt)."""
+        self._stop_keeper()
         self.conn.execute(
             "DELETE FROM claims WHERE host = ? AND pid = ?", (socket.gethostname(), os.getpid())
         )

@@ -77,3 +77,39 @@ def test_readers_see_committed_cells_while_a_writer_is_open(tmp_path):
 def test_missing_store_is_explained(tmp_path):
     with pytest.raises(BenchbaseError, match="no results at .*run a suite first"):
         Store(tmp_path / "nowhere", create=False)
+
+
+def _claim_row(store: Store, fp: str) -> tuple:
+    return store.conn.execute(
+        "SELECT host, pid, expires FROM claims WHERE fingerprint = ?", (fp,)
+    ).fetchone()
+
+
+def test_another_hosts_claim_holds_until_its_lease_lapses(tmp_path):
+    import time
+
+    store = Store(tmp_path)
+    for fp, expires in (("live", time.time() + 60), ("lapsed", time.time() - 1)):
+        store.conn.execute(
+            "INSERT INTO claims VALUES (?, ?, ?, ?, ?)", (fp, "far:1", "far", 1, expires)
+        )
+    assert not store.claim("live")  # a run on another machine is computing it
+    assert store.claim("lapsed")  # that run died: its lease ran out
+    assert _claim_row(store, "lapsed")[0] != "far"
+    store.close()
+
+
+def test_a_live_run_renews_its_claims_and_stops_when_released(tmp_path):
+    import time
+
+    store = Store(tmp_path)
+    assert store.claim("cell", lease_seconds=0.6)
+    first = _claim_row(store, "cell")[2]
+    time.sleep(1.0)  # past the first lease: the keeper has renewed it meanwhile
+    renewed = _claim_row(store, "cell")[2]
+    assert renewed > first and renewed > time.time()
+    keeper = store._keeper
+    store.release_claims()
+    assert _claim_row(store, "cell") is None
+    assert keeper is not None and not keeper._thread.is_alive()
+    store.close()
