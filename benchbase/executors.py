@@ -15,10 +15,11 @@ identical to a single-process run (same cells, same seeds, same features).
   used by the tests). ``--out`` must be on storage every node sees (the feature and image
   caches live there too); SQLite's locking needs a file system with working POSIX locks
   (not every NFS mount has them; Lustre and GPFS do).
-- ``torchrun --nproc_per_node N -m benchbase.executors SUITE OUT``: sharded extraction
-  (:func:`torchrun_extract`): every rank extracts a disjoint slice of each image list, the
-  slices are merged into the ordinary feature cache entries; then ``benchbase run`` on
-  ``OUT`` finds every feature cached.
+- ``torchrun --nproc_per_node N -m benchbase run ...`` (:mod:`benchbase.ddp`): sharded
+  extraction (:func:`extract_features`: every rank extracts a disjoint slice of each image
+  list, the slices are merged into the ordinary feature cache entries), data-parallel
+  fine-tuning, then rank 0 runs the other cells. ``-m benchbase.executors SUITE OUT`` is
+  the extraction alone (:func:`torchrun_extract`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cluster",
         default=None,
         help="submitit: slurm (default when sbatch exists), local or debug",
+    )
+    g.add_argument(
+        "--dist-backend",
+        choices=("auto", "nccl", "gloo"),
+        default="auto",
+        help="under torchrun: process-group backend (auto: nccl on CUDA, gloo on CPU)",
     )
 
 
@@ -285,6 +292,7 @@ def sharded_extract(
     stats = ExtractionStats(0, 0.0, 0)
     if hi > lo:
         mine = {t: cache.writer(shard[t].format(rank), {"shard": [rank, world]}) for t in writers}
+        kwargs["progress"] = f"{kwargs.get('progress', 'extract')} (rank {rank}/{world})"
         stats = extract(backbone, model, taps, samples[lo:hi], open_image, mine, device, **kwargs)
         for w in mine.values():
             w.commit()
@@ -309,72 +317,64 @@ def sharded_extract(
     return stats
 
 
-def torchrun_extract(config: WorkerConfig) -> int:
-    """Under ``torchrun``: fill the feature cache of every dataset × backbone group of the
-    suite, each rank extracting a disjoint shard of the images. A following ``benchbase run``
-    (same ``--out``) finds every feature cached and does no forward pass."""
-    import torch
+def extract_features(runner: Any, grid: Any, cells: list[Any], device: Any) -> int:
+    """Under an initialised process group: every feature the ``cells`` (feature strategies)
+    need and the cache lacks, each dataset × backbone group's missing layers in one pass
+    that every rank shares (:func:`sharded_extract`). Returns the images this rank forwarded.
+    The uint8 image cache is bypassed (ranks decode disjoint slices; an entry needs them all).
+    """
     import torch.distributed as dist
 
     import benchbase.features as features
     from benchbase.backbones import resolve
-    from benchbase.device import resolve_device
-    from benchbase.plugins import host
-    from benchbase.runner import Runner, RunSummary
-    from benchbase.suites import load_suite
+    from benchbase.runner import RunSummary
 
-    os.environ.update(config.env)
-    device = resolve_device(config.device)
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        device = torch.device("cuda", torch.cuda.current_device())
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    h = host()
-    runner = Runner(
-        h,
-        load_suite(h, config.suite),
-        Path(config.out),
-        Path(config.data_root) if config.data_root else None,
-        config.device,
-        config.batch_size,
-        skip_bad_images=config.skip_bad_images,
-    )
-    runner.image_cache = None  # ranks decode disjoint shards; a shared entry needs them all
-    grid, _, _ = runner.plan()
     groups: dict[tuple[str, str], list[Any]] = {}
-    for cell in grid.cells:
-        if h.strategies.get(cell.strategy).inputs == "features":
-            groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
-    original = features.extract
+    for cell in cells:
+        groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
+    summary = RunSummary()
+    original, image_cache = features.extract, runner.image_cache
     _PLAIN_EXTRACT[:] = [original]
     features.extract = sharded_extract
+    runner.image_cache = None
     try:
-        for (ds_name, bb_name), cells in groups.items():
-            spec = resolve(h, bb_name)
-            runner._features(ds_name, grid.data[ds_name], spec, cells, device, RunSummary())
+        for (ds_name, bb_name), group in groups.items():
+            dist.barrier()  # every rank sees the same cache state: all extract, or none
+            spec = resolve(runner.host, bb_name)
+            runner._features(ds_name, grid.data[ds_name], spec, group, device, summary)
     finally:
         features.extract = original
-        dist.barrier()
-        dist.destroy_process_group()
+        runner.image_cache = image_cache
+    return summary.forward_images
+
+
+def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
+    """Under ``torchrun``: fill the feature cache of every dataset × backbone group of the
+    suite, each rank extracting a disjoint shard of the images, and run no cell. Kept for
+    ``torchrun -m benchbase.executors``; ``torchrun -m benchbase run`` does this and the rest.
+    """
+    from benchbase import ddp
+
+    ddp.run(config, backend=backend, cells=False)
     return 0
 
 
 if __name__ == "__main__":  # torchrun --nproc_per_node N -m benchbase.executors SUITE OUT
-    _ap = argparse.ArgumentParser(prog="python -m benchbase.executors")
+    _ap = argparse.ArgumentParser(
+        prog="torchrun --nproc_per_node N -m benchbase.executors",
+        description="Sharded extraction only; `torchrun ... -m benchbase run --suite S --out O` "
+        "also runs the cells.",
+    )
     _ap.add_argument("suite")
     _ap.add_argument("out")
     _ap.add_argument("--data-root", default=None)
     _ap.add_argument("--device", default="auto")
     _ap.add_argument("--batch-size", type=int, default=None)
+    _ap.add_argument("--dist-backend", choices=("auto", "nccl", "gloo"), default="auto")
     _a = _ap.parse_args()
-    sys.exit(
-        torchrun_extract(
-            WorkerConfig(
-                suite=_a.suite,
-                out=_a.out,
-                data_root=_a.data_root,
-                device=_a.device,
-                batch_size=_a.batch_size,
-            )
-        )
-    )
+    try:
+        _config = WorkerConfig(_a.suite, _a.out, _a.data_root, _a.device, _a.batch_size)
+        sys.exit(torchrun_extract(_config, _a.dist_backend))
+    except BenchbaseError as _exc:
+        print(f"benchbase: error: {_exc}", file=sys.stderr)
+        sys.exit(2)

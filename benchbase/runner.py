@@ -393,6 +393,7 @@ class Runner:
             "n_test": len(split.test),
             "skipped_files": data.skipped,
             "fit_seconds": round(fit_seconds, 4),
+            "ranks": _ranks(),  # > 1: trained data-parallel under torchrun (benchbase.ddp)
             "chosen": {o.layer: o.chosen for o in outcomes},
             "sweep": {o.layer: o.sweep for o in outcomes},
         }
@@ -409,6 +410,14 @@ class Runner:
             fingerprint, cell_row, results, info, {o.layer: (o.scores, test_y) for o in outcomes}
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
+
+
+def _ranks() -> int:
+    """The world size of an initialised torch.distributed process group, else 1."""
+    dist = sys.modules.get("torch.distributed")  # never imported here for a plain run
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_world_size())
+    return 1
 
 
 def _labels(samples: list[Sample] | Any) -> np.ndarray:

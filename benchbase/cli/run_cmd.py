@@ -28,7 +28,10 @@ def add_parser(sub: Any) -> None:
         '  strategies = ["linear-svm"]\n  [params.linear-svm]\n  C = [0.1, 1.0]\n\n'
         "Re-running the same command skips finished cells; Ctrl-C keeps what is done.\n"
         "Scale out: --jobs 4 (local workers), or --executor submitit --jobs 16 --partition gpu\n"
-        "--gpus-per-job 1 --time-limit 240 (SLURM array; docs/SCALING.md).",
+        "--gpus-per-job 1 --time-limit 240 (SLURM array), or several GPUs on one node:\n"
+        "  torchrun --nproc_per_node 4 -m benchbase run --suite finetune --data-root ~/data\n"
+        "(sharded extraction, data-parallel finetune / transfer-n, then rank 0 runs the rest\n"
+        "and prints the summary; docs/SCALING.md).",
     )
     p.add_argument("--suite", required=True, help="registered suite name or a .toml file")
     p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
@@ -59,6 +62,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchbase import ddp
+
+    torchrun = ddp.under_torchrun()  # one of several ranks started by torchrun
+    if torchrun:
+        ddp.check_args(args)
     set_weights(args.weights)
     h = host()
     suite = load_suite(h, args.suite)
@@ -72,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_images=args.skip_bad_images,
     )
     if args.dry_run:
-        return dry_run(runner)
-    if executors.wanted(args):  # --jobs N / --executor submitit: workers share the store
+        return dry_run(runner) if not torchrun or ddp.rank() == 0 else 0
+    if torchrun:  # every rank extracts and trains; rank 0 runs the rest and reports
+        ranked = ddp.run(executors.config_from_args(args), backend=args.dist_backend)
+        if ranked is None:
+            return 0
+        summary = ranked
+    elif executors.wanted(args):  # --jobs N / --executor submitit: workers share the store
         summary = RunSummary(**executors.merge(executors.dispatch(args)))
     else:
         summary = runner.run()

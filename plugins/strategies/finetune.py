@@ -24,7 +24,7 @@ batches of a small target set make poor estimates); their affine parameters stil
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly; that tensor costs
 3 × L² bytes per image (about 2 GB for VOC 2007 at 224 px), shared with ``transfer-n``
 and ``linear-svm-aug`` within one process. Under an initialised ``torch.distributed`` process
-group (``torchrun -m benchbase.ddp``) training is data-parallel; see :func:`data_parallel`.
+group (``torchrun -m benchbase run``) training is data-parallel; see :func:`data_parallel`.
 """
 
 from __future__ import annotations
@@ -127,13 +127,13 @@ def sample_draws(seed: int, epoch: int, indices: Any) -> np.ndarray:
 def data_parallel() -> tuple[int, int]:
     """(rank, world size) of the initialised ``torch.distributed`` process group, else (0, 1).
 
-    Under ``torchrun -m benchbase.ddp`` every rank calls :func:`train_network` on the same
+    Under ``torchrun -m benchbase run`` every rank calls :func:`train_network` on the same
     cell: rank ``r`` of ``w`` computes samples ``r::w`` of each global batch, gradients are
     summed over the ranks (each rank's loss is its sum divided by the global batch size, so
-    the sum is the single-process mean), and every rank evaluates the validation and test
-    images on identical weights. Batch-norm layers that learn their statistics
-    (``freeze_bn = false``, modes that train them) and dropout see per-rank batches and
-    masks, so such runs differ from one process; frozen statistics (the default) match.
+    the sum is the single-process mean), batch-norm layers that learn their statistics use
+    the global batch's (:func:`sync_batchnorm`), and every rank evaluates the validation
+    and test images on identical weights. Dropout masks come from per-rank random streams,
+    so a network with active dropout or drop-path differs from one process.
     """
     try:
         import torch.distributed as dist
@@ -176,6 +176,87 @@ def _all_reduce_grads(params: list[Any], device: Any) -> None:
         k = q.grad.numel()
         q.grad.copy_(flat[offset : offset + k].view_as(q.grad))
         offset += k
+
+
+def sync_batchnorm(model: torch.nn.Module) -> list[Any]:
+    """Make every batch-norm layer of ``model`` normalise, in training mode, with the mean
+    and variance of the global batch (all ranks' shares) and update its running statistics
+    with them, as one process does over the whole batch; in eval mode it is unchanged.
+    Works on CPU (gloo) and CUDA alike (``torch.nn.SyncBatchNorm`` is GPU-only). Returns
+    the patched modules; ``del module.forward`` restores each."""
+    from functools import partial
+
+    from torch import nn
+
+    patched = []
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and "forward" not in vars(module):
+            module.forward = partial(_global_batchnorm, module)
+            patched.append(module)
+    return patched
+
+
+def _global_batchnorm(module: Any, x: Any) -> Any:
+    import torch
+    import torch.distributed as dist
+
+    if not module.training:
+        return type(module).forward(module, x)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    dims = [0, *range(2, x.dim())]
+    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP: in fp32
+    count = torch.tensor([x.numel() // max(1, x.shape[1])], dtype=torch.float64, device=x.device)
+    dist.all_reduce(count)
+    n = float(count.item())
+    if n <= 1:  # what nn.BatchNorm raises for a one-value batch
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size "
+            f"{list(x.shape)} on this rank and {n:.0f} values per channel over all ranks"
+        )
+    # two reductions (mean, then squared deviations): as stable as one process's variance;
+    # their backward sums the gradients of every rank's loss, as one process's does
+    mean = _summed(xf.sum(dims)) / n
+    centered = xf - mean.view(shape)
+    var = _summed((centered * centered).sum(dims)) / n
+    if module.track_running_stats and module.running_mean is not None:
+        with torch.no_grad():
+            module.num_batches_tracked.add_(1)
+            factor = module.momentum
+            if factor is None:  # cumulative moving average
+                factor = 1.0 / float(module.num_batches_tracked)
+            module.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
+            module.running_var.mul_(1 - factor).add_(var.detach() * (n / (n - 1)), alpha=factor)
+    y = centered * torch.rsqrt(var + module.eps).view(shape)
+    if module.affine:
+        y = y * module.weight.view(shape) + module.bias.view(shape)
+    return y.to(x.dtype)
+
+
+_SUMMED: list[Any] = []
+
+
+def _summed(tensor: Any) -> Any:
+    """The sum of ``tensor`` over the ranks, differentiable: its gradient is the sum of
+    the ranks' gradients (the loss being the sum of the ranks' losses)."""
+    if not _SUMMED:
+        import torch
+        import torch.distributed as dist
+
+        class AllReduceSum(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                x = x.clone()
+                dist.all_reduce(x)
+                return x
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> Any:
+                grad = grad.clone()
+                dist.all_reduce(grad)
+                return grad
+
+        _SUMMED.append(AllReduceSum)
+    return _SUMMED[0].apply(tensor)
 
 
 # --- the network: new head, blocks by depth -------------------------------------------
@@ -362,6 +443,21 @@ def train_network(
 ) -> TrainResult:
     """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs``;
     keep the epoch with the best validation metric; score the test images with it."""
+    synced = sync_batchnorm(model) if data_parallel()[1] > 1 else []
+    try:
+        return _train(model, lrs, data, task, synced)
+    finally:
+        for module in synced:
+            del module.forward
+
+
+def _train(
+    model: torch.nn.Module,
+    lrs: dict[str, float | None],
+    data: TrainData,
+    task: ImageTask,
+    synced: list[Any],
+) -> TrainResult:
     import torch
 
     from benchbase.device import autocast
@@ -405,12 +501,15 @@ def train_network(
     for epoch in range(1, epochs + 1):
         model.train()
         freeze_batchnorm(model, everywhere=bool(p["freeze_bn"]))
+        # a batch-norm layer learning its statistics reduces over the ranks in every forward:
+        # a rank with no share of a batch still runs one (on no images) to take part
+        join = any(m.training for m in synced)
         total = 0.0
         for idx in torch.randperm(n, generator=gen).split(batch_size):
             mine = idx[rank::world]  # this rank's fixed share of the global batch
             opt.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
-            if len(mine):
+            if len(mine) or join:
                 if p["augment"]:
                     draws = torch.from_numpy(sample_draws(task.seed, epoch, mine.tolist()))
                     x = random_resized_crop(

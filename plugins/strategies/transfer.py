@@ -11,7 +11,8 @@ AlexNet: conv1..conv5, fc6, fc7). Each ``n`` is one result row, with layer ``"n=
 (frozen) or ``"n=<n>+"`` (fine-tuned; ``mode="both"`` gives both curves), so the rows form
 the transferability curve. Training is the ``finetune`` loop (every trainable parameter at
 ``lr``; early stopping on validation); copied frozen blocks keep their batch-norm
-statistics, the others learn theirs (``freeze_bn=False``).
+statistics, the others learn theirs (``freeze_bn=False``). Under ``torchrun -m benchbase
+run`` the cells train data-parallel, as ``finetune``'s do.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ def run_n(task: ImageTask, n: int, data: Any, mode: str) -> Outcome:
     import torch
 
     coarse = task.params["granularity"] == "coarse"
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]):  # the fresh layers and the new head: seeded
         torch.manual_seed(task.seed)
         fresh = task.backbone.build(False)
-    head = replace_head(fresh, len(task.classes))
+        head = replace_head(fresh, len(task.classes))
     blocks = blocks_by_depth(fresh, head, coarse=coarse)
     if not 0 <= n <= len(blocks):
         raise BenchbaseError(
@@ -99,7 +100,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="transfer-n",
             evaluate=transfer_n,
-            version="2",
+            version="3",
             description="Yosinski et al. 2014: copy the first n blocks of the pretrained "
             "network, re-initialise the rest, train with the copied blocks frozen (AnB) or "
             "fine-tuned (AnB+); one row per n (layer 'n=<n>'); n=0 is from scratch",
