@@ -281,9 +281,13 @@ def _device(params: dict[str, Any]) -> torch.device:
     return torch.device(name)
 
 
-#: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
-#: faster than several: the products are too small to amortise thread wake-ups.
-SMALL_PROBLEM = 1_000_000
+#: Below this many multiply-adds per matrix product (n × d × classes) the sweep runs on one
+#: CPU thread. On an idle 2-core machine two threads halve a product already at 4 million,
+#: but the solver's many small steps make its threads spin-wait on each other, and when any
+#: other process competes for the cores a 5-100 million sweep became 10-30x slower with two
+#: threads than with one (docs/PERFORMANCE.md, bench_threads.py). One thread is never far
+#: from the best below this size; above it the products are long enough to share.
+SMALL_PROBLEM = 1_000_000_000
 
 
 def idle_cores() -> int | None:
@@ -298,13 +302,8 @@ def idle_cores() -> int | None:
 
 
 def cpu_threads(n: int, d: int, k: int) -> int:
-    """Intra-op threads for a CPU sweep of this size: 1 for tiny problems, else torch's,
-    capped at the idle cores.
-
-    Two threads halve a product already at 4 million multiply-adds on an idle 2-core machine,
-    but on a machine oversubscribed by other work they made the sweep 4x slower than one
-    thread (docs/PERFORMANCE.md, bench_threads.py), hence the cap.
-    """
+    """Intra-op threads for a CPU sweep of this size: 1 below :data:`SMALL_PROBLEM`, else
+    torch's, capped at the cores other processes leave idle."""
     if n * d * k < SMALL_PROBLEM:
         return 1
     idle = idle_cores()

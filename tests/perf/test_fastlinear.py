@@ -121,9 +121,10 @@ def test_cpu_threads_small_problems_and_busy_machines_get_one(monkeypatch):
         fastlinear.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False
     )
     monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
-    assert fastlinear.cpu_threads(10, 10, 10) == 1  # too small to share
-    assert fastlinear.cpu_threads(2000, 512, 100) == 8  # idle machine: all of torch's
+    assert fastlinear.cpu_threads(2000, 512, 100) == 1  # too small to share
+    big = (20000, 2048, 400)  # SUN-397-sized
+    assert fastlinear.cpu_threads(*big) == 8  # idle machine: all of torch's
     monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
-    assert fastlinear.cpu_threads(2000, 512, 100) == 3  # 5 cores busy with other work
+    assert fastlinear.cpu_threads(*big) == 3  # 5 cores busy with other work
     monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (40.0, 40.0, 40.0))
-    assert fastlinear.cpu_threads(2000, 512, 100) == 1
+    assert fastlinear.cpu_threads(*big) == 1
