@@ -29,6 +29,8 @@ L-BFGS stops (max |gradient| of its scaled objective <= ``tol``), the SVM fits a
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -281,33 +283,59 @@ def _device(params: dict[str, Any]) -> torch.device:
     return torch.device(name)
 
 
-#: Below this many multiply-adds per matrix product (n × d × classes) the sweep runs on one
-#: CPU thread. On an idle 2-core machine two threads halve a product already at 4 million,
-#: but the solver's many small steps make its threads spin-wait on each other, and when any
-#: other process competes for the cores a 5-100 million sweep became 10-30x slower with two
-#: threads than with one (docs/PERFORMANCE.md, bench_threads.py). One thread is never far
-#: from the best below this size; above it the products are long enough to share.
-SMALL_PROBLEM = 1_000_000_000
+#: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
+#: faster than several: the products are too small to amortise thread wake-ups.
+SMALL_PROBLEM = 1_000_000
 
 
-def idle_cores() -> int | None:
-    """Cores not busy with other work (the 1-minute load average, this process counted
-    idle), or None where the platform does not say; as GNU OpenMP's ``OMP_DYNAMIC`` does."""
+def busy_elsewhere(samples: int = 3, interval: float = 0.005) -> int | None:
+    """How many tasks of other processes are running right now (Linux: ``/proc/loadavg``'s
+    running count minus this process's running threads, e.g. torch's still-spinning pool;
+    the most over a few samples), or None where the platform does not say."""
     try:
-        cores = len(os.sched_getaffinity(0))
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
+        counts = []
+        for i in range(samples):
+            with open("/proc/loadavg") as fh:
+                running = int(fh.read().split()[3].split("/")[0])
+            counts.append(running - _running_here())
+            if i + 1 < samples:
+                time.sleep(interval)
+    except (OSError, ValueError, IndexError):
         return None
-    return max(1, int(cores - load + 1.5))
+    return max(0, max(counts))
+
+
+def _running_here() -> int:
+    """This process's threads in state R (running or runnable)."""
+    count = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            count += stat.read_text().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return count
 
 
 def cpu_threads(n: int, d: int, k: int) -> int:
     """Intra-op threads for a CPU sweep of this size: 1 below :data:`SMALL_PROBLEM`, else
-    torch's, capped at the cores other processes leave idle."""
+    torch's, capped at the cores no other process is running on right now.
+
+    The cap matters more than the count: the solver's many short steps make torch's threads
+    spin-wait on each other, and with another process on one of the cores two threads were
+    10-30x slower than one, while on an idle 2-core machine two are 1.6x faster
+    (docs/PERFORMANCE.md, benchmarks/bench_threads.py).
+    """
     if n * d * k < SMALL_PROBLEM:
         return 1
-    idle = idle_cores()
-    return torch.get_num_threads() if idle is None else min(idle, torch.get_num_threads())
+    threads = torch.get_num_threads()
+    busy = busy_elsewhere()
+    if busy is None:
+        return threads
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(threads, cores - busy))
 
 
 def sweep(

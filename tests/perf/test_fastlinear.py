@@ -120,11 +120,29 @@ def test_cpu_threads_small_problems_and_busy_machines_get_one(monkeypatch):
     monkeypatch.setattr(
         fastlinear.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False
     )
-    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
-    assert fastlinear.cpu_threads(2000, 512, 100) == 1  # too small to share
-    big = (20000, 2048, 400)  # SUN-397-sized
+    monkeypatch.setattr(fastlinear, "busy_elsewhere", lambda: 0)
+    assert fastlinear.cpu_threads(100, 100, 10) == 1  # too small to share
+    big = (2000, 512, 100)
     assert fastlinear.cpu_threads(*big) == 8  # idle machine: all of torch's
-    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+    monkeypatch.setattr(fastlinear, "busy_elsewhere", lambda: 5)
     assert fastlinear.cpu_threads(*big) == 3  # 5 cores busy with other work
-    monkeypatch.setattr(fastlinear.os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    monkeypatch.setattr(fastlinear, "busy_elsewhere", lambda: 40)
     assert fastlinear.cpu_threads(*big) == 1
+    monkeypatch.setattr(fastlinear, "busy_elsewhere", lambda: None)  # not Linux
+    assert fastlinear.cpu_threads(*big) == 8
+
+
+def test_busy_elsewhere_sees_a_competing_process():
+    import subprocess
+    import sys
+    import time
+
+    if fastlinear.busy_elsewhere() is None:
+        pytest.skip("no /proc/loadavg")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert fastlinear.busy_elsewhere() >= 1
+    finally:
+        spin.kill()
+        spin.wait()
