@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benchbase import compiling
 from benchbase.device import (
     autocast,
     configure_cpu_threads,
@@ -99,6 +100,9 @@ class TapExtractor:
         """``taps`` maps a name to a module path; ``pooling`` a name to "gap" (default) or
         "spp" (how a 4-D output becomes a vector)."""
         self.model = model
+        #: what runs the model (e.g. :class:`benchbase.compiling.PaddedCompiled`); it may pad
+        #: the batch, the captured rows are cut back to the batch's length
+        self.forward: Callable[[torch.Tensor], Any] = model
         self.captured: dict[str, torch.Tensor] = {}
         self._stack = ExitStack()
         pooling = pooling or {}
@@ -131,8 +135,8 @@ class TapExtractor:
 
     def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         self.captured = {}
-        self.model(batch)
-        return self.captured
+        self.forward(batch)
+        return {name: rows[: len(batch)] for name, rows in self.captured.items()}
 
     def close(self) -> None:
         self._stack.close()
@@ -200,6 +204,8 @@ def extract(
             f"backbone {backbone.name!r}, {exc}. Fix the backbone's layers mapping: each value "
             "is a module path of the built model, as in dict(model.named_modules())"
         ) from None
+    if compiling.wanted(len(images), device):
+        extractor.forward = compiling.PaddedCompiled(model, batch_size)
     chunker = _Chunker()
     loader = torch.utils.data.DataLoader(
         images,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchbase import executors
+from benchbase import compiling, executors
 from benchbase.cli.common import subparser
 from benchbase.plugins import host
 from benchbase.runner import Runner, RunSummary
@@ -39,6 +40,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
     p.add_argument(
+        "--compile",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="torch.compile the backbone for extraction: auto (default) compiles CPU passes "
+        "over 10,000+ images, where its ~1 min warm-up pays for itself (1.85x faster "
+        "ResNet-18 on 2 cores); on / off force it. Same as BENCHBASE_COMPILE",
+    )
+    p.add_argument(
         "--weights",
         action="append",
         default=[],
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if torchrun:
         ddp.check_args(args)
     set_weights(args.weights)
+    if args.compile is not None:  # an environment variable reaches every worker and rank
+        os.environ[compiling.ENV] = args.compile
     h = host()
     suite = load_suite(h, args.suite)
     runner = Runner(
