@@ -21,9 +21,9 @@ conjugate gradients in a decorrelated basis of the features (:func:`decorrelatin
 where a diagonal preconditioner is nearly exact), loose inner solves (:data:`FORCING`), the
 forward products of CG reused by the line search, and warm starts: the ``C`` grid is solved
 in increasing order, each from the previous solution, and the refit on all training data
-starts from the chosen ``C``'s solution. The logistic fits stop where scikit-learn's
-L-BFGS stops (max |gradient| of its scaled objective <= ``tol``), the SVM fits at
-``||g|| <= tol * ||g(0)||``.
+starts from the chosen ``C``'s solution. The logistic fits stop by scikit-learn's L-BFGS
+rule (max |gradient| of its scaled objective <= ``tol``) with a tenth of its ``tol``
+(:data:`LOGISTIC_TOL_SCALE`), the SVM fits at ``||g|| <= tol * ||g(0)||``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ from benchbase.splitting import train_val_indices
 from benchbase.types import FeatureTask, Outcome
 
 LOSSES = ("squared_hinge", "logistic")
+
+#: The logistic fits stop at scikit-learn's criterion with ``tol`` times this. At its own
+#: ``tol`` a truncated Newton method leaves the flat directions of a weakly regularised,
+#: SUN-397-sized problem unconverged (test accuracy 43.1 vs 45.1 % at the optimum, C = 100,
+#: from zero); one tenth of it reaches the optimum (45.09 vs 45.06 at 1e-7).
+LOGISTIC_TOL_SCALE = 0.1
 
 #: How exactly each Newton step's linear system is solved (CG's relative residual): loose
 #: early steps cost fewer Hessian products and the outer iteration corrects them
@@ -169,13 +175,14 @@ class TorchLinear:
             g0 = self._terms(zero, torch.zeros_like(z), x, y, mask, c, r)[1].norm()
         x2 = (x * x).sum(0, keepdim=True).T
         # scikit-learn's L-BFGS stops at max |gradient| <= tol of its objective, which is
-        # ours divided by C * (rows in the class's problem)
+        # ours divided by C * (rows in the class's problem); we ask 10x less of it
+        # (LOGISTIC_TOL_SCALE)
         rows = (mask.sum(0) if mask is not None else torch.full_like(x[0, :1], len(x))) * c
         for _ in range(self.max_iter):
             gnorm = g.norm()
             if self.loss == "logistic":
                 g_x = g if back is None else back @ g
-                if bool((g_x.abs().amax(0) <= self.tol * rows).all()):
+                if bool((g_x.abs().amax(0) <= LOGISTIC_TOL_SCALE * self.tol * rows).all()):
                     break
             elif gnorm <= self.tol * g0:
                 break
