@@ -204,8 +204,9 @@ def extract(
             f"backbone {backbone.name!r}, {exc}. Fix the backbone's layers mapping: each value "
             "is a module path of the built model, as in dict(model.named_modules())"
         ) from None
-    if compiling.wanted(len(images), device):
-        extractor.forward = compiling.PaddedCompiled(model, batch_size)
+    compiled = compiling.forward_for(model, batch_size, len(images), device)
+    if compiled is not None:
+        extractor.forward = compiled
     chunker = _Chunker()
     loader = torch.utils.data.DataLoader(
         images,

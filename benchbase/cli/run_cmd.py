@@ -43,9 +43,10 @@ def add_parser(sub: Any) -> None:
         "--compile",
         choices=("auto", "on", "off"),
         default=None,
-        help="torch.compile the backbone for extraction: auto (default) compiles CPU passes "
-        "over 10,000+ images, where its ~1 min warm-up pays for itself (1.85x faster "
-        "ResNet-18 on 2 cores); on / off force it. Same as BENCHBASE_COMPILE",
+        help="torch.compile the backbone for extraction: auto (default) times the first CPU "
+        "batches and compiles when the rest of the pass would take 5+ minutes, where the ~1 min "
+        "warm-up pays for itself (1.2-1.85x faster on 2 cores); on / off force it. Same as "
+        "BENCHBASE_COMPILE",
     )
     p.add_argument(
         "--weights",

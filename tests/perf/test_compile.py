@@ -14,17 +14,56 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
 def test_policy(monkeypatch):
+    model = torch.nn.Identity()
     monkeypatch.delenv(compiling.ENV, raising=False)
-    big, small = compiling.AUTO_MIN_IMAGES, compiling.AUTO_MIN_IMAGES - 1
-    assert compiling.wanted(big, CPU) and not compiling.wanted(small, CPU)
-    assert not compiling.wanted(10**6, CUDA)  # auto never compiles on a GPU
+    auto = compiling.forward_for(model, 4, 10**6, CPU)
+    assert auto is not None and auto.compiled is None  # times eager batches first
+    assert compiling.forward_for(model, 4, 10**6, CUDA) is None  # auto: never on a GPU
     monkeypatch.setenv(compiling.ENV, "on")
-    assert compiling.wanted(1, CPU) and compiling.wanted(1, CUDA)
+    assert compiling.forward_for(model, 4, 1, CUDA).compiled is not None  # from the start
     monkeypatch.setenv(compiling.ENV, "off")
-    assert not compiling.wanted(10**6, CPU)
+    assert compiling.forward_for(model, 4, 10**6, CPU) is None
     monkeypatch.setenv(compiling.ENV, "yes")
     with pytest.raises(BenchbaseError, match=r"BENCHBASE_COMPILE='yes'.*auto, on, off"):
-        compiling.wanted(1, CPU)
+        compiling.forward_for(model, 4, 1, CPU)
+
+
+class FakeClock:
+    """A forward pass that takes ``per_image`` seconds per image, on a clock of its own."""
+
+    def __init__(self, per_image: float) -> None:
+        self.now, self.per_image = 0.0, per_image
+
+    def __call__(self) -> float:
+        return self.now
+
+    def model(self, batch: torch.Tensor) -> torch.Tensor:
+        self.now += self.per_image * len(batch)
+        return batch
+
+
+@pytest.mark.parametrize(
+    ("per_image", "n_images", "compiles"),
+    [
+        (0.05, 10_000, True),  # ResNet-18-like on a CPU: ~500 s of eager work left
+        (0.005, 10_000, False),  # EfficientNet-Lite0 @ 96 px: ~50 s left, warm-up won't pay
+        (0.005, 100_000, True),  # ... unless the dataset is SUN-397-sized
+    ],
+)
+def test_auto_compiles_only_when_the_eager_pass_would_outlast_the_warm_up(
+    monkeypatch, per_image, n_images, compiles
+):
+    made = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: made.append(kw) or model)
+    clock = FakeClock(per_image)
+    forward = compiling.PaddedCompiled(clock.model, 32, n_images=n_images, clock=clock)
+    batch = torch.zeros(32, 3, 2, 2)
+    for _ in range(compiling.TIMED_BATCHES + 1):
+        assert forward.compiled is None  # eager while timing
+        forward(batch)
+    assert (forward.compiled is not None) == compiles
+    assert forward.eager == (not compiles)
+    assert len(made) == int(compiles)
 
 
 def _net() -> torch.nn.Module:
