@@ -219,16 +219,13 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``torchrun -m benchbase.ddp SUITE OUT``: what ``-m benchbase run`` does, kept for
-    older scripts."""
+def legacy_main(prog: str, description: str, action: Any, argv: list[str] | None = None) -> int:
+    """The older positional torchrun entry points (``-m benchbase.ddp`` and
+    ``-m benchbase.executors``): ``SUITE OUT`` plus the run options, then
+    ``action(WorkerConfig, backend)``; errors exit 2 with the usual one-line message."""
     from benchbase.executors import WorkerConfig
 
-    ap = argparse.ArgumentParser(
-        prog="torchrun --nproc_per_node N -m benchbase.ddp",
-        description="Same as `torchrun --nproc_per_node N -m benchbase run --suite SUITE "
-        "--out OUT`.",
-    )
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("suite")
     ap.add_argument("out")
     ap.add_argument("--data-root", default=None)
@@ -237,11 +234,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dist-backend", choices=BACKENDS, default="auto")
     a = ap.parse_args(argv)
     try:
-        run(WorkerConfig(a.suite, a.out, a.data_root, a.device, a.batch_size), a.dist_backend)
+        action(WorkerConfig(a.suite, a.out, a.data_root, a.device, a.batch_size), a.dist_backend)
     except BenchbaseError as exc:
         print(f"benchbase: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``torchrun -m benchbase.ddp SUITE OUT``: what ``-m benchbase run`` does, kept for
+    older scripts."""
+    return legacy_main(
+        "torchrun --nproc_per_node N -m benchbase.ddp",
+        "Same as `torchrun --nproc_per_node N -m benchbase run --suite SUITE --out OUT`.",
+        run,
+        argv,
+    )
 
 
 if __name__ == "__main__":

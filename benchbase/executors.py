@@ -360,21 +360,13 @@ def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
 
 
 if __name__ == "__main__":  # torchrun --nproc_per_node N -m benchbase.executors SUITE OUT
-    _ap = argparse.ArgumentParser(
-        prog="torchrun --nproc_per_node N -m benchbase.executors",
-        description="Sharded extraction only; `torchrun ... -m benchbase run --suite S --out O` "
-        "also runs the cells.",
+    from benchbase import ddp
+
+    sys.exit(
+        ddp.legacy_main(
+            "torchrun --nproc_per_node N -m benchbase.executors",
+            "Sharded extraction only; `torchrun ... -m benchbase run --suite S --out O` "
+            "also runs the cells.",
+            torchrun_extract,
+        )
     )
-    _ap.add_argument("suite")
-    _ap.add_argument("out")
-    _ap.add_argument("--data-root", default=None)
-    _ap.add_argument("--device", default="auto")
-    _ap.add_argument("--batch-size", type=int, default=None)
-    _ap.add_argument("--dist-backend", choices=("auto", "nccl", "gloo"), default="auto")
-    _a = _ap.parse_args()
-    try:
-        _config = WorkerConfig(_a.suite, _a.out, _a.data_root, _a.device, _a.batch_size)
-        sys.exit(torchrun_extract(_config, _a.dist_backend))
-    except BenchbaseError as _exc:
-        print(f"benchbase: error: {_exc}", file=sys.stderr)
-        sys.exit(2)
