@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import pluggy
 
-from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.types import (
+from benchbase.api.types import (
     Backbone,
     Cell,
     Dataset,
@@ -47,6 +46,7 @@ from benchbase.types import (
     Strategy,
     Suite,
 )
+from benchbase.errors import BenchbaseError, DataLayoutError
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from benchbase.types import Backbone, Cell, Dataset, Result, Strategy, Suite
+    from benchbase.api.types import Backbone, Cell, Dataset, Result, Strategy, Suite
 
 hookspec = pluggy.HookspecMarker("benchbase")
 

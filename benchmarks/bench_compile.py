@@ -37,10 +37,10 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from benchbase.backbones import resolve
-    from benchbase.device import autocast, configure_cpu_threads
-    from benchbase.features import TapExtractor
-    from benchbase.plugins import Host
+    from benchbase.extract.backbones import resolve
+    from benchbase.extract.device import autocast, configure_cpu_threads
+    from benchbase.extract.features import TapExtractor
+    from benchbase.plugin.manager import Host
 
     device = torch.device(args.device)
     if device.type == "cpu":

@@ -4,7 +4,7 @@
     python benchmarks/bench_decode.py --device cuda --images 2048 --batch-size 128
 
 What the uint8 image cache is filled with today: PIL decode -> resize the shorter side ->
-centre crop (``benchbase.images.resize_crop``, one image at a time in DataLoader workers).
+centre crop (``benchbase.extract.images.resize_crop``, one image at a time in DataLoader workers).
 Compared with ``torchvision.io.decode_jpeg`` (libjpeg-turbo on CPU; on CUDA a whole batch at
 once through nvJPEG) followed by an antialiased bilinear resize and crop in torch. Prints
 img/s for each, the ratio to PIL, and how far the pixels are from PIL's (the published
@@ -40,7 +40,7 @@ def main() -> None:
     from torchvision.io import ImageReadMode, decode_jpeg
     from torchvision.transforms.v2 import functional as F
 
-    from benchbase.images import resize_crop
+    from benchbase.extract.images import resize_crop
 
     print(f"machine: {machine()}; torchvision {torchvision.__version__}")
     print(f"{args.images} JPEGs {args.image_size[0]}x{args.image_size[1]} -> {args.size} px")

@@ -23,8 +23,8 @@ from _common import machine, report, timed  # noqa: E402
 
 
 def fake_dataset(root: Path, n: int, size: tuple[int, int]) -> list:
+    from benchbase.api.types import Sample
     from benchbase.testing import save_image, synthetic_image
-    from benchbase.types import Sample
 
     samples = []
     for i in range(n):
@@ -54,13 +54,13 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from benchbase.backbones import resolve
-    from benchbase.cache import FeatureCache
-    from benchbase.device import autocast, configure_cpu_threads
-    from benchbase.features import TapExtractor, extract
-    from benchbase.imagecache import ImageCache
-    from benchbase.plugins import Host
-    from benchbase.types import open_image_file
+    from benchbase.api.types import open_image_file
+    from benchbase.extract.backbones import resolve
+    from benchbase.extract.cache import FeatureCache
+    from benchbase.extract.device import autocast, configure_cpu_threads
+    from benchbase.extract.features import TapExtractor, extract
+    from benchbase.extract.imagecache import ImageCache
+    from benchbase.plugin.manager import Host
 
     device = torch.device(args.device)
     if device.type == "cpu":

@@ -25,12 +25,12 @@ CHILD = r"""
 import json, resource, sys
 from pathlib import Path
 import torch
-from benchbase.backbones import resolve
-from benchbase.cache import FeatureCache
-from benchbase.features import extract
-from benchbase.imagecache import ImageCache
-from benchbase.plugins import Host
-from benchbase.types import Sample, open_image_file
+from benchbase.extract.backbones import resolve
+from benchbase.extract.cache import FeatureCache
+from benchbase.extract.features import extract
+from benchbase.extract.imagecache import ImageCache
+from benchbase.plugin.manager import Host
+from benchbase.api.types import Sample, open_image_file
 root, n = Path(sys.argv[1]), int(sys.argv[2])
 samples = [Sample(str(root / "data" / f"{i:06d}.png"), i % 10) for i in range(n)]
 spec = resolve(Host(entry_points=False), "timm/test_resnet:random")

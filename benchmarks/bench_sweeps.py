@@ -36,7 +36,7 @@ def features(n: int, d: int, k: int, multilabel: bool, seed: int = 0, signal: fl
 
 
 def task_for(n_train, n_test, d, k, multilabel, grid, signal=0.8):
-    from benchbase.types import FeatureTask
+    from benchbase.api.types import FeatureTask
 
     x, y = features(n_train + n_test, d, k, multilabel, signal=signal)
     return FeatureTask(
@@ -82,7 +82,7 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from benchbase.metrics import evaluate
-    from benchbase.selection import l2_normalize, select_and_refit
+    from benchbase.toolkit.selection import l2_normalize, select_and_refit
 
     scale = 1.0 if args.full else (args.scale or 0.1)
     grid = [0.01, 0.1, 1.0, 10.0, 100.0]

@@ -33,7 +33,7 @@ def main() -> None:
     from benchbase_plugins.strategies.linear import logistic, svm
     from threadpoolctl import threadpool_limits
 
-    from benchbase.selection import l2_normalize, select_and_refit
+    from benchbase.toolkit.selection import l2_normalize, select_and_refit
 
     cores = len(os.sched_getaffinity(0))
     grid = [0.01, 0.1, 1.0, 10.0, 100.0]

@@ -42,8 +42,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.advise import DEFAULT_BACKBONE, advise, report
     from benchbase.cli.common import parse_options
+    from benchbase.tools.advise import DEFAULT_BACKBONE, advise, report
 
     advice = advise(
         args.dataset,

@@ -7,9 +7,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from benchbase.backbones import resolve
 from benchbase.cli.common import print_json, subparser
-from benchbase.plugins import host
+from benchbase.extract.backbones import resolve
+from benchbase.plugin.manager import host
 
 
 def add_parser(sub: Any) -> None:
@@ -40,8 +40,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.backbones import set_weights_file
-    from benchbase.selfcheck import check
+    from benchbase.extract.backbones import set_weights_file
+    from benchbase.tools.selfcheck import check
 
     if args.weights:
         set_weights_file(args.name, args.weights)

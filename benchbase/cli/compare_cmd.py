@@ -10,7 +10,7 @@ from benchbase.cli.common import print_json, subparser
 from benchbase.errors import BenchbaseError
 from benchbase.leaderboard.collect import MAIN_METRICS, card_metric
 from benchbase.leaderboard.stats import paired_bootstrap
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 
 def add_parser(sub: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from benchbase.cli.common import parse_options, print_json, subparser
 from benchbase.errors import BenchbaseError
-from benchbase.plugins import host
-from benchbase.suites import call_load
+from benchbase.plugin.manager import host
+from benchbase.run.suites import call_load
 
 
 def _option_arg(p: argparse.ArgumentParser) -> None:
@@ -194,7 +194,7 @@ def compare_counts(
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from benchbase.imagecheck import describe, find_bad_images
+    from benchbase.data.imagecheck import describe, find_bad_images
 
     ds, data, options = _load(args.name, args.data_root, parse_options(args.option))
     samples = [s for split in data.splits for s in (*split.train, *split.test)]
@@ -258,7 +258,7 @@ def run_fake(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     import tomllib
 
-    from benchbase.download import DownloadError, download_dataset
+    from benchbase.data.download import DownloadError, download_dataset
 
     card = None
     if args.card is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from benchbase.cli.common import print_json, subparser
 from benchbase.errors import BenchbaseError
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 KINDS = ("datasets", "backbones", "strategies", "suites")
 

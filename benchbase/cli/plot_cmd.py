@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stored_options(out: Path, dataset: str) -> dict[str, Any] | None:
-    from benchbase.store import Store
+    from benchbase.run.store import Store
 
     if not (out / "results.sqlite").exists():
         return None
@@ -74,9 +74,9 @@ def _stored_options(out: Path, dataset: str) -> dict[str, Any] | None:
 
 
 def tsne(args: argparse.Namespace) -> Any:
-    from benchbase.backbones import resolve
+    from benchbase.extract.backbones import resolve
     from benchbase.leaderboard import cached_features, plots
-    from benchbase.plugins import host
+    from benchbase.plugin.manager import host
 
     if not args.dataset or not args.backbone:
         raise BenchbaseError("plot tsne needs --dataset NAME and --backbone NAME")

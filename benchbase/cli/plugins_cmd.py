@@ -8,7 +8,7 @@ from typing import Any
 from tabulate import tabulate
 
 from benchbase.cli.common import print_json, subparser
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 
 def add_parser(sub: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from benchbase.cli.common import print_json, subparser
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 COLUMNS = ("suite", "dataset", "split", "backbone", "layer", "strategy", "metric", "value")
 

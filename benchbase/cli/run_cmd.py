@@ -9,11 +9,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchbase import compiling, executors
 from benchbase.cli.common import subparser
-from benchbase.plugins import host
-from benchbase.runner import Runner, RunSummary
-from benchbase.suites import load_suite
+from benchbase.extract import compiling
+from benchbase.plugin.manager import host
+from benchbase.run import executors
+from benchbase.run.runner import Runner, RunSummary
+from benchbase.run.suites import load_suite
 
 
 def add_parser(sub: Any) -> None:
@@ -72,7 +73,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase import ddp
+    from benchbase.run import ddp
 
     torchrun = ddp.under_torchrun()  # one of several ranks started by torchrun
     if torchrun:
@@ -117,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
 
 def set_weights(pairs: list[str]) -> None:
     """``--weights NAME=PATH``: the backbone plugins read these through the environment."""
-    from benchbase.backbones import set_weights_file
     from benchbase.errors import BenchbaseError
+    from benchbase.extract.backbones import set_weights_file
 
     for pair in pairs:
         name, sep, path = pair.partition("=")
@@ -143,7 +144,7 @@ def dry_run(runner: Runner) -> int:
         f"\n{len(grid.cells)} cells ({n_done} done) over "
         + ", ".join(f"{k}: {v}" for k, v in per_ds.items())
     )
-    from benchbase.suites import layout
+    from benchbase.run.suites import layout
 
     planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():

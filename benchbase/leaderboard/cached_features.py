@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from benchbase.api.types import DatasetData, Sample, stable_hash
 from benchbase.errors import BenchbaseError
-from benchbase.types import DatasetData, Sample, stable_hash
 
 
 def sidecars(cache_root: Path) -> list[dict[str, Any]]:
@@ -41,7 +41,7 @@ def find(
         and m["identity"].get("weights") == weights
         and m["identity"].get("layer") == layer
     ]
-    order = data.images()  # the runner's image list (benchbase.types.DatasetData.images)
+    order = data.images()  # the runner's image list (benchbase.api.types.DatasetData.images)
     wanted = stable_hash([s.key for s in order], 32)
     for meta in metas:
         if meta["identity"].get("images") == wanted and Path(meta["_npy"]).exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase.errors import BenchbaseError
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 #: The headline metric of a dataset, by preference (``accuracy`` in the papers = ``top1``).
 MAIN_METRICS = ("voc07_map", "voc_map", "mean_per_class_accuracy", "top1")

@@ -12,7 +12,7 @@ import numpy as np
 from benchbase.leaderboard import collect, references
 from benchbase.leaderboard.collect import Method
 from benchbase.leaderboard.tables import Context
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 
 def stored_predictions(out_dir: Path) -> Any:

@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbase.cache import file_sha256
-from benchbase.libcache import cache_root
+from benchbase.toolkit import cache_root, file_sha256
 
 if TYPE_CHECKING:
     import torch

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 from benchbase_plugins.backbones import efficientnet_lite_weights as lite
 
 from benchbase import Backbone, hookimpl
-from benchbase.cache import file_sha256
 from benchbase.errors import WeightsUnavailableError
-from benchbase.libcache import LibraryFacts
+from benchbase.toolkit import LibraryFacts, file_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +47,7 @@ def weights_env_var(model: str) -> str:
 
 def _env_weights(model: str) -> Path | None:
     """``--weights timm/MODEL=PATH`` (BENCHBASE_WEIGHTS_TIMM_<MODEL>), else BENCHBASE_WEIGHTS_<MODEL>."""
-    from benchbase.backbones import weights_file
+    from benchbase.toolkit import weights_file
 
     return weights_file(PREFIX + model, weights_env_var(model))
 

@@ -37,10 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbase import Backbone, hookimpl
-from benchbase.backbones import weights_env_var, weights_file
-from benchbase.cache import file_sha256
 from benchbase.errors import WeightsUnavailableError
-from benchbase.libcache import LibraryFacts
+from benchbase.toolkit import LibraryFacts, file_sha256, weights_env_var, weights_file
 
 if TYPE_CHECKING:
     import torch

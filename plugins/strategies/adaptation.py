@@ -28,8 +28,7 @@ import numpy as np
 
 from benchbase import FeatureTask, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.metrics import evaluate
-from benchbase.selection import align_scores, l2_normalize
-from benchbase.splitting import train_val_indices
+from benchbase.toolkit import align_scores, l2_normalize, train_val_indices
 
 if TYPE_CHECKING:
     from benchbase_plugins.strategies.adaptation_head import AdaptationHead

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from benchbase.splitting import train_val_indices
+from benchbase.toolkit import train_val_indices
 
 
 def masked_loss(logits: Any, y: Any, multilabel: bool) -> Any:

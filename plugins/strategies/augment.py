@@ -16,7 +16,7 @@ views of an image fall on the same side) scored the way the test set is, then th
 refit on all training views.
 
 Features of each view are cached under ``ImageTask.cache_dir`` with
-:class:`benchbase.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
+:class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
 the view and the image list, so a rerun or another C grid costs no forward pass.
 """
 
@@ -30,12 +30,16 @@ from benchbase_plugins.strategies.linear import C_GRID, svm
 from threadpoolctl import threadpool_limits
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
-from benchbase.backbones import feature_identity
-from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
-from benchbase.selection import align_scores, decision_scores, l2_normalize
-from benchbase.splitting import train_val_indices
+from benchbase.toolkit import (
+    FeatureCache,
+    align_scores,
+    decision_scores,
+    feature_identity,
+    l2_normalize,
+    train_val_indices,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -103,9 +107,7 @@ def view_features(
     """
     import torch
 
-    from benchbase.device import autocast
-    from benchbase.features import TapExtractor
-    from benchbase.images import normalize
+    from benchbase.toolkit import TapExtractor, autocast, normalize
 
     p = task.params
     identity = {

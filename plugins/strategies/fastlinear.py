@@ -13,7 +13,7 @@ the test scores match them (see ``tests/perf/test_fastlinear.py``):
 Multilabel difficult labels (0) are masked out of their class's loss and a class whose
 training labels are all one value gets a constant score, as
 :class:`~benchbase_plugins.strategies.heads.MultilabelOneVsRest` does. Classes missing from
-the training data score ``-inf`` (:func:`benchbase.selection.align_scores`).
+the training data score ``-inf`` (:func:`benchbase.toolkit.selection.align_scores`).
 
 Speed comes from solving every class at once with full-batch matrix products (float32, the
 BLAS of torch or the GPU) and from needing few of them: a truncated Newton method with
@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchbase import FeatureTask, Outcome
 from benchbase.metrics import evaluate
-from benchbase.selection import align_scores
-from benchbase.splitting import train_val_indices
-from benchbase.types import FeatureTask, Outcome
+from benchbase.toolkit import align_scores, train_val_indices
 
 LOSSES = ("squared_hinge", "logistic")
 
@@ -354,7 +353,7 @@ def sweep(
     max_iter: int = 100,
     device: torch.device | None = None,
 ) -> Outcome:
-    """:func:`benchbase.selection.select_and_refit` for a linear head, solved in torch."""
+    """:func:`benchbase.toolkit.selection.select_and_refit` for a linear head, solved in torch."""
     device = device or _device(task.params)
     if device.type != "cpu":
         return _sweep(task, loss, transform, grid, val_fraction, max_iter, device)

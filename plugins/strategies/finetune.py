@@ -39,14 +39,13 @@ import numpy as np
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
-from benchbase.splitting import train_val_indices
-from benchbase.types import stable_hash
+from benchbase.toolkit import stable_hash, train_val_indices
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from benchbase.types import Sample
+    from benchbase import Sample
 
 TRAIN_MODES = ("layerwise", "top", "all", "head")
 _DECODED: dict[tuple[Any, ...], torch.Tensor] = {}
@@ -64,8 +63,7 @@ def decode(
     """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s)."""
     import torch
 
-    from benchbase.device import loader_workers
-    from benchbase.images import ImageList, resize_crop
+    from benchbase.toolkit import ImageList, loader_workers, resize_crop
 
     key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation)
     if key in _DECODED:
@@ -417,8 +415,7 @@ def predict(
     """Logits of the centre crops of ``images`` (uint8), as float64 (n, C)."""
     import torch
 
-    from benchbase.device import autocast
-    from benchbase.images import normalize
+    from benchbase.toolkit import autocast, normalize
 
     model.eval()
     device = task.device
@@ -460,8 +457,7 @@ def _train(
 ) -> TrainResult:
     import torch
 
-    from benchbase.device import autocast
-    from benchbase.images import normalize
+    from benchbase.toolkit import autocast, normalize
 
     p = task.params
     device = task.device

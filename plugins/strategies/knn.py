@@ -9,7 +9,7 @@ Params: ``k`` (the grid swept on a validation split carved from the training set
 from __future__ import annotations
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
-from benchbase.selection import l2_normalize, select_and_refit
+from benchbase.toolkit import l2_normalize, select_and_refit
 
 K_GRID = [1, 3, 5, 10, 20, 50]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from benchbase.selection import l2_normalize
+from benchbase.toolkit import l2_normalize
 
 #: Test rows scored per block (bounds the similarity matrix held in memory).
 BLOCK = 2048

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
-from benchbase.selection import l2_normalize, select_and_refit
+from benchbase.toolkit import l2_normalize, select_and_refit
 
 if TYPE_CHECKING:  # scikit-learn is imported when a probe runs, not when plugins load
     from sklearn.base import BaseEstimator

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from benchbase.backbones import resolve
+from benchbase.api.types import IMAGENET_MEAN
 from benchbase.cli import main
-from benchbase.plugins import host
-from benchbase.selfcheck import check
-from benchbase.types import IMAGENET_MEAN
+from benchbase.extract.backbones import resolve
+from benchbase.plugin.manager import host
+from benchbase.tools.selfcheck import check
 
 LITE0 = "timm/tf_efficientnet_lite0"
 

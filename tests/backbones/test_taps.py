@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from benchbase import Backbone, Sample
-from benchbase.features import TapExtractor, _Chunker, extract, pool, spatial_pyramid_pool
-from benchbase.plugins import host
+from benchbase.extract.features import TapExtractor, _Chunker, extract, pool, spatial_pyramid_pool
+from benchbase.plugin.manager import host
 from benchbase.testing import check_backbone
 
 

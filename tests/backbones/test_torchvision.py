@@ -10,10 +10,10 @@ import pytest
 import torch
 from benchbase_plugins.backbones import torchvision_backbones as tv
 
-from benchbase.backbones import resolve, set_weights_file, weights_env_var
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, WeightsUnavailableError
-from benchbase.plugins import host
+from benchbase.extract.backbones import resolve, set_weights_file, weights_env_var
+from benchbase.plugin.manager import host
 
 
 def test_preprocessing_comes_from_the_weights_enum() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchbase.cache import FeatureCache
+from benchbase.extract.cache import FeatureCache
 
 IDENTITY = {
     "backbone": "b",

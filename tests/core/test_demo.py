@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from benchbase.plugins import Host
+from benchbase.plugin.manager import Host
 
 
 @pytest.mark.slow

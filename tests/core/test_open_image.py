@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchbase.types import Sample, open_image_file
+from benchbase.api.types import Sample, open_image_file
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,11 @@ from benchbase import (
     Suite,
     hookimpl,
 )
+from benchbase.api.contract import PluginContractError, check_outcomes
 from benchbase.cli import main
-from benchbase.contract import PluginContractError, check_outcomes
 from benchbase.errors import BenchbaseError, UnknownNameError
-from benchbase.plugins import Host
-from benchbase.runner import Runner
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
 
 CLASSES = ["dark", "bright", "striped"]
 

@@ -14,7 +14,7 @@ import pytest
 from benchbase import Backbone, Dataset, DatasetData, hookimpl
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, UnknownNameError
-from benchbase.plugins import BUILTIN_PLUGINS, Host
+from benchbase.plugin.manager import BUILTIN_PLUGINS, Host
 
 
 def _dataset(name: str) -> Dataset:

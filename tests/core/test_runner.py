@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from benchbase.cli import main
-from benchbase.plugins import Host
-from benchbase.runner import Runner
-from benchbase.suites import suite_from_toml
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.suites import suite_from_toml
 
 TINY = """
 name = "tiny"

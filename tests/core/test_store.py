@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchbase.api.types import Result
 from benchbase.errors import BenchbaseError
-from benchbase.store import Store
-from benchbase.types import Result
+from benchbase.run.store import Store
 
 CELL = {
     "suite": "s",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from benchbase.errors import BenchbaseError
-from benchbase.plugins import Host
-from benchbase.suites import expand, suite_from_toml
+from benchbase.plugin.manager import Host
+from benchbase.run.suites import expand, suite_from_toml
 
 SUITE = """
 name = "tiny"

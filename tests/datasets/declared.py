@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 
 from benchbase.cli import main
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 from benchbase.testing import make_fake_dataset
 
 

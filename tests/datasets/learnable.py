@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from benchbase import metrics
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 BINS = 40
 

@@ -11,7 +11,7 @@ from benchbase_cards import load_card
 from declared import DeclaredLayout, info_json
 
 from benchbase.cli import main
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 from benchbase.testing import make_fake_dataset
 
 # Fake Caltech-101: BACKGROUND_Google 9, Faces 10, Faces_easy 8, accordion 7, yin_yang 9 images.

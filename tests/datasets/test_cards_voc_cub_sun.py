@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from benchbase_cards import card_names, load_card
 
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 NAMES = ["voc2007", "voc2012", "cub200", "sun397"]
 

@@ -12,7 +12,7 @@ from learnable import probe_scores
 from benchbase import Sample
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 from benchbase.testing import make_fake_dataset
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from benchbase.cli import main
-from benchbase.download import (
+from benchbase.data.download import (
     DownloadError,
     UnsafeArchiveError,
     download_dataset,

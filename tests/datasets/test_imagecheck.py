@@ -1,4 +1,4 @@
-"""benchbase.imagecheck: bad images found with their reasons; a cache of good files that
+"""benchbase.data.imagecheck: bad images found with their reasons; a cache of good files that
 re-checks a file once it changes; screening that drops and records bad files."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from benchbase.api.types import DatasetData, Sample, Split
+from benchbase.data.imagecheck import find_bad_images, screen
 from benchbase.errors import BenchbaseError
-from benchbase.imagecheck import find_bad_images, screen
 from benchbase.testing import save_image, synthetic_image
-from benchbase.types import DatasetData, Sample, Split
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_cache_remembers_good_files_until_they_change(files: list[Path], tmp_pat
     opened: list[str] = []
 
     def spy(sample: Sample):
-        from benchbase.types import open_image_file
+        from benchbase.api.types import open_image_file
 
         opened.append(str(sample.source))
         return open_image_file(sample)

@@ -86,7 +86,7 @@ def test_data_root_that_is_a_file(tmp_path: Path, capsys) -> None:
 
 
 def test_classes_are_the_sorted_categories(root: Path) -> None:
-    from benchbase.plugins import host
+    from benchbase.plugin.manager import host
 
     data = host().datasets.get("mit67").load(root, {})
     assert data.classes == sorted(data.classes)

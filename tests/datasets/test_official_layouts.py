@@ -16,7 +16,7 @@ import pytest
 
 from benchbase.cli import main
 from benchbase.errors import DataLayoutError
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 
 def _load(name: str, root: Path, **options: Any) -> Any:

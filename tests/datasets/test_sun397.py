@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 from benchbase.testing import make_fake_dataset
 
 PARTITIONS = {f"partition{p:02d}": (15, 15) for p in range(1, 11)}

@@ -11,7 +11,7 @@ from learnable import probe_scores
 
 from benchbase.cli import main
 from benchbase.errors import DataLayoutError
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 from benchbase.testing import make_fake_dataset
 
 PAPER_ORDER = [

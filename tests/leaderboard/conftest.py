@@ -9,7 +9,7 @@ import pytest
 from lb_stores import LAYERS, voc_labels, write_cell
 
 from benchbase.leaderboard.model import VOC_CLASSES
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 
 @pytest.fixture(scope="session")

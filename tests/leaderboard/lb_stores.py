@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from benchbase import metrics
-from benchbase.store import Store
-from benchbase.types import Result, stable_hash
+from benchbase.api.types import Result, stable_hash
+from benchbase.run.store import Store
 
 LAYERS = ("conv1", "conv3", "conv5", "fc6", "fc7")
 

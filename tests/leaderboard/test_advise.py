@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchbase.advise import RECOMMENDATIONS, decide, middle_tap
 from benchbase.cli import main
 from benchbase.cli.common import parse_options
+from benchbase.tools.advise import RECOMMENDATIONS, decide, middle_tap
 
 
 @pytest.mark.parametrize(

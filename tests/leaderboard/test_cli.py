@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchbase.cli import main
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "csv", "latex", "html"])

@@ -42,10 +42,10 @@ def test_plot_explains_when_nothing_to_plot(voc_store: Path, tmp_path: Path, cap
 def test_plot_tsne_from_the_feature_cache(tmp_path: Path) -> None:
     """Features cached under the runner's identity for the digits dataset are found by
     rebuilding the image list, and plotted coloured by class."""
-    from benchbase.backbones import resolve
-    from benchbase.cache import FeatureCache
-    from benchbase.plugins import host
-    from benchbase.types import stable_hash
+    from benchbase.api.types import stable_hash
+    from benchbase.extract.backbones import resolve
+    from benchbase.extract.cache import FeatureCache
+    from benchbase.plugin.manager import host
 
     h = host()
     dataset = h.datasets.get("digits")
@@ -74,7 +74,7 @@ def test_plot_tsne_from_the_feature_cache(tmp_path: Path) -> None:
     # a store with the digits options used, as after `benchbase run`
     from lb_stores import write_cell
 
-    from benchbase.store import Store
+    from benchbase.run.store import Store
 
     store = Store(tmp_path / "runs")
     write_cell(

@@ -198,7 +198,7 @@ def test_cub_uses_the_declared_metric_and_shows_box_caveats(tmp_path: Path) -> N
     import numpy as np
     from lb_stores import write_cell
 
-    from benchbase.store import Store
+    from benchbase.run.store import Store
 
     store = Store(tmp_path)
     labels = np.random.default_rng(0).integers(0, 5, 120)

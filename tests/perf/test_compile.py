@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchbase import compiling
 from benchbase.errors import BenchbaseError
-from benchbase.features import TapExtractor
+from benchbase.extract import compiling
+from benchbase.extract.features import TapExtractor
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -177,11 +177,11 @@ def test_extraction_compiles_when_asked_and_writes_the_eager_features(monkeypatc
     """``BENCHBASE_COMPILE=on`` (what ``--compile on`` sets) reaches ``features.extract``."""
     from benchbase_plugins.datasets.digits import PREFIX, open_digit
 
-    import benchbase.features as features
-    from benchbase.backbones import resolve
-    from benchbase.cache import FeatureCache
-    from benchbase.plugins import Host
-    from benchbase.types import Sample
+    import benchbase.extract.features as features
+    from benchbase.api.types import Sample
+    from benchbase.extract.backbones import resolve
+    from benchbase.extract.cache import FeatureCache
+    from benchbase.plugin.manager import Host
 
     made = []
     real_compile = torch.compile

@@ -9,9 +9,9 @@ from benchbase_plugins.strategies.heads import for_task
 from benchbase_plugins.strategies.linear import linear_svm, logistic, logreg, svm
 from threadpoolctl import threadpool_limits
 
+from benchbase.api.types import FeatureTask
 from benchbase.metrics import evaluate
-from benchbase.selection import l2_normalize, select_and_refit
-from benchbase.types import FeatureTask
+from benchbase.toolkit.selection import l2_normalize, select_and_refit
 
 GRID = [0.1, 1.0, 10.0]
 

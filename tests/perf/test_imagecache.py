@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-import benchbase.features as features
-from benchbase.backbones import resolve
-from benchbase.cache import FeatureCache
-from benchbase.imagecache import ImageCache
-from benchbase.plugins import Host
-from benchbase.runner import Runner
-from benchbase.suites import suite_from_toml
-from benchbase.types import Sample
+import benchbase.extract.features as features
+from benchbase.api.types import Sample
+from benchbase.extract.backbones import resolve
+from benchbase.extract.cache import FeatureCache
+from benchbase.extract.imagecache import ImageCache
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.suites import suite_from_toml
 
 N = 24
 
@@ -143,7 +143,7 @@ def test_a_killed_writers_temp_file_is_swept_by_the_next_writer(tmp_path):
     import subprocess
     import sys
 
-    from benchbase.types import stable_hash
+    from benchbase.api.types import stable_hash
 
     cache = ImageCache(tmp_path)
     identity = ImageCache.identity(["a", "b"], 32, 0.875, "bilinear")

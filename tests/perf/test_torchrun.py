@@ -1,4 +1,4 @@
-"""torchrun -m benchbase.executors (sharded extraction only) over 2 CPU processes (gloo)
+"""torchrun -m benchbase.run.executors (sharded extraction only) over 2 CPU processes (gloo)
 fills the cache as a single process does."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from torchrun_helpers import assert_same_features, torchrun, values
 
-from benchbase.plugins import Host
-from benchbase.runner import Runner
-from benchbase.suites import suite_from_toml
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.suites import suite_from_toml
 
 SUITE = """
 name = "shard"
@@ -34,7 +34,7 @@ def test_torchrun_two_ranks_fill_the_cache_like_one_process(tmp_path, suite_file
     assert Runner(host, suite_from_toml(path), ref, device="cpu").run().forward_images > 0
 
     out = tmp_path / "ddp"
-    torchrun("-m", "benchbase.executors", str(path), str(out), "--device", "cpu")
+    torchrun("-m", "benchbase.run.executors", str(path), str(out), "--device", "cpu")
     assert not (out / "results.sqlite").exists() or not values(out)  # extraction only
 
     summary = Runner(host, suite_from_toml(path), out, device="cpu").run()

@@ -1,4 +1,4 @@
-"""torchrun -m benchbase.ddp (the older entry point of `torchrun -m benchbase run`): a
+"""torchrun -m benchbase.run.ddp (the older entry point of `torchrun -m benchbase run`): a
 finetune cell trained data-parallel on 2 CPU ranks (gloo) equals one process: same metric
 values, stored test scores (within 1e-4) and per-epoch losses."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from torchrun_helpers import assert_same_results, torchrun
 
-from benchbase.plugins import Host
-from benchbase.runner import Runner
-from benchbase.suites import suite_from_toml
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.suites import suite_from_toml
 
 SUITE = """
 name = "ddp-finetune"
@@ -38,5 +38,5 @@ def test_torchrun_finetune_equals_one_process(tmp_path, suite_file):
     assert summary.done == 1
 
     out = tmp_path / "ddp"
-    torchrun("-m", "benchbase.ddp", str(path), str(out), "--device", "cpu")
+    torchrun("-m", "benchbase.run.ddp", str(path), str(out), "--device", "cpu")
     assert_same_results(out, ref)

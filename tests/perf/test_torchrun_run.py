@@ -10,7 +10,7 @@ import pytest
 from torchrun_helpers import assert_same_features, assert_same_results, torchrun
 
 from benchbase.cli import main
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 # linear-svm: features (sharded extraction); finetune with frozen batch-norm statistics;
 # transfer-n (freeze_bn = false): its re-initialised blocks learn batch-norm statistics

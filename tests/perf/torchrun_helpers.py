@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchbase.store import Store
+from benchbase.run.store import Store
 
 KEYS = ("dataset", "split", "backbone", "layer", "strategy", "metric")
 

@@ -15,9 +15,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     its file and its :func:`snapshot`."""
     import faultplug
 
-    from benchbase.plugins import Host
-    from benchbase.runner import Runner
-    from benchbase.suites import suite_from_toml
+    from benchbase.plugin.manager import Host
+    from benchbase.run.runner import Runner
+    from benchbase.run.suites import suite_from_toml
 
     root = tmp_path_factory.mktemp("reference")
     suite = root / "rel.toml"

@@ -141,7 +141,7 @@ def centroid(tasks: dict[str, Any]) -> list[Outcome]:
 
 def _patch_cache_writer() -> None:
     """With ``BBREL_FAULT=extract``: stall in the middle of writing a cache entry."""
-    from benchbase import cache
+    from benchbase.extract import cache
 
     write = cache.CacheWriter.write
 
@@ -156,7 +156,7 @@ def _patch_cache_writer() -> None:
 
 def _patch_store() -> None:
     """With ``BBREL_FAULT=write``: stall the second cell's transaction before its COMMIT."""
-    from benchbase import store
+    from benchbase.run import store
 
     if getattr(store.Store, "_bbrel_patched", False):
         return
@@ -183,7 +183,7 @@ def _patch_store() -> None:
 
 
 def _patch_poll(seconds: float) -> None:
-    from benchbase.runner import Runner
+    from benchbase.run.runner import Runner
 
     init = Runner.__init__
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchbase.plugins import BUILTIN_PLUGINS
+from benchbase.plugin.manager import BUILTIN_PLUGINS
 
 HERE = Path(__file__).parent
 

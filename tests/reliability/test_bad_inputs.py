@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from benchbase import Dataset, DatasetData, Sample, Split, Strategy, hookimpl
-from benchbase.cache import FeatureCache
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.plugins import Host
-from benchbase.runner import Runner
-from benchbase.store import Store
-from benchbase.suites import expand, suite_from_toml
+from benchbase.extract.cache import FeatureCache
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.store import Store
+from benchbase.run.suites import expand, suite_from_toml
 
 FILE_DATASETS = ["voc2007", "voc2012", "mit67", "caltech101", "caltech256", "cub200", "sun397"]
 
@@ -120,8 +120,8 @@ def test_unreadable_split_list_for_real(tmp_path, host, suite_file):
 def test_unreadable_image_is_named_before_extraction(tmp_path, monkeypatch):
     from PIL import Image
 
-    from benchbase.imagecheck import screen
-    from benchbase.types import open_image_file
+    from benchbase.api.types import open_image_file
+    from benchbase.data.imagecheck import screen
 
     good = tmp_path / "good.png"
     Image.new("RGB", (8, 8)).save(good)
@@ -230,8 +230,8 @@ def test_a_layer_the_backbone_lacks_fails_before_any_image_is_read(
 
 
 def _extract(model: torch.nn.Module, cache: FeatureCache, batch: int) -> np.ndarray:
-    from benchbase.backbones import BackboneSpec
-    from benchbase.features import extract
+    from benchbase.extract.backbones import BackboneSpec
+    from benchbase.extract.features import extract
 
     host = Host(extra_plugins=(faultplug,), entry_points=False)
     spec = BackboneSpec("rel-net:random", host.backbones.get("rel-net"), pretrained=False)
@@ -282,7 +282,7 @@ def test_out_of_memory_halves_the_batch_and_gives_identical_features(tmp_path):
 def test_a_full_disk_while_writing_the_cache_is_named_and_nothing_half_written_is_kept(
     host, suite_file, tmp_path, monkeypatch, capsys, where
 ):
-    import benchbase.cache as cache_mod
+    import benchbase.extract.cache as cache_mod
     from benchbase.cli import main, run_cmd
 
     def full() -> None:

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from benchbase.cache import FeatureCache
+from benchbase.extract.cache import FeatureCache
 
 IDENTITY = {"backbone": "b", "weights": "w", "layer": "pool", "images": "abc"}
 

@@ -10,7 +10,7 @@ import time
 
 from relhelpers import ROUNDS, SPLITS, assert_consistent, db_rows, run_cmd, snapshot
 
-from benchbase.cache import FeatureCache
+from benchbase.extract.cache import FeatureCache
 
 
 def _computed(stderr: str) -> int:

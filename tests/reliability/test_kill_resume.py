@@ -13,7 +13,7 @@ from pathlib import Path
 
 from relhelpers import ROUNDS, SPLITS, assert_consistent, kill_at, n_cells, run_cmd, snapshot
 
-from benchbase.cache import FeatureCache
+from benchbase.extract.cache import FeatureCache
 
 
 def _committed_entries(out: Path) -> list[Path]:

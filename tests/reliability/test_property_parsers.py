@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.plugins import Host
+from benchbase.plugin.manager import Host
 
 SETTINGS = settings(
     max_examples=40,

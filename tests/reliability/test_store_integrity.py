@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchbase.api.types import Result
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError
-from benchbase.store import Store
-from benchbase.types import Result
+from benchbase.run.store import Store
 
 CELL = {
     "suite": "s",

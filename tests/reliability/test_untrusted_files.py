@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchbase.errors import BenchbaseError
-from benchbase.plugins import Host
-from benchbase.suites import expand, suite_from_toml
+from benchbase.plugin.manager import Host
+from benchbase.run.suites import expand, suite_from_toml
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for folder in ("benchbase", "plugins") for p in (REPO / folder).rglob("*.py"))
@@ -48,8 +48,8 @@ def _kw(node: ast.Call, name: str) -> object:
 def test_the_scan_sees_the_package():
     names = {p.relative_to(REPO).as_posix() for p in SOURCES}
     assert {
-        "benchbase/cache.py",
-        "benchbase/store.py",
+        "benchbase/extract/cache.py",
+        "benchbase/run/store.py",
         "plugins/backbones/timm_backbones.py",
     } <= names
 

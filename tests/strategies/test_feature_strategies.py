@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from strategy_helpers import metric_rows, run_suite
 
-from benchbase.plugins import host
+from benchbase.plugin.manager import host
 
 LITE0 = "timm/tf_efficientnet_lite0"
 FEATURE_STRATEGIES = [

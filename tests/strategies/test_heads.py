@@ -17,7 +17,7 @@ from sklearn.svm import LinearSVC
 
 from benchbase import FeatureTask
 from benchbase.metrics import evaluate
-from benchbase.plugins import Host
+from benchbase.plugin.manager import Host
 
 HEADS = [
     CosineKNN(k=3),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from benchbase.cli import main
-from benchbase.plugins import host
-from benchbase.suites import layout
+from benchbase.plugin.manager import host
+from benchbase.run.suites import layout
 
 PAPERS = {
     "razavian": {"voc2007", "mit67", "cub200", "caltech101"},

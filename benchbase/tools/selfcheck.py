@@ -3,7 +3,7 @@
 The photos ship inside scikit-image and scikit-learn, so the check runs offline. Each photo
 has a set of acceptable ImageNet-1k classes; it passes when one of them is in the top-k of
 the backbone's logits, computed with exactly the preprocessing the feature extractor uses
-(:func:`benchbase.images.resize_crop` then :func:`benchbase.images.normalize`).
+(:func:`benchbase.extract.images.resize_crop` then :func:`benchbase.extract.images.normalize`).
 
 When the configured pipeline fails, the check explains why by trying alternatives:
 
@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from benchbase.api.types import IMAGENET_MEAN, IMAGENET_STD
 from benchbase.errors import BenchbaseError
-from benchbase.images import normalize, resize_crop
-from benchbase.types import IMAGENET_MEAN, IMAGENET_STD
+from benchbase.extract.images import normalize, resize_crop
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from benchbase.types import Backbone
+    from benchbase.api.types import Backbone
 
 
 @dataclass(frozen=True)

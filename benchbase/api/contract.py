@@ -221,7 +221,7 @@ def check_outcomes(
     distinct ``layer`` labels, each with NaN-free ``(n_test, n_classes)`` scores."""
     import numpy as np
 
-    from benchbase.types import Outcome
+    from benchbase.api.types import Outcome
 
     fix = (
         f"evaluate(tasks) must return a list of benchbase.Outcome(layer=..., scores=...), one "

@@ -23,9 +23,9 @@ from typing import Any
 import pluggy
 
 from benchbase import hookspecs
+from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
-from benchbase.registry import Registry
-from benchbase.types import Backbone, Dataset, Strategy, Suite
+from benchbase.plugin.registry import Registry
 
 PROJECT = "benchbase"
 
@@ -224,7 +224,7 @@ def _notify(caller: Any, **kwargs: Any) -> None:
 
 def _fields_hint(exc: Exception) -> str:
     """For ``TypeError: Backbone.__init__() missing ...``: the fields that type takes."""
-    from benchbase import types
+    from benchbase.api import types
 
     if not isinstance(exc, TypeError):
         return ""

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase.backbones import resolve as resolve_backbone
+from benchbase.api.types import Cell, Dataset, DatasetData, Suite
 from benchbase.errors import BenchbaseError, DataLayoutError
-from benchbase.types import Cell, Dataset, DatasetData, Suite
+from benchbase.extract.backbones import resolve as resolve_backbone
 
 if TYPE_CHECKING:
-    from benchbase.plugins import Host
+    from benchbase.plugin.manager import Host
 
 SUITE_KEYS = {
     "name",

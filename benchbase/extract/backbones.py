@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchbase.api.types import stable_hash
 from benchbase.errors import BenchbaseError
-from benchbase.types import stable_hash
 
 if TYPE_CHECKING:
     import torch
 
-    from benchbase.plugins import Host
-    from benchbase.types import Backbone
+    from benchbase.api.types import Backbone
+    from benchbase.plugin.manager import Host
 
 RANDOM_SUFFIX = ":random"
 WEIGHTS_ENV_PREFIX = "BENCHBASE_WEIGHTS_"

@@ -4,7 +4,7 @@ backbone with the same preprocessing and by every later run.
 An entry is an ``.npy`` array (N, 3, S, S) of uint8 keyed by the image list (sample keys in
 order), the resize settings (size, crop fraction, interpolation) and the decode backend;
 mean/std are not part of it because normalisation happens on the device. Like
-:mod:`benchbase.cache`, rows are streamed into a temporary memory-mapped file while the
+:mod:`benchbase.extract.cache`, rows are streamed into a temporary memory-mapped file while the
 first extraction runs, the file is renamed into place, then a JSON sidecar (identity,
 shape, byte size, SHA-256) is written last as the commit marker. Reads verify the checksum
 (one sequential pass: far cheaper than decoding the images again, and an entry is read only
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
-from benchbase.types import stable_hash
+from benchbase.api.types import stable_hash
+from benchbase.extract.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
 
 if TYPE_CHECKING:
     import torch

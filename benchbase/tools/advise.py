@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from benchbase.api.types import DatasetData, Sample
 from benchbase.errors import BenchbaseError
-from benchbase.types import DatasetData, Sample
 
 DEFAULT_BACKBONE = "timm/tf_efficientnet_lite0"
 LOGITS_TAP = "imagenet-logits"
@@ -215,11 +215,11 @@ def advise(
     large_from: int = 100,
     batch_size: int | None = None,
 ) -> Advice:
-    from benchbase.backbones import feature_identity, resolve
-    from benchbase.cache import FeatureCache
-    from benchbase.device import resolve_device
-    from benchbase.features import extract
-    from benchbase.plugins import host
+    from benchbase.extract.backbones import feature_identity, resolve
+    from benchbase.extract.cache import FeatureCache
+    from benchbase.extract.device import resolve_device
+    from benchbase.extract.features import extract
+    from benchbase.plugin.manager import host
 
     h = host()
     dataset = h.datasets.get(dataset_name)

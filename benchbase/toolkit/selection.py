@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchbase.api.types import FeatureTask, Outcome
 from benchbase.metrics import evaluate
-from benchbase.splitting import train_val_indices
-from benchbase.types import FeatureTask, Outcome
+from benchbase.toolkit.splitting import train_val_indices
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator

@@ -12,23 +12,23 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benchbase import compiling
-from benchbase.device import (
+from benchbase.errors import BenchbaseError
+from benchbase.extract import compiling
+from benchbase.extract.device import (
     autocast,
     configure_cpu_threads,
     cpu_loader_workers,
     default_batch_size,
     loader_workers,
 )
-from benchbase.errors import BenchbaseError
-from benchbase.imagecache import ImageCache, cached_images
-from benchbase.images import ImageList, normalize, resize_crop
+from benchbase.extract.imagecache import ImageCache, cached_images
+from benchbase.extract.images import ImageList, normalize, resize_crop
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from benchbase.cache import CacheWriter
-    from benchbase.types import Backbone, Sample
+    from benchbase.api.types import Backbone, Sample
+    from benchbase.extract.cache import CacheWriter
 
 
 def find_module(model: torch.nn.Module, path: str) -> torch.nn.Module:
@@ -100,7 +100,7 @@ class TapExtractor:
         """``taps`` maps a name to a module path; ``pooling`` a name to "gap" (default) or
         "spp" (how a 4-D output becomes a vector)."""
         self.model = model
-        #: what runs the model (e.g. :class:`benchbase.compiling.PaddedCompiled`); it may pad
+        #: what runs the model (e.g. :class:`benchbase.extract.compiling.PaddedCompiled`); it may pad
         #: the batch, the captured rows are cut back to the batch's length
         self.forward: Callable[[torch.Tensor], Any] = model
         self.captured: dict[str, torch.Tensor] = {}

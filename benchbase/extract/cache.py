@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from benchbase.api.types import stable_hash
 from benchbase.errors import BenchbaseError
-from benchbase.types import stable_hash
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:

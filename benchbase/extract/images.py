@@ -12,7 +12,7 @@ from PIL import Image
 from benchbase.errors import BenchbaseError
 
 if TYPE_CHECKING:
-    from benchbase.types import Sample
+    from benchbase.api.types import Sample
 
 # Plain PIL, with torchvision's rounding rules (torchvision.transforms.functional.resize /
 # center_crop on PIL images give the same pixels): importing torchvision costs seconds.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchbase.cache import atomic_write_text
+from benchbase.extract.cache import atomic_write_text
 
 
 def cache_root() -> Path:

@@ -2,7 +2,7 @@
 
 Used by ``benchbase datasets check`` and by the runner: by default a run with bad images
 fails listing them; with ``--skip-bad-images`` they are left out of every split and
-recorded in :attr:`benchbase.types.DatasetData.skipped` (which enters result provenance).
+recorded in :attr:`benchbase.api.types.DatasetData.skipped` (which enters result provenance).
 
 Decoding every image once costs about as much as one pass of JPEG decoding, so files that
 decoded before are remembered in an optional JSON cache keyed by path, size and mtime.
@@ -23,7 +23,7 @@ from benchbase.errors import BenchbaseError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from benchbase.types import DatasetData, Sample
+    from benchbase.api.types import DatasetData, Sample
 
 #: How many bad files an error message lists before summarising the rest.
 SHOWN = 20
@@ -93,7 +93,7 @@ def find_bad_images(
     progress: str | None = None,
 ) -> list[BadImage]:
     """Every distinct sample source that is missing or does not decode (sorted by path)."""
-    from benchbase.types import open_image_file
+    from benchbase.api.types import open_image_file
 
     opener = open_image or open_image_file
     unique: dict[str, Sample] = {}

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from benchbase.api.types import Result
 from benchbase.errors import BenchbaseError
-from benchbase.types import Result
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (

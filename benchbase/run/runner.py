@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from benchbase import contract, metrics, provenance
-from benchbase.backbones import BackboneSpec, feature_identity
-from benchbase.backbones import resolve as resolve_backbone
-from benchbase.cache import FeatureCache
-from benchbase.errors import BenchbaseError
-from benchbase.imagecache import ImageCache
-from benchbase.store import Store
-from benchbase.suites import Grid, check_layers, expand
-from benchbase.types import (
+from benchbase import metrics
+from benchbase.api import contract
+from benchbase.api.types import (
     Cell,
     DatasetData,
     FeatureTask,
@@ -31,9 +25,17 @@ from benchbase.types import (
     Suite,
     stable_hash,
 )
+from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import BackboneSpec, feature_identity
+from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.extract.cache import FeatureCache
+from benchbase.extract.imagecache import ImageCache
+from benchbase.run import provenance
+from benchbase.run.store import Store
+from benchbase.run.suites import Grid, check_layers, expand
 
 if TYPE_CHECKING:
-    from benchbase.plugins import Host
+    from benchbase.plugin.manager import Host
 
 SEED = 0
 
@@ -118,7 +120,7 @@ class Runner:
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
         device = None
         if todo:  # torch is imported only when there is work to do
-            from benchbase.device import resolve_device
+            from benchbase.extract.device import resolve_device
 
             device = resolve_device(self.device_name)
         store = Store(self.out_dir)
@@ -162,7 +164,7 @@ class Runner:
     def _screen_images(self, grid: Grid, names: set[str]) -> None:
         """Fail before any extraction when images are missing or undecodable, or (with
         ``skip_bad_images``) leave them out and record them in ``DatasetData.skipped``."""
-        from benchbase.imagecheck import screen
+        from benchbase.data.imagecheck import screen
 
         for name in sorted(names):
             grid.data[name] = screen(
@@ -242,7 +244,7 @@ class Runner:
                 features[layer] = cached
         missing = [layer for layer in layers if layer not in features]
         if missing:
-            from benchbase.features import extract
+            from benchbase.extract.features import extract
 
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
@@ -393,7 +395,7 @@ class Runner:
             "n_test": len(split.test),
             "skipped_files": data.skipped,
             "fit_seconds": round(fit_seconds, 4),
-            "ranks": _ranks(),  # > 1: trained data-parallel under torchrun (benchbase.ddp)
+            "ranks": _ranks(),  # > 1: trained data-parallel under torchrun (benchbase.run.ddp)
             "chosen": {o.layer: o.chosen for o in outcomes},
             "sweep": {o.layer: o.sweep for o in outcomes},
         }

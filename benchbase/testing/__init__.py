@@ -76,7 +76,7 @@ def save_image(img: Image.Image, path: Path, fmt: str = "JPEG") -> None:
 
 def make_fake_dataset(name: str, root: Path, placement: str = "") -> Path:
     """Write a miniature copy of dataset ``name`` in its official layout under ``root``."""
-    from benchbase.plugins import host
+    from benchbase.plugin.manager import host
 
     ds = host().datasets.get(name)
     if ds.fake is None:
@@ -94,7 +94,7 @@ def make_fake_dataset(name: str, root: Path, placement: str = "") -> Path:
 @contextmanager
 def plugin_host(*plugins: Any, entry_points: bool = False) -> Iterator[Any]:
     """A fresh plugin host with ``plugins`` registered besides the built-ins (for tests)."""
-    from benchbase.plugins import Host
+    from benchbase.plugin.manager import Host
 
     yield Host(extra_plugins=tuple(plugins), entry_points=entry_points)
 
@@ -124,7 +124,7 @@ def check_backbone(
     """
     import torch
 
-    from benchbase.features import TapExtractor
+    from benchbase.extract.features import TapExtractor
 
     taps = backbone.taps()
     assert isinstance(taps, dict) and taps, f"{backbone.name}: layers must map tap names to paths"
@@ -175,11 +175,11 @@ def check_strategy(
     test rows per class, ``n_classes`` classes, multiclass) with the strategy's default
     params updated by ``params``, and checks the answer as the runner does: a list of
     :class:`benchbase.Outcome`, one per layer at most, each with finite
-    ``(n_test, n_classes)`` scores. Raises :class:`benchbase.contract.PluginContractError`
+    ``(n_test, n_classes)`` scores. Raises :class:`benchbase.api.contract.PluginContractError`
     naming the problem; returns the outcomes.
     """
-    from benchbase.contract import check_outcomes
-    from benchbase.types import FeatureTask
+    from benchbase.api.contract import check_outcomes
+    from benchbase.api.types import FeatureTask
 
     if strategy.inputs != "features":
         raise BenchbaseError(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from benchbase import contract
+from benchbase.api import contract
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,1 @@
+"""Dataset files on disk: downloads of the official archives and image checks."""

@@ -1,0 +1,1 @@
+"""Images → features: decoding, the image and feature caches, devices, the tap extractor."""

@@ -1,0 +1,1 @@
+"""The plugin manager and the name registries it fills."""

@@ -1,0 +1,1 @@
+"""Running a suite: plan (suites → cells), the runner, the results store, executors, torchrun."""

@@ -1,0 +1,372 @@
+"""Running a suite on more than one process: ``--jobs N`` locally, or SLURM jobs via submitit.
+
+No scheduler of our own: every worker is an ordinary :class:`~benchbase.run.runner.Runner` on the
+same ``--out`` folder, and the results store's claims (:meth:`benchbase.run.store.Store.claim`)
+decide which worker computes which cell. The runner claims the cells of one dataset ×
+backbone group before extracting their features, so a group (its one extraction pass and
+its cells) goes to one worker, and each cell is computed exactly once; a worker that finds
+the remaining cells held by others waits for them, then exits. Results are therefore
+identical to a single-process run (same cells, same seeds, same features).
+
+- ``local``: ``N`` worker processes on this machine; with several GPUs, worker ``i`` sees
+  GPU ``i mod n_gpus`` only (``CUDA_VISIBLE_DEVICES``).
+- ``submitit``: a job array of ``N`` tasks on SLURM (partition, GPUs per job, time limit,
+  array parallelism as options), or on submitit's local executor (``cluster="local"``,
+  used by the tests). ``--out`` must be on storage every node sees (the feature and image
+  caches live there too); SQLite's locking needs a file system with working POSIX locks
+  (not every NFS mount has them; Lustre and GPFS do).
+- ``torchrun --nproc_per_node N -m benchbase run ...`` (:mod:`benchbase.run.ddp`): sharded
+  extraction (:func:`extract_features`: every rank extracts a disjoint slice of each image
+  list, the slices are merged into the ordinary feature cache entries), data-parallel
+  fine-tuning, then rank 0 runs the other cells. ``-m benchbase.run.executors SUITE OUT`` is
+  the extraction alone (:func:`torchrun_extract`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchbase.errors import BenchbaseError
+
+EXECUTORS = ("local", "submitit")
+
+
+@dataclass
+class WorkerConfig:
+    """What a worker needs to rebuild the run: everything is plain data (pickled to jobs)."""
+
+    suite: str
+    out: str
+    data_root: str | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    skip_bad_images: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def run_worker(config: WorkerConfig) -> dict[str, Any]:
+    """One worker: a plain runner on the shared output folder. Returns its summary."""
+    os.environ.update(config.env)
+    from benchbase.plugin.manager import host
+    from benchbase.run.runner import Runner
+    from benchbase.run.suites import load_suite
+
+    h = host()
+    suite = load_suite(h, config.suite)
+    runner = Runner(
+        h,
+        suite,
+        Path(config.out),
+        Path(config.data_root) if config.data_root else None,
+        config.device,
+        config.batch_size,
+        skip_bad_images=config.skip_bad_images,
+    )
+    return dict(runner.run().__dict__)
+
+
+def _weights_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("BENCHBASE_")}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The scale-out options of ``benchbase run``."""
+    g = p.add_argument_group("scale-out (docs/SCALING.md)")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local (this machine) or submitit (SLURM jobs; --cluster local to try it here)",
+    )
+    g.add_argument(
+        "--jobs", type=int, default=1, help="worker processes (local) or array tasks (submitit)"
+    )
+    g.add_argument("--partition", default=None, help="submitit: SLURM partition")
+    g.add_argument("--gpus-per-job", type=int, default=1, help="submitit: GPUs per job")
+    g.add_argument("--cpus-per-job", type=int, default=8, help="submitit: CPU cores per job")
+    g.add_argument("--time-limit", type=int, default=240, help="submitit: minutes per job")
+    g.add_argument(
+        "--array-parallelism", type=int, default=None, help="submitit: tasks running at once"
+    )
+    g.add_argument(
+        "--cluster",
+        default=None,
+        help="submitit: slurm (default when sbatch exists), local or debug",
+    )
+    g.add_argument(
+        "--dist-backend",
+        choices=("auto", "nccl", "gloo"),
+        default="auto",
+        help="under torchrun: process-group backend (auto: nccl on CUDA, gloo on CPU)",
+    )
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether ``benchbase run`` should hand the run to :func:`dispatch`."""
+    return getattr(args, "executor", "local") != "local" or getattr(args, "jobs", 1) > 1
+
+
+def config_from_args(args: argparse.Namespace) -> WorkerConfig:
+    return WorkerConfig(
+        suite=str(Path(args.suite).resolve()) if Path(args.suite).is_file() else args.suite,
+        out=str(Path(args.out).resolve()),
+        data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
+        device=args.device,
+        batch_size=args.batch_size,
+        skip_bad_images=getattr(args, "skip_bad_images", False),
+        env=_weights_env(),
+    )
+
+
+def dispatch(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run ``args``' suite through the chosen executor; one summary per worker."""
+    if args.jobs < 1:
+        raise BenchbaseError(f"--jobs must be at least 1, got {args.jobs}")
+    config = config_from_args(args)
+    if args.executor == "submitit":
+        return run_submitit(
+            config,
+            jobs=args.jobs,
+            partition=args.partition,
+            gpus_per_job=args.gpus_per_job,
+            cpus_per_job=args.cpus_per_job,
+            time_limit=args.time_limit,
+            array_parallelism=args.array_parallelism,
+            cluster=args.cluster,
+        )
+    return run_local(config, args.jobs)
+
+
+def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:
+    """``jobs`` worker processes on this machine, one GPU each when there are several."""
+    import json
+
+    gpus = _visible_gpus()
+    procs = []
+    for i in range(jobs):
+        env = dict(os.environ)
+        if len(gpus) > 1:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        code = (
+            "import json, sys; from benchbase.run.executors import WorkerConfig, run_worker; "
+            "print(json.dumps(run_worker(WorkerConfig(**json.loads(sys.argv[1])))))"
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code, json.dumps(config.__dict__)],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    summaries, failed = [], []
+    for i, proc in enumerate(procs):
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failed.append(i)
+            continue
+        summaries.append(json.loads(out.strip().splitlines()[-1]))
+    if failed:
+        raise BenchbaseError(
+            f"local workers {failed} failed (see their messages above); re-run the same "
+            "command to finish the remaining cells"
+        )
+    return summaries
+
+
+def _visible_gpus() -> list[str]:
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g for g in listed.split(",") if g.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        return []
+
+
+def run_submitit(
+    config: WorkerConfig,
+    jobs: int,
+    partition: str | None = None,
+    gpus_per_job: int = 1,
+    cpus_per_job: int = 8,
+    time_limit: int = 240,
+    array_parallelism: int | None = None,
+    cluster: str | None = None,
+    wait: bool = True,
+) -> list[dict[str, Any]]:
+    """Submit ``jobs`` array tasks, each a :func:`run_worker`; wait and return summaries."""
+    try:
+        import submitit
+    except ImportError:
+        raise BenchbaseError(
+            "--executor submitit needs submitit: pip install 'benchbase[slurm]'"
+        ) from None
+    folder = Path(config.out) / "submitit" / "%j"
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    params: dict[str, Any] = {"timeout_min": time_limit, "name": "benchbase"}
+    if executor.cluster == "slurm":
+        params.update(
+            slurm_partition=partition,
+            gpus_per_node=gpus_per_job,
+            cpus_per_task=cpus_per_job,
+            slurm_array_parallelism=array_parallelism or jobs,
+        )
+        params = {k: v for k, v in params.items() if v is not None}
+    elif executor.cluster == "local":
+        params.update(gpus_per_node=0 if config.device == "cpu" else gpus_per_job)
+    executor.update_parameters(**params)
+    job_list = executor.map_array(run_worker, [config] * jobs)
+    if not wait:
+        return [{"job_id": j.job_id} for j in job_list]
+    summaries, errors = [], []
+    for job in job_list:
+        try:
+            summaries.append(job.result())
+        except Exception as exc:  # a failed job's own traceback is in its log folder
+            errors.append(f"job {job.job_id}: {type(exc).__name__}: {exc}")
+    if errors:
+        raise BenchbaseError(
+            "submitit jobs failed; logs under "
+            f"{Path(config.out) / 'submitit'}; re-run to finish the remaining cells:\n"
+            + "\n".join(errors)
+        )
+    return summaries
+
+
+def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run summary from the workers' ones (cells done by anyone, images forwarded)."""
+    return {
+        "done": sum(s.get("done", 0) for s in summaries),
+        "skipped": min((s.get("skipped", 0) for s in summaries), default=0),
+        "forward_images": sum(s.get("forward_images", 0) for s in summaries),
+        "seconds": max((s.get("seconds", 0.0) for s in summaries), default=0.0),
+    }
+
+
+# --- torchrun: sharded extraction ---------------------------------------------------------
+
+
+_PLAIN_EXTRACT: list[Any] = []
+
+
+def sharded_extract(
+    backbone: Any,
+    model: Any,
+    taps: Any,
+    samples: Any,
+    open_image: Any,
+    writers: dict[str, Any],
+    device: Any,
+    **kwargs: Any,
+) -> Any:
+    """:func:`benchbase.extract.features.extract` split over the ranks of a torchrun job.
+
+    Rank ``r`` of ``w`` extracts the contiguous slice ``r*n//w : (r+1)*n//w`` of the image
+    list into its own committed cache entry (``<key>-shard<r>of<w>``); after a barrier every
+    rank streams the shards, in order, into its ``writers`` (the caller commits them: each
+    rank's temporary file is renamed onto the same entry, with identical content). Rows are
+    the same as a single process's: each image's features do not depend on its batch.
+    """
+    import numpy as np
+    import torch.distributed as dist
+
+    from benchbase.extract.cache import FeatureCache
+    from benchbase.extract.features import ExtractionStats
+
+    extract = _PLAIN_EXTRACT[0]  # the unpatched one (torchrun_extract patches features.extract)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    n = len(samples)
+    lo, hi = rank * n // world, (rank + 1) * n // world
+    any_writer = next(iter(writers.values()))
+    cache = FeatureCache(any_writer.data_path.parent.parent)
+    shard = {t: f"{w.key}-shard{{}}of{world}" for t, w in writers.items()}
+    stats = ExtractionStats(0, 0.0, 0)
+    if hi > lo:
+        mine = {t: cache.writer(shard[t].format(rank), {"shard": [rank, world]}) for t in writers}
+        kwargs["progress"] = f"{kwargs.get('progress', 'extract')} (rank {rank}/{world})"
+        stats = extract(backbone, model, taps, samples[lo:hi], open_image, mine, device, **kwargs)
+        for w in mine.values():
+            w.commit()
+    dist.barrier()
+    for t, writer in writers.items():
+        row = 0
+        for r in range(world):
+            if (r + 1) * n // world == r * n // world:
+                continue
+            part = cache.get(shard[t].format(r))
+            if part is None:
+                raise BenchbaseError(f"rank {r}'s shard of {t!r} is missing or corrupt")
+            for start in range(0, len(part), 4096):
+                block = np.asarray(part[start : start + 4096])
+                writer.write(row, block, n)
+                row += len(block)
+    dist.barrier()
+    if rank == 0:
+        for t in writers:
+            for r in range(world):
+                cache.discard(shard[t].format(r))
+    return stats
+
+
+def extract_features(runner: Any, grid: Any, cells: list[Any], device: Any) -> int:
+    """Under an initialised process group: every feature the ``cells`` (feature strategies)
+    need and the cache lacks, each dataset × backbone group's missing layers in one pass
+    that every rank shares (:func:`sharded_extract`). Returns the images this rank forwarded.
+    The uint8 image cache is bypassed (ranks decode disjoint slices; an entry needs them all).
+    """
+    import torch.distributed as dist
+
+    import benchbase.extract.features as features
+    from benchbase.extract.backbones import resolve
+    from benchbase.run.runner import RunSummary
+
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for cell in cells:
+        groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
+    summary = RunSummary()
+    original, image_cache = features.extract, runner.image_cache
+    _PLAIN_EXTRACT[:] = [original]
+    features.extract = sharded_extract
+    runner.image_cache = None
+    try:
+        for (ds_name, bb_name), group in groups.items():
+            dist.barrier()  # every rank sees the same cache state: all extract, or none
+            spec = resolve(runner.host, bb_name)
+            runner._features(ds_name, grid.data[ds_name], spec, group, device, summary)
+    finally:
+        features.extract = original
+        runner.image_cache = image_cache
+    return summary.forward_images
+
+
+def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
+    """Under ``torchrun``: fill the feature cache of every dataset × backbone group of the
+    suite, each rank extracting a disjoint shard of the images, and run no cell. Kept for
+    ``torchrun -m benchbase.run.executors``; ``torchrun -m benchbase run`` does this and the rest.
+    """
+    from benchbase.run import ddp
+
+    ddp.run(config, backend=backend, cells=False)
+    return 0
+
+
+if __name__ == "__main__":  # torchrun --nproc_per_node N -m benchbase.run.executors SUITE OUT
+    from benchbase.run import ddp
+
+    sys.exit(
+        ddp.legacy_main(
+            "torchrun --nproc_per_node N -m benchbase.run.executors",
+            "Sharded extraction only; `torchrun ... -m benchbase run --suite S --out O` "
+            "also runs the cells.",
+            torchrun_extract,
+        )
+    )

@@ -1,0 +1,53 @@
+"""The public toolkit for strategy, dataset and backbone authors.
+
+Plugins import from ``benchbase`` (the registered objects, ``hookimpl``, the errors),
+``benchbase.metrics``, ``benchbase.toolkit`` and ``benchbase.testing`` only; everything else
+in the package is private and may move. ``tests/core/test_public_line.py`` enforces this for
+the built-in plugins. Names load on first use, so importing the toolkit imports no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # hyper-parameters chosen on a validation split, then refit
+    "align_scores": "benchbase.toolkit.selection",
+    "decision_scores": "benchbase.toolkit.selection",
+    "l2_normalize": "benchbase.toolkit.selection",
+    "select_and_refit": "benchbase.toolkit.selection",
+    "train_val_indices": "benchbase.toolkit.splitting",
+    # images and features
+    "ImageList": "benchbase.extract.images",
+    "normalize": "benchbase.extract.images",
+    "resize_crop": "benchbase.extract.images",
+    "TapExtractor": "benchbase.extract.features",
+    "FeatureCache": "benchbase.extract.cache",
+    "file_sha256": "benchbase.extract.cache",
+    "autocast": "benchbase.extract.device",
+    "loader_workers": "benchbase.extract.device",
+    # backbones: weights files and the identity of their features
+    "feature_identity": "benchbase.extract.backbones",
+    "weights_env_var": "benchbase.extract.backbones",
+    "weights_file": "benchbase.extract.backbones",
+    "LibraryFacts": "benchbase.toolkit.libcache",
+    "cache_root": "benchbase.toolkit.libcache",
+    "stable_hash": "benchbase.api.types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'benchbase.toolkit' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

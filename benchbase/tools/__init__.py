@@ -1,0 +1,1 @@
+"""The engines behind single commands: ``advise`` and ``backbones check``."""
