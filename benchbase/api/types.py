@@ -376,6 +376,9 @@ class Suite:
     description: str = ""
     #: Which published table this suite reproduces (shown in leaderboards).
     reproduces: str = ""
+    #: Display labels for the tables: a layer name (``"pool5"`` → ``"DeCAF5"``), a strategy
+    #: name (``"logreg"`` → ``"LogReg"``) or a backbone spec → the text its rows show.
+    labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_suite(self)

@@ -25,6 +25,7 @@ SUITE_KEYS = {
     "options",
     "input_size",
     "reproduces",
+    "labels",
 }
 
 
@@ -56,7 +57,7 @@ def suite_from_toml(path: Path) -> Suite:
                 f"suite file {path}: {key!r} must be a non-empty list of registered names, "
                 f'e.g. {key} = ["..."] (see `benchbase list {key}`)'
             )
-    for key in ("params", "options", "layers"):
+    for key in ("params", "options", "layers", "labels"):
         if not isinstance(data.get(key, {}), dict):
             raise BenchbaseError(f"suite file {path}: [{key}] must be a table")
     size = data.get("input_size")
@@ -77,6 +78,7 @@ def suite_from_toml(path: Path) -> Suite:
         input_size=size,
         description=str(data.get("description", "")),
         reproduces=str(data.get("reproduces", "")),
+        labels=data.get("labels", {}),
     )
 
 
