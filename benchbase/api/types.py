@@ -189,6 +189,11 @@ class Backbone:
     is global-average-pooled and flattened. ``layers`` may also be a zero-argument callable
     returning that mapping, so that open families of models need not be built to be listed.
     ``weights`` is an id that enters cache keys and results (e.g. a weights file hash).
+    ``pooling`` optionally declares, per tap name, how a 4-D output becomes a vector:
+    ``"gap"`` (global average, the default for every undeclared tap), ``"max:N"``
+    (adaptive max-pooling to an N×N grid, flattened: C·N² dims, the spatial layout kept),
+    ``"flatten"`` or ``"spp"`` (max-pooled 1×1, 2×2, 4×4 grids, concatenated). A declared
+    pooling enters the tap's cache key and the cells' fingerprints.
     """
 
     name: str
@@ -205,6 +210,8 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Tap name → pooling of its 4-D output ("gap", "max:N", "flatten", "spp"); undeclared: "gap".
+    pooling: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -226,6 +233,10 @@ class Backbone:
             self.layers = dict(self.layers())
             self._check_default(self.layers)
         return self.layers
+
+    def tap_pooling(self, tap: str) -> str:
+        """How tap ``tap``'s 4-D output is pooled (its declared pooling, else ``"gap"``)."""
+        return self.pooling.get(tap, "gap")
 
     def weights_id(self) -> str | None:
         """The weights id (resolving a callable ``weights`` once, e.g. a lazy file hash)."""
