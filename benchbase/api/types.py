@@ -260,12 +260,16 @@ class Backbone:
 
     def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
         """Preprocessing settings: they enter feature cache keys."""
+        from benchbase.extract.resizing import resize_rule_id
+
+        size = input_size or self.input_size
         return {
-            "input_size": input_size or self.input_size,
+            "input_size": size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
+            **resize_rule_id(size, self.crop_pct),
         }
 
 
