@@ -162,6 +162,11 @@ def check_backbone(bb: Any) -> None:
         f"None; got {_kind(bb.weights)} {bb.weights!r}",
     )
     _require(isinstance(bb.description, str), who, "description must be a string")
+    _require(
+        bb.weights_source is None or callable(bb.weights_source),
+        who,
+        "weights_source must be None or a callable returning a benchbase.WeightsSource",
+    )
     pooling = _table(bb.pooling, who, "pooling", "tap")
     for tap, spec in pooling.items():
         _require(
@@ -212,6 +217,11 @@ def check_strategy(st: Any) -> None:
     _callable(st.evaluate, who, "evaluate", "evaluate(tasks) -> list[benchbase.Outcome]")
     _require(st.inputs in INPUTS, who, f"inputs must be 'features' or 'images', got {st.inputs!r}")
     st.default_params = _table(st.default_params, who, "default_params", "parameter")
+    _require(
+        st.check_params is None or callable(st.check_params),
+        who,
+        "check_params must be None or a callable check_params(params) raising BenchbaseError",
+    )
 
 
 def check_suite(suite: Any) -> None:

@@ -25,12 +25,12 @@ from benchbase.api.types import (
     Suite,
     stable_hash,
 )
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, WeightsUnavailableError
 from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
-from benchbase.run import provenance
+from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
 from benchbase.run.suites import Grid, check_layers, expand
 
@@ -47,7 +47,10 @@ class RunSummary:
     skipped: int = 0
     forward_images: int = 0
     seconds: float = 0.0
+    #: Backbone spec → how to supply its weights, for backbones whose cells were not run.
     missing: dict[str, str] = field(default_factory=dict)
+    #: Cells not run because their backbone's weights are missing.
+    unavailable: int = 0
 
 
 class Runner:
@@ -75,6 +78,13 @@ class Runner:
         #: Decoded, resized uint8 images shared by every backbone and run (None: decode each time).
         self.image_cache: ImageCache | None = ImageCache(self.out_dir / "images")
         self.poll_seconds = 2.0
+        self._preflight: preflight.Preflight | None = None
+
+    def preflight(self) -> preflight.Preflight:
+        """Each backbone's weights and each layer name, resolved once before any work."""
+        if self._preflight is None:
+            self._preflight = preflight.check(self.host, self.suite)
+        return self._preflight
 
     # --- the grid -------------------------------------------------------------------
 
@@ -123,10 +133,14 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        missing = self.preflight().missing
         grid, fps, done = self.plan()
-        summary = RunSummary(cells=len(grid.cells))
+        summary = RunSummary(cells=len(grid.cells), missing=dict(missing))
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
+        runnable = [c for c in todo if c.backbone not in missing]
+        summary.unavailable = len(todo) - len(runnable)
+        todo = runnable
         check_layers(self.host, todo)  # a missing tap fails before images are read
         self._screen_images(grid, {c.dataset for c in todo})
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
@@ -148,19 +162,27 @@ class Runner:
                     waiting = []
                     for (ds_name, bb_name), cells in pending:
                         cells = [c for c in cells if fps[self._cell_id(c)] not in store.done()]
-                        if not cells:  # finished meanwhile by another run
+                        if not cells or bb_name in summary.missing:  # done meanwhile / no weights
                             continue
-                        held = self._run_group(
-                            grid.data[ds_name],
-                            ds_name,
-                            bb_name,
-                            cells,
-                            fps,
-                            store,
-                            device,
-                            summary,
-                            bar,
-                        )
+                        try:
+                            held = self._run_group(
+                                grid.data[ds_name],
+                                ds_name,
+                                bb_name,
+                                cells,
+                                fps,
+                                store,
+                                device,
+                                summary,
+                                bar,
+                            )
+                        except WeightsUnavailableError as exc:  # found out only when built
+                            summary.missing[bb_name] = str(exc)
+                            left = [c for c in todo if c.backbone == bb_name]
+                            left = [c for c in left if fps[self._cell_id(c)] not in store.done()]
+                            summary.unavailable += len(left)
+                            bar.update(len(left))
+                            continue
                         if held:
                             waiting.append(((ds_name, bb_name), held))
                     if waiting:  # cells another live run is computing: wait for them or their lease

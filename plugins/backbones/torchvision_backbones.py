@@ -41,9 +41,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase import Backbone, hookimpl
+from benchbase import Backbone, WeightsSource, hookimpl
 from benchbase.errors import WeightsUnavailableError
-from benchbase.toolkit import LibraryFacts, file_sha256, weights_env_var, weights_file
+from benchbase.toolkit import (
+    LibraryFacts,
+    file_sha256,
+    go_offline,
+    offline,
+    weights_env_var,
+    weights_file,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -291,13 +298,45 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
     path = weights_file(PREFIX + model)
     if path is not None:
         return _build_from_file(model, path)
+    if offline() and _hub_cached(model) is None:
+        raise WeightsUnavailableError(
+            f"pretrained weights for torchvision model {model!r} are not in the torch hub "
+            "cache and downloads are off (HF_HUB_OFFLINE / BENCHBASE_OFFLINE). "
+            + _weights_hint(model)
+        )
     try:
         return get_model(model, weights="DEFAULT")
     except Exception as exc:
+        go_offline()  # one failed download is enough: later backbones fail at once
         raise WeightsUnavailableError(
             f"pretrained weights for torchvision model {model!r} could not be loaded "
-            f"({type(exc).__name__}: {str(exc)[:200]}). " + _weights_hint(model)
+            f"({type(exc).__name__}: {exc}). " + _weights_hint(model)
         ) from exc
+
+
+def _hub_cached(model: str) -> Path | None:
+    """torchvision's download target in the torch hub cache, when already there."""
+    import os
+
+    url = data_config(model)["url"] or ""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
+    file = Path(home) / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    return file if url and file.is_file() else None
+
+
+def weights_source(model: str) -> WeightsSource:
+    """A ``--weights`` file or the torch hub cache (``ok``), else torchvision's download."""
+    path = weights_file(PREFIX + model)
+    if path is not None:
+        return WeightsSource("ok", f"file {path}")
+    cached = _hub_cached(model)
+    if cached is not None:
+        return WeightsSource("ok", f"torch hub cache {cached}")
+    url = data_config(model)["url"] or ""
+    fix = f"--weights {PREFIX}{model}=PATH ({url.rsplit('/', 1)[-1]} from {url})"
+    return WeightsSource("missing" if offline() else "download", "torchvision download", fix)
 
 
 def _weights_id(model: str) -> str:
@@ -327,6 +366,7 @@ def make_backbone(model: str) -> Backbone:
         crop_pct=cfg["crop_pct"],
         interpolation=cfg["interpolation"],
         weights=lambda: _weights_id(model),
+        weights_source=lambda: weights_source(model),
         description=f"torchvision {model} ({cfg['weights']})",
         imagenet_head=cfg.get("num_classes", 1000) == 1000,
         pooling=dict(ALEXNET_POOLING) if model == "alexnet" else {},
