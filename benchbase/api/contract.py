@@ -162,6 +162,34 @@ def check_backbone(bb: Any) -> None:
         f"None; got {_kind(bb.weights)} {bb.weights!r}",
     )
     _require(isinstance(bb.description, str), who, "description must be a string")
+    _require(
+        bb.weights_source is None or callable(bb.weights_source),
+        who,
+        "weights_source must be None or a callable returning a benchbase.WeightsSource",
+    )
+    pooling = _table(bb.pooling, who, "pooling", "tap")
+    for tap, spec in pooling.items():
+        _require(
+            pooling_grid(spec) is not None,
+            who,
+            f"pooling[{tap!r}] must be 'gap', 'flatten', 'spp' or 'max:N' (N×N grid, N ≥ 1), "
+            f"got {spec!r}",
+        )
+    bb.pooling = pooling
+
+
+#: Pooling names a Backbone may declare for a tap, besides ``"max:N"``.
+POOLINGS = ("gap", "flatten", "spp")
+
+
+def pooling_grid(spec: Any) -> int | None:
+    """``"max:6"`` → 6; ``"gap"``/``"flatten"``/``"spp"`` → 0; anything else → None."""
+    if spec in POOLINGS:
+        return 0
+    if isinstance(spec, str) and spec.startswith("max:") and spec[4:].isdigit():
+        grid = int(spec[4:])
+        return grid if grid >= 1 else None
+    return None
 
 
 def check_dataset(ds: Any) -> None:
@@ -189,6 +217,11 @@ def check_strategy(st: Any) -> None:
     _callable(st.evaluate, who, "evaluate", "evaluate(tasks) -> list[benchbase.Outcome]")
     _require(st.inputs in INPUTS, who, f"inputs must be 'features' or 'images', got {st.inputs!r}")
     st.default_params = _table(st.default_params, who, "default_params", "parameter")
+    _require(
+        st.check_params is None or callable(st.check_params),
+        who,
+        "check_params must be None or a callable check_params(params) raising BenchbaseError",
+    )
 
 
 def check_suite(suite: Any) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from benchbase.api.types import stable_hash
 from benchbase.extract.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +52,7 @@ class ImageCache:
             "interpolation": interpolation,
             "backend": backend,
             "version": VERSION,
+            **resize_rule_id(size, crop_pct),
         }
 
     def _paths(self, key: str) -> tuple[Path, Path]:
