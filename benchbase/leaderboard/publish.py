@@ -134,6 +134,23 @@ def suites_to_publish(out_dir: Path | None, suite: str | None) -> list[str]:
     return names
 
 
+def checked_names(names: list[str], to_dir: Path) -> list[str]:
+    """``names`` if each can name a page inside ``to_dir``; else an error naming it."""
+    from benchbase.api.contract import suite_name_problem
+    from benchbase.errors import BenchbaseError
+
+    for name in names:
+        problem = suite_name_problem(name)
+        if problem is None and (to_dir / f"{name}.md").resolve().parent != to_dir.resolve():
+            problem = f"suite name {name!r} names a page outside {to_dir}"
+        if problem:
+            raise BenchbaseError(
+                f"leaderboard publish: {problem}. Nothing was written; publish another suite "
+                "(--suite NAME), or re-run that suite under an allowed name."
+            )
+    return names
+
+
 def publish(
     out_dir: Path | None,
     to_dir: Path,
@@ -147,9 +164,10 @@ def publish(
     also ``<suite>.html``, the self-contained report. ``labels``: a suite file's
     ``[labels]``, over the registered suites' own."""
     to_dir = Path(to_dir)
+    names = checked_names(suites_to_publish(out_dir, suite), to_dir)
     to_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in suites_to_publish(out_dir, suite):
+    for name in names:
         path = to_dir / f"{name}.md"
         path.write_text(page(out_dir, name, to_dir, resamples, labels))
         written.append(path)
