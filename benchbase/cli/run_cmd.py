@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_leaderboard:
         from benchbase.leaderboard import render_plain
 
-        print(render_plain(args.out, suite=suite.name))
+        print(render_plain(args.out, suite=suite.name, labels=suite.labels))
     if summary.missing:
         from benchbase.run.preflight import fixes_text
 

@@ -59,17 +59,29 @@ class BackboneSpec:
 
 
 def feature_identity(
-    backbone: Backbone, weights_id: str, keys: list[str], input_size: int | None
+    backbone: Backbone,
+    weights_id: str,
+    keys: list[str],
+    input_size: int | None,
+    layer: str | None = None,
 ) -> dict[str, Any]:
-    """What determines a backbone's features of an image list (add ``layer`` for one tap):
-    the feature cache keys on it."""
-    return {
+    """What determines a backbone's features of an image list (with ``layer``: of that tap,
+    see :func:`tap_identity`): the feature cache keys on it."""
+    identity = {
         "backbone": backbone.name,
         "weights": weights_id,
         "transform": backbone.transform_id(input_size),
         "images": stable_hash(keys, 32),
         "n_images": len(keys),
     }
+    return identity if layer is None else {**identity, **tap_identity(backbone, layer)}
+
+
+def tap_identity(backbone: Backbone, layer: str) -> dict[str, Any]:
+    """``{"layer": layer}``, plus the tap's pooling when the backbone declares one: keys of
+    global-average-pooled taps stay what they were before taps could declare pooling."""
+    pooling = backbone.tap_pooling(layer)
+    return {"layer": layer} if pooling == "gap" else {"layer": layer, "pooling": pooling}
 
 
 def resolve(host: Host, spec: str) -> BackboneSpec:

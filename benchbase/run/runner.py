@@ -26,7 +26,7 @@ from benchbase.api.types import (
     stable_hash,
 )
 from benchbase.errors import BenchbaseError, WeightsUnavailableError
-from benchbase.extract.backbones import BackboneSpec, feature_identity
+from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
@@ -97,9 +97,21 @@ class Runner:
                 "strategy_version": self.host.strategies.get(cell.strategy).version,
                 "weights": spec.weights_id,
                 "transform": spec.backbone.transform_id(cell.input_size),
+                **self._pooling_identity(cell, spec),
             }
         )
         return stable_hash(identity)
+
+    @staticmethod
+    def _pooling_identity(cell: Cell, spec: BackboneSpec) -> dict[str, Any]:
+        """The declared (non-average) pooling of the cell's taps, if any: it changes the
+        features, so it changes the fingerprint; cells on average-pooled taps keep theirs."""
+        bb = spec.backbone
+        if not bb.pooling:
+            return {}
+        layers = list(bb.taps()) if cell.layer == "*" else [cell.layer]
+        declared = {t: bb.tap_pooling(t) for t in layers if bb.tap_pooling(t) != "gap"}
+        return {"pooling": declared} if declared else {}
 
     def plan(self, allow_missing: bool = False) -> tuple[Grid, dict[str, str], set[str]]:
         """The grid, each cell's fingerprint, and the fingerprints already stored."""
@@ -264,7 +276,8 @@ class Runner:
         base_identity = feature_identity(
             spec.backbone, spec.weights_id, [s.key for s in ordered], input_size
         )
-        keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
+        tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
+        keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
         for layer in layers:
             cached = self.cache.get(keys[layer])
@@ -277,7 +290,7 @@ class Runner:
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {
-                layer: self.cache.writer(keys[layer], {**base_identity, "layer": layer})
+                layer: self.cache.writer(keys[layer], tap[layer])
                 for layer in missing
             }
             try:
