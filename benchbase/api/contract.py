@@ -8,6 +8,7 @@ instead of surfacing later as a traceback deep inside the runner.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any
@@ -21,6 +22,20 @@ METRICS = {
     "multilabel": ("voc07_map", "voc_map"),
 }
 INPUTS = ("features", "images")
+
+
+#: What a suite name may be: it names files (``leaderboard/<suite>.md``), so never a path.
+SUITE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def suite_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a suite (it would be a path, or is empty), or None."""
+    if isinstance(name, str) and SUITE_NAME.fullmatch(name):
+        return None
+    return (
+        f"suite name {name!r} is not allowed: use 1-128 letters, digits, '.', '_' or '-', "
+        "not starting with '.' (a suite name names files, so it cannot be a path)"
+    )
 
 
 class PluginContractError(BenchbaseError):
@@ -222,11 +237,21 @@ def check_strategy(st: Any) -> None:
         who,
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
+    _require(
+        isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
+    )
+    _require(
+        not st.data_parallel or st.inputs == "images",
+        who,
+        "data_parallel=True needs inputs='images' (a strategy that trains the network itself)",
+    )
 
 
 def check_suite(suite: Any) -> None:
     """Validate and normalise a :class:`benchbase.Suite` in place."""
     who = _name(suite, "Suite")
+    problem = suite_name_problem(suite.name)
+    _require(problem is None, who, str(problem))
     for field in ("datasets", "backbones", "strategies"):
         setattr(suite, field, _names(getattr(suite, field), who, field))
     suite.layers = {
@@ -247,8 +272,11 @@ def check_suite(suite: Any) -> None:
         suite.input_size = _square_size(suite.input_size, who)
     labels = _table(suite.labels, who, "labels", "layer, strategy or backbone")
     for key, value in labels.items():
-        _require(isinstance(value, str) and value.strip() != "", who,
-                 f"labels[{key!r}] must be a non-empty string, got {value!r}")
+        _require(
+            isinstance(value, str) and value.strip() != "",
+            who,
+            f"labels[{key!r}] must be a non-empty string, got {value!r}",
+        )
     suite.labels = dict(labels)
 
 

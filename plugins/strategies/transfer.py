@@ -47,6 +47,7 @@ from benchbase_plugins.strategies.finetune import (
     replace_head,
     train_network,
 )
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -201,6 +202,7 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
     register(
         Strategy(
             name="transfer-n",
+            check_params=rules(mode=one_of(*MODES), granularity=one_of("coarse", "fine")),
             evaluate=transfer_n,
             # 5: BnB/BnB+/baseB selffer rows, class halves, paper row names (A3B, ...)
             version="5",
@@ -214,5 +216,6 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            data_parallel=True,
         )
     )
