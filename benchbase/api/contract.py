@@ -272,8 +272,11 @@ def check_suite(suite: Any) -> None:
         suite.input_size = _square_size(suite.input_size, who)
     labels = _table(suite.labels, who, "labels", "layer, strategy or backbone")
     for key, value in labels.items():
-        _require(isinstance(value, str) and value.strip() != "", who,
-                 f"labels[{key!r}] must be a non-empty string, got {value!r}")
+        _require(
+            isinstance(value, str) and value.strip() != "",
+            who,
+            f"labels[{key!r}] must be a non-empty string, got {value!r}",
+        )
     suite.labels = dict(labels)
 
 
