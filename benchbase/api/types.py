@@ -167,6 +167,9 @@ class Dataset:
     fake: Callable[[Path, str], None] | None = None
     #: Placements ``load`` accepts, for ``fake`` and tests (e.g. ["torchvision", "extracted"]).
     placements: list[str] = field(default_factory=lambda: [""])
+    #: Protocol options a run on the ``fake`` layout needs (e.g. fewer training images per
+    #: class than the real protocol): ``datasets fake --suite`` prints them as overrides.
+    fake_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_dataset(self)
