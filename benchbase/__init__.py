@@ -43,12 +43,14 @@ from benchbase.api.types import (
     Outcome,
     Result,
     Sample,
+    SourceHalf,
     Split,
     Strategy,
     Suite,
     WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.run.frame import load_results
 
 __version__ = "0.1.0"
 
@@ -67,10 +69,12 @@ __all__ = [
     "Outcome",
     "Result",
     "Sample",
+    "SourceHalf",
     "Split",
     "Strategy",
     "Suite",
     "WeightsSource",
     "__version__",
     "hookimpl",
+    "load_results",
 ]
