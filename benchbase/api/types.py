@@ -82,6 +82,16 @@ class Split:
 
 
 @dataclass(frozen=True)
+class SourceHalf:
+    """Half A of a class-halves protocol (Yosinski et al. 2014): the source task whose
+    network is transferred to the target half B. ``splits`` maps a split name to A's own
+    train/test images of that split, labelled by index into ``classes``."""
+
+    classes: list[str]
+    splits: dict[str, Split]
+
+
+@dataclass(frozen=True)
 class DatasetData:
     """What a dataset's ``load`` returns for one data root."""
 
@@ -91,6 +101,13 @@ class DatasetData:
     options: dict[str, Any] = field(default_factory=dict)
     #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
     skipped: list[str] = field(default_factory=list)
+    #: Class halves (A, B) by class name, for the class-halves protocol: the runner then
+    #: evaluates on half B and hands half A to image strategies as their source task
+    #: (:class:`SourceHalf`). A dataset may set it (ImageNet's published splits); the
+    #: ``halves_seed`` / ``half_a`` options set it for any multiclass dataset.
+    halves: tuple[list[str], list[str]] | None = None
+    #: Set by the runner once the halves are applied: half A of every split.
+    source: SourceHalf | None = None
 
     def images(self) -> list[Sample]:
         """Every image of every split once, in order (splits in order, train then test): the
@@ -341,6 +358,10 @@ class ImageTask:
     #: Folder for the strategy's own caches (e.g. features of augmented views).
     cache_dir: Path
     weights_id: str = ""
+    #: Under the class-halves protocol: half A's images of this split (labels index
+    #: ``source_classes``), the source task; None otherwise (the target is the whole dataset).
+    source: Split | None = None
+    source_classes: list[str] = field(default_factory=list)
 
 
 @dataclass
