@@ -159,8 +159,8 @@ YOSINSKI = yosinski_suite(
     {"halves_seed": 0, "train_per_class": 60, "clutter": False},
     "Yosinski et al. 2014, How transferable are features in deep neural "
     "networks?: Caltech-256's 256 object classes split into two seeded random halves A and "
-    "B (halves_seed = 0; the paper's own draw), an AlexNet trained from scratch on each "
-    "(base A, base B: AlexNet's layers 1..7 = conv1..conv5, fc6, fc7), then for n = 1..7 the "
+    "B (halves_seed = 0, drawn as the authors drew ImageNet's), an AlexNet trained from "
+    "scratch on each (base A, base B: AlexNet's layers 1..7 = conv1..conv5, fc6, fc7), then for n = 1..7 the "
     "first n layers copied from base A (AnB: transfer) or base B (BnB: the selffer control), "
     "the rest re-initialised and trained on B with the copied layers frozen or fine-tuned "
     "(AnB+, BnB+); baseB is base B itself. Rows A<n>B, A<n>B+, B<n>B, B<n>B+, baseB; "
