@@ -163,18 +163,18 @@ YOSINSKI = yosinski_suite(
     "caltech256",
     # clutter out: the halves split the 256 object classes (128 / 128)
     {"halves_seed": 0, "train_per_class": 60, "clutter": False},
-    "Yosinski et al. 2014, How transferable are features in deep neural "
-    "networks?: Caltech-256's 256 object classes split into two seeded random halves A and "
-    "B (halves_seed = 0; the paper's own draw), an AlexNet trained from scratch on each "
-    "(base A, base B: AlexNet's layers 1..7 = conv1..conv5, fc6, fc7), then for n = 1..7 the "
-    "first n layers copied from base A (AnB: transfer) or base B (BnB: the selffer control), "
-    "the rest re-initialised and trained on B with the copied layers frozen or fine-tuned "
-    "(AnB+, BnB+); baseB is base B itself. Rows A<n>B, A<n>B+, B<n>B, B<n>B+, baseB; "
-    "`benchbase plot transfer` draws Figure 2. Caltech-256 halves (60 training images per "
-    "class, 3 random splits) are a proxy for the paper's ImageNet halves (500 classes, "
-    "~645k images each), which the yosinski-imagenet suite runs where ILSVRC-2012 is on "
-    "disk; training is the finetune loop (cosine schedule, augmentation, early stopping), "
-    "not Caffe's 450k-iteration recipe.",
+    "Yosinski et al. 2014, How transferable are features in deep neural networks?: "
+    "Caltech-256's 256 object classes split into two seeded random halves A and B "
+    "(halves_seed = 0, drawn as the authors drew ImageNet's), an AlexNet trained from "
+    "scratch on each (base A, base B: AlexNet's layers 1..7 = conv1..conv5, fc6, fc7), then"
+    " for n = 1..7 the first n layers copied from base A (AnB: transfer) or base B (BnB: "
+    "the selffer control), the rest re-initialised and trained on B with the copied layers "
+    "frozen or fine-tuned (AnB+, BnB+); baseB is base B itself. Rows A<n>B, A<n>B+, B<n>B, "
+    "B<n>B+, baseB; `benchbase plot transfer` draws Figure 2. Caltech-256 halves (60 "
+    "training images per class, 3 random splits) are a proxy for the paper's ImageNet "
+    "halves (500 classes, ~645k images each), which the yosinski-imagenet suite runs where "
+    "ILSVRC-2012 is on disk; training is the finetune loop (cosine schedule, augmentation, "
+    "early stopping), not Caffe's 450k-iteration recipe.",
     "Yosinski et al. 2014 Figure 2 (baseB, BnB, BnB+, AnB, AnB+ over n); no "
     "numeric table is published, so no reference rows",
 )
