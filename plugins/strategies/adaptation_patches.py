@@ -9,7 +9,8 @@ subsampled. Then, by ``train``:
   AlexNet), the two adaptation layers FCa → ReLU → dropout → FCb over the classes +
   background trained on the patch features: the paper's PRE-1000C. Each patch passes the
   backbone once per backbone / weights / layer / patch grid: its features are cached with
-  :class:`benchbase.toolkit.FeatureCache` (float16, about 4 KiB per AlexNet fc7 patch);
+  :class:`benchbase.toolkit.FeatureCache` (float16: 8 KiB per AlexNet fc7 patch, about
+  40 GB for VOC 2007's 9,963 images at ~500 patches each);
 - random backbone (``auto`` on a ``:random`` spec, or ``all``): the whole network, its
   classifier replaced by FCa → FCb, trained end to end on the same patches from its
   initialisation, every layer at the full learning rate: the paper's NO PRETRAIN.

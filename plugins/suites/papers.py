@@ -73,7 +73,11 @@ OQUAB = Suite(
     backbones=[ALEXNET, f"{ALEXNET}:random"],
     strategies=["adaptation-patches"],
     layers={ALEXNET: ["fc7"], f"{ALEXNET}:random": ["fc7"]},
-    labels={ALEXNET: "PRE-1000C", f"{ALEXNET}:random": "NO PRETRAIN"},
+    labels={
+        ALEXNET: "PRE-1000C",
+        f"{ALEXNET}:random": "NO PRETRAIN",
+        "adaptation-patches": "box-labelled patches",
+    },
     description="Oquab et al. 2014, trained as the paper did on ~500 square patches per "
     "image (9 scales, regular grid, ≥ 50 % overlap) labelled from the ground-truth boxes "
     "(a patch takes a class when it and the box cover each other enough, 0.2 and 0.6; "

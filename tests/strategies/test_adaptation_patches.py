@@ -156,7 +156,8 @@ def test_the_oquab_suite_runs_end_to_end_on_fake_voc(tmp_path):
     (PRE-1000C) and random (NO PRETRAIN) Lite0 at 32 px, one patch scale."""
     suite = host().suites.get("oquab")
     assert suite.strategies == ["adaptation-patches"]
-    assert set(suite.labels.values()) == {"PRE-1000C", "NO PRETRAIN"}
+    assert suite.labels[suite.backbones[0]] == "PRE-1000C"
+    assert suite.labels[suite.backbones[1]] == "NO PRETRAIN"
     root = make_fake_dataset("voc2007", tmp_path / "data")
     toml = (
         f'name = "oquab-fake"\ndatasets = ["voc2007"]\n'
