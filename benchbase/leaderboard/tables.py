@@ -24,7 +24,7 @@ import numpy as np
 
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct, weights_source
+from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -91,14 +91,6 @@ def is_layer_ref(ref: RefRow) -> bool:
     )
 
 
-def _value_text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_value_text(x) for x in v) + "}"
-    return str(v)
-
-
 def hyperparameter_note(m: Method) -> str:
     """Chosen values per split, then the grid and fixed parameters of the strategy."""
     parts = []
@@ -111,12 +103,12 @@ def hyperparameter_note(m: Method) -> str:
         per = [(s, m.chosen.get(s, {}).get(key)) for s in m.splits]
         values = {json.dumps(v, sort_keys=True) for _, v in per}
         if len(values) == 1:
-            parts.append(f"{key}={_value_text(per[0][1])}")
+            parts.append(f"{key}={value_text(per[0][1])}")
         else:
-            parts.append(f"{key}=" + ", ".join(f"{_value_text(v)} ({s})" for s, v in per))
+            parts.append(f"{key}=" + ", ".join(f"{value_text(v)} ({s})" for s, v in per))
     chosen = "chosen on a validation split of the training set: " + "; ".join(parts)
     grid = ", ".join(
-        f"{k} ∈ {_value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={_value_text(v)}"
+        f"{k} ∈ {value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={value_text(v)}"
         for k, v in sorted(m.params.items())
     )
     text = f"{m.strategy}: " + (chosen if parts else "no hyper-parameter chosen")
@@ -222,7 +214,7 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         for s in m.splits:
             info = m.info.get(s, {})
             for k, v in sorted(info.get("options", {}).items()):
-                text = _value_text(v)
+                text = value_text(v)
                 if text not in options.setdefault(k, []):
                     options[k].append(text)
             if s not in splits:
