@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchbase.leaderboard import stats
+from benchbase.leaderboard import shapes, stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
 from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
@@ -85,10 +85,8 @@ def is_voc(dataset: str, ctx: Context) -> bool:
 
 
 def is_layer_ref(ref: RefRow) -> bool:
-    """Published rows that belong in a layer table, not a method table."""
-    return any(c.startswith("decaf") for c in ref.values) or (
-        ref.paper.startswith("Zeiler & Fergus") and ref.table == "Table 7"
-    )
+    """Published rows that belong in a layer table (grid or layers), not a method table."""
+    return shapes.shape(ref) != "method"
 
 
 def hyperparameter_note(m: Method) -> str:
@@ -402,7 +400,7 @@ def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list
 
 def layer_table(ctx: Context) -> Table | None:
     """Zeiler & Fergus Table 7: one row per classifier (layer), one column per dataset."""
-    refs = [r for r in ctx.refs if r.paper.startswith("Zeiler & Fergus") and r.table == "Table 7"]
+    refs = [r for r in ctx.refs if shapes.shape(r) == "layers"]
     ours = _sort_ours(_multi_layer(ctx.ours()), ctx)
     if not refs and not ours:
         return None
@@ -441,9 +439,7 @@ def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
     """DeCAF's grid: classifiers × layers on one dataset."""
-    refs = [
-        r for r in ctx.refs if r.dataset == dataset and any(c.startswith("decaf") for c in r.values)
-    ]
+    refs = [r for r in ctx.refs if r.dataset == dataset and shapes.shape(r) == "grid"]
     ours = _sort_ours(_multi_layer(ctx.ours(dataset)), ctx)
     if not refs and not ours:
         return None
