@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbase.api.command import Command
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -59,6 +60,7 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "Command",
     "DataLayoutError",
     "Dataset",
     "DatasetData",

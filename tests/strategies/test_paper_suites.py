@@ -4,6 +4,7 @@ lists the missing datasets and the cells each split of them will get)."""
 from __future__ import annotations
 
 import pytest
+from strategy_helpers import toml_value as _toml
 
 from benchbase.cli import main
 from benchbase.plugin.manager import host
@@ -129,13 +130,3 @@ def test_image_paper_suites_run_on_fakes(name, tmp_path):
     rows, _ = run_suite(toml, tmp_path, ["--data-root", str(root)])
     done = {(r["dataset"], r["strategy"]) for r in rows}
     assert {(d, s) for d in suite.datasets for s in suite.strategies} <= done
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)
