@@ -248,7 +248,12 @@ def network_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndar
 
     p = task.params
     keep, y, val, counts = training_patches(task, train_table)
-    train_images = [img for _, img in decoded_images(task.train, task.open_image)]
+    # on a GPU the decoded split lives there (VOC 2007 trainval: ~2.8 GB) and patches are
+    # cropped and resized where the network runs
+    on = task.device if task.device.type == "cuda" else None
+    train_images = [
+        img.to(on or img.device) for _, img in decoded_images(task.train, task.open_image)
+    ]
     fit = np.setdiff1d(np.arange(len(keep)), val)
     rows = train_table[keep]
     net_params = {
@@ -274,7 +279,9 @@ def network_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndar
         params=net_params,
     )
     size = task.input_size
-    test_images = [img for _, img in decoded_images(task.test, task.open_image)]
+    test_images = [
+        img.to(on or img.device) for _, img in decoded_images(task.test, task.open_image)
+    ]
     data = TrainData(
         PatchBatches(train_images, rows[fit], size),
         y[fit],
