@@ -33,6 +33,7 @@ from __future__ import annotations
 import pluggy
 
 from benchbase.api.command import Command
+from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -67,6 +68,7 @@ __all__ = [
     "FeatureTask",
     "ImageTask",
     "Outcome",
+    "OutputFormat",
     "Result",
     "Sample",
     "SourceHalf",
