@@ -145,19 +145,9 @@ def _outcome(label: str, result: Any, task: ImageTask, extra: dict[str, Any]) ->
     return Outcome(label, result.test_scores, chosen, result.history)
 
 
-def check_params(params: dict[str, Any]) -> None:
-    if params["mode"] not in MODES:
-        raise BenchbaseError(
-            f"transfer-n: mode must be one of {', '.join(MODES)}, got {params['mode']!r}"
-        )
-    if params["granularity"] not in ("coarse", "fine"):
-        raise BenchbaseError("transfer-n: granularity must be 'coarse' or 'fine'")
-
-
 def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for task in tasks.values():
-        check_params(task.params)
         mode = task.params["mode"]
         modes = [True, False] if mode == "both" else [mode == "frozen"]
         source, info = base_a(task)
