@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies import patches as P
+from benchbase_plugins.strategies.adaptation import make_head
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -186,24 +187,6 @@ def patch_features(
         writer.abort()
 
 
-def _head(task: ImageTask, **overrides: Any) -> Any:
-    from benchbase_plugins.strategies.adaptation_head import AdaptationHead
-
-    p = task.params
-    kwargs = {
-        "hidden": p["hidden"],
-        "dropout": p["dropout"],
-        "lr": p["lr"],
-        "weight_decay": p["weight_decay"],
-        "epochs": p["max_epochs"],
-        "batch_size": p["batch_size"],
-        "patience": p["patience"],
-        "seed": task.seed,
-        "device": p["device"],
-    }
-    return AdaptationHead(**{**kwargs, **overrides})
-
-
 def _chunks(n: int) -> list[slice]:
     return [slice(a, min(n, a + SCORE_CHUNK)) for a in range(0, n, SCORE_CHUNK)]
 
@@ -216,11 +199,11 @@ def frozen_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndarr
     x = np.asarray(feats[keep], dtype=np.float32)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     x = (x - mean) / std
-    head = _head(task).fit(x, y, val_idx=val if len(val) else None)
+    head = make_head(task).fit(x, y, val_idx=val if len(val) else None)
     sweep = [{"epoch": k + 1, "val_loss": v} for k, v in enumerate(head.history_)]
     epochs = head.best_epoch_
     if task.params["refit"]:
-        head = _head(task, early_stopping=False, epochs=epochs).fit(x, y)
+        head = make_head(task, early_stopping=False, epochs=epochs).fit(x, y)
     del x
     test_feats = patch_features(task, list(task.test), test_table, model)
     n_out = len(task.classes) + 1
