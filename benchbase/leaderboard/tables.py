@@ -239,6 +239,12 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
+    older = len({fp for m in methods for fp in m.superseded})
+    if older:
+        text += (
+            f"{older} older cell{'s' if older > 1 else ''} of these configurations (computed "
+            "before a change of code or data) not shown; "
+        )
     return [text.rstrip("; ") + ".", legend]
 
 

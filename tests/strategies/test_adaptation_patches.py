@@ -4,6 +4,7 @@ oquab suite's strategies end to end through ``benchbase run`` with EfficientNet-
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,27 @@ def test_unknown_train_mode_and_missing_boxes_are_errors(voc, tmp_path):
     task.train = [type(s)(s.source, s.label) for s in task.train]  # no boxes
     with pytest.raises(BenchbaseError, match="needs object boxes"):
         AP.adaptation_patches({"fc": task})
+
+
+@pytest.mark.parametrize(
+    "key, value, what",
+    [
+        ("scales", [1.0, 0.5], ">= 1"),
+        ("overlap", 1.0, "[0, 1)"),
+        ("patch_covered", 0.0, "(0, 1]"),
+        ("box_covered", 1.5, "(0, 1]"),
+        ("background_fraction", -0.1, "[0, 1]"),
+        ("max_objects", 0, ">= 1"),
+        ("exponent", 0, "> 0"),
+        ("train", "frozen", "'auto'"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_image_is_read(key, value, what):
+    strategy = host().strategies.get("adaptation-patches")
+    params = strategy.resolve_params({key: value})
+    with pytest.raises(BenchbaseError, match=rf"{key} = .*{re.escape(what)}"):
+        strategy.check_params(params)
+    strategy.check_params(strategy.resolve_params())  # the paper's defaults pass
 
 
 LITE0 = "timm/tf_efficientnet_lite0"
