@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling
@@ -23,6 +22,7 @@ from benchbase.extract.device import (
 )
 from benchbase.extract.imagecache import ImageCache, cached_images
 from benchbase.extract.images import ImageList, normalize, resize_crop
+from benchbase.progress import phase
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -256,7 +256,7 @@ def extract(
     start_time = time.perf_counter()
     row = 0
     try:
-        with tqdm(total=len(images), desc=progress, unit="img", leave=False) as bar:
+        with phase(progress, len(images), "img") as bar:
             for batch in loader:
                 image_sink.write(row, batch)
                 for chunk in chunker.run(batch, lambda b: _forward(extractor, b, backbone, device)):
