@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchbase.api.contract import suite_name_problem
+from benchbase.api.tomlfile import read_toml
 from benchbase.api.types import Cell, Dataset, DatasetData, Suite
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
@@ -38,12 +39,7 @@ def load_suite(host: Host, ref: str) -> Suite:
 
 def suite_from_toml(path: Path) -> Suite:
     """Parse a suite file (data only); errors name the file, the line or the key."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchbaseError(f"suite file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchbaseError(f"suite file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "suite file")
     unknown = set(data) - SUITE_KEYS
     if unknown:
         raise BenchbaseError(
@@ -60,6 +56,11 @@ def suite_from_toml(path: Path) -> Suite:
     for key in ("params", "options", "layers", "labels"):
         if not isinstance(data.get(key, {}), dict):
             raise BenchbaseError(f"suite file {path}: [{key}] must be a table")
+    name = data.get("name") or path.stem
+    problem = suite_name_problem(name)
+    if problem:
+        given = "its name" if data.get("name") else "no name, so the file's stem is used, and"
+        raise BenchbaseError(f"suite file {path}: {given} {problem}; set name = \"...\"")
     size = data.get("input_size")
     if size is not None and (
         not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024
@@ -68,7 +69,7 @@ def suite_from_toml(path: Path) -> Suite:
             f"suite file {path}: input_size must be an integer in 16..1024, got {size!r}"
         )
     return Suite(
-        name=str(data.get("name") or path.stem),
+        name=name,
         datasets=data["datasets"],
         backbones=data["backbones"],
         strategies=data["strategies"],

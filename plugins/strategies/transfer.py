@@ -112,5 +112,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            data_parallel=True,
         )
     )

@@ -88,9 +88,10 @@ def test_dropout_strategies_fit_the_same_masked_copies_on_torch(run) -> None:  #
 def test_layer_probe_fits_on_torch(classifier: str) -> None:
     tasks: dict[str, dict[str, FeatureTask]] = {}
     for solver in ("torch", "sklearn"):
-        mid = task_of(seed=1, solver=solver, classifier=classifier)
+        params = {"solver": solver, "classifier": classifier, "layers": []}
+        mid = task_of(seed=1, **params)
         mid.layer = "mid"
-        tasks[solver] = {"pool": task_of(solver=solver, classifier=classifier), "mid": mid}
+        tasks[solver] = {"pool": task_of(**params), "mid": mid}
     ours, ref = layer_probe(tasks["torch"]), layer_probe(tasks["sklearn"])
     assert [o.layer for o in ours] == ["pool", "mid"]
     for o, r, t in zip(ours, ref, tasks["sklearn"].values(), strict=True):
