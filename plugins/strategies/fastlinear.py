@@ -259,13 +259,18 @@ def decorrelating_basis(
     nearly diagonal, so the diagonal preconditioner makes conjugate gradients converge in a
     few steps (docs/PERFORMANCE.md).
     """
+    d = x.shape[1] - 1
+    large = d > BASIS_MAX_DIMS * (4 if x.device.type == "cuda" else 1)
     if penalised_intercept:
-        vecs = _eigenvectors(x.T @ x)
+        vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(x.T @ x)
         return vecs, vecs
     feats = x[:, :-1]
     mean = feats.mean(0, keepdim=True)
     centred = feats - mean
-    vecs = _eigenvectors(centred.T @ centred)
+    if large:  # the Gram product alone is O(n d²)
+        vecs = torch.eye(d, device=x.device, dtype=x.dtype)
+    else:
+        vecs = _eigenvectors(centred.T @ centred)
     d1 = x.shape[1]
     t = torch.zeros(d1, d1, device=x.device, dtype=x.dtype)
     t[:-1, :-1] = vecs
@@ -292,9 +297,6 @@ def _eigenvectors(gram: torch.Tensor) -> torch.Tensor:
     ridge separates them, and failing that the identity is still an exact basis (only the
     preconditioning is lost).
     """
-    limit = BASIS_MAX_DIMS * (4 if gram.device.type == "cuda" else 1)
-    if len(gram) > limit:
-        return torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
     g = gram.double()
     ridge = 1e-9 * float(g.diagonal().abs().mean()) + 1e-12
     for attempt in (g, g + ridge * torch.eye(len(g), dtype=g.dtype, device=g.device)):

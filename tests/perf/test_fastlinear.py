@@ -162,3 +162,17 @@ def test_a_failing_eigendecomposition_falls_back_to_an_exact_basis(monkeypatch):
     got = fastlinear.sweep(task, "squared_hinge", l2_normalize, GRID)
     assert got.chosen["C"] == expected.chosen["C"]
     np.testing.assert_allclose(got.scores, expected.scores, atol=2e-2, rtol=2e-2)
+
+
+def test_wide_features_skip_the_eigendecomposition(monkeypatch):
+    """Above BASIS_MAX_DIMS the sweep solves in the features' own basis, with the same fit."""
+    task = make_task(False, d=40)
+    expected = fastlinear.sweep(task, "logistic", l2_normalize, GRID)
+    monkeypatch.setattr(fastlinear, "BASIS_MAX_DIMS", 39)
+    monkeypatch.setattr(fastlinear, "_eigenvectors", lambda g: pytest.fail("eigh on wide data"))
+    got = fastlinear.sweep(task, "logistic", l2_normalize, GRID)
+    assert got.chosen["C"] == expected.chosen["C"]
+    mine, theirs = got.scores, expected.scores
+    np.testing.assert_allclose(
+        mine - mine.mean(1, keepdims=True), theirs - theirs.mean(1, keepdims=True), atol=2e-2
+    )
