@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbase.api.command import Command
+from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -39,15 +41,18 @@ from benchbase.api.types import (
     DatasetData,
     FeatureTask,
     ImageTask,
+    ObjectBox,
     Outcome,
     Result,
     Sample,
+    SourceHalf,
     Split,
     Strategy,
     Suite,
     WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.run.frame import load_results
 
 __version__ = "0.1.0"
 
@@ -57,18 +62,23 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "Command",
     "DataLayoutError",
     "Dataset",
     "DatasetData",
     "FeatureTask",
     "ImageTask",
+    "ObjectBox",
     "Outcome",
+    "OutputFormat",
     "Result",
     "Sample",
+    "SourceHalf",
     "Split",
     "Strategy",
     "Suite",
     "WeightsSource",
     "__version__",
     "hookimpl",
+    "load_results",
 ]

@@ -272,8 +272,11 @@ def check_suite(suite: Any) -> None:
         suite.input_size = _square_size(suite.input_size, who)
     labels = _table(suite.labels, who, "labels", "layer, strategy or backbone")
     for key, value in labels.items():
-        _require(isinstance(value, str) and value.strip() != "", who,
-                 f"labels[{key!r}] must be a non-empty string, got {value!r}")
+        _require(
+            isinstance(value, str) and value.strip() != "",
+            who,
+            f"labels[{key!r}] must be a non-empty string, got {value!r}",
+        )
     suite.labels = dict(labels)
 
 
@@ -299,7 +302,7 @@ def check_outcomes(
     for outcome in outcomes:
         if not isinstance(outcome, Outcome):
             raise PluginContractError(f"{who} returned a list holding {_kind(outcome)}; {fix}")
-        # a row label, usually the task's layer (transfer-n reports "n=<n>" rows instead)
+        # a row label, usually the task's layer (transfer-n reports "A3B", "baseB"... instead)
         if not isinstance(outcome.layer, str) or not outcome.layer:
             raise PluginContractError(
                 f"{who} returned an Outcome whose layer is {outcome.layer!r}; set it to the "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.run.frame import unknown_filter
 from benchbase.run.store import Store
 
 #: The headline metric of a dataset, by preference (``accuracy`` in the papers = ``top1``).
@@ -36,6 +37,8 @@ class Method:
     chosen: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: split → the cell's stored info (options, versions, host, sizes, finished_at)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: older cells of the same configuration and split (recomputed since): not shown
+    superseded: set[str] = field(default_factory=set)
 
     @property
     def splits(self) -> list[str]:
@@ -165,6 +168,18 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
             m = methods[key] = Method(
                 r["suite"], r["dataset"], r["backbone"], weights, r["layer"], r["strategy"], params
             )
+        split, fp = r["split"], r["fingerprint"]
+        held = m.cells.get(split)
+        if held is not None and held != fp:
+            # the same configuration computed again after a change of code or data (another
+            # fingerprint): the newest cell stands for the split, its rows are never mixed
+            # with the older cell's
+            if str(info.get("finished_at", "")) < str(m.info[split].get("finished_at", "")):
+                m.superseded.add(fp)
+                continue
+            m.superseded.add(held)
+            for per_split in m.values.values():
+                per_split.pop(split, None)
         m.values.setdefault(r["metric"], {})[r["split"]] = float(r["value"])
         m.cells[r["split"]] = r["fingerprint"]
         m.chosen[r["split"]] = r.get("chosen") or {}
@@ -183,5 +198,19 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
 
 
 def require(methods: list[Method], out_dir: Path, suite: str | None, dataset: str | None) -> None:
-    if not methods:
-        raise BenchbaseError(f"no results in {out_dir} for suite={suite!r} dataset={dataset!r}")
+    """No methods for the selection: say what the store holds (did you mean …)."""
+    if methods:
+        return
+    stored = read(out_dir)
+    if not stored:
+        raise BenchbaseError(
+            f"no results in {out_dir}: run a suite first (benchbase run --suite NAME --out {out_dir})"
+        )
+    for column, wanted in (("suite", suite), ("dataset", dataset)):
+        have = sorted({getattr(m, column) for m in stored})
+        if wanted and wanted not in have:
+            raise BenchbaseError(unknown_filter(column, wanted, have, out_dir))
+    raise BenchbaseError(
+        f"no results in {out_dir} for suite {suite} on dataset {dataset} together "
+        f"(that suite's datasets: {', '.join(sorted({m.dataset for m in stored if m.suite == suite}))})"
+    )

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies.linear import C_GRID, svm
+from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
@@ -251,6 +252,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="linear-svm-aug",
+            check_params=SHARED,
             evaluate=linear_svm_aug,
             version="2",  # 2: solver "auto" (views stacked as rows on the torch solver)
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM on features of jittered "

@@ -25,6 +25,7 @@ from benchbase_plugins.strategies.linear import (
     torch_probe,
     with_solver,
 )
+from benchbase_plugins.strategies.rules import SHARED
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 
@@ -94,6 +95,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg-dropout",
+            check_params=SHARED,
             evaluate=logreg_dropout,
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="DeCAF LogReg with dropout: logistic regression fitted on `copies` "
@@ -104,6 +106,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="svm-dropout",
+            check_params=SHARED,
             evaluate=svm_dropout,
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="DeCAF SVM with dropout: linear SVM fitted on `copies` dropout-masked "

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -608,6 +609,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="finetune",
+            check_params=rules(train=one_of(*TRAIN_MODES)),
             evaluate=finetune,
             version="2",
             description="Fine-tune from the pretrained weights: new head at lr, top blocks at "

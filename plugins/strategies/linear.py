@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
@@ -131,6 +132,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="linear-svm",
+            check_params=SHARED,
             evaluate=linear_svm,
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
@@ -149,6 +151,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg",
+            check_params=SHARED,
             evaluate=logreg,
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "

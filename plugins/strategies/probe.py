@@ -21,6 +21,7 @@ from __future__ import annotations
 from functools import partial
 
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm, torch_probe
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -67,6 +68,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="layer-probe",
+            check_params=rules(classifier=one_of(*CLASSIFIERS)),
             evaluate=layer_probe,
             version="3",  # 3: solver "auto" (torch on a GPU and for large problems)
             description="Zeiler & Fergus 2014 Table 7 / DeCAF5-7 per-layer probe: a linear SVM "
