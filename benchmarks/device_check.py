@@ -332,7 +332,7 @@ splits = 1
 
 
 def benchbase_cmd(
-    *args: str, launcher: list[str] | None = None, timeout: float = 300
+    *args: str, launcher: list[str] | None = None, timeout: float = 900
 ) -> subprocess.CompletedProcess:
     cmd = (launcher or [sys.executable]) + ["-m", "benchbase", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -432,7 +432,7 @@ def section_compile(sizes: Sizes) -> list:
 FINETUNE = """
 name = "device-check-ft"
 datasets = ["caltech101"]
-backbones = ["timm/resnet18:random"]
+backbones = ["{backbone}"]
 strategies = ["finetune"]
 input_size = {size}
 [options.caltech101]
@@ -452,7 +452,8 @@ def section_torchrun(sizes: Sizes, work: Path) -> list:
 
     data = make_fake_dataset("caltech101", work / "ft-data")
     suite = work / "ft.toml"
-    suite.write_text(FINETUNE.format(size=sizes.suite_size))
+    backbone = "timm/test_resnet:random" if sizes.small else "timm/resnet18:random"
+    suite.write_text(FINETUNE.format(size=sizes.suite_size, backbone=backbone))
     times, values = {}, {}
     launchers = {
         "plain": None,
