@@ -39,6 +39,29 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 @dataclass(frozen=True)
+class ObjectBox:
+    """One annotated object of an image (a detection-style ground-truth box).
+
+    ``name`` is the object's class as the dataset's ``classes`` spell it. ``x0, y0, x1, y1``
+    are pixel edges in the image as the dataset's ``open_image`` returns it: 0-based,
+    ``x1``/``y1`` exclusive, so the box covers ``(x1 - x0) * (y1 - y0)`` pixels (a VOC
+    ``<bndbox>``, 1-based and inclusive, is ``x0 = xmin - 1``, ``x1 = xmax``).
+    ``difficult`` marks objects the benchmark ignores (VOC's ``<difficult>1``).
+    """
+
+    name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    difficult: bool = False
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+@dataclass(frozen=True)
 class Sample:
     """One image and its label.
 
@@ -46,11 +69,15 @@ class Sample:
     ``label`` is a class index (multiclass) or a tuple with one entry per class of
     1 (present), -1 (absent) or 0 (difficult: ignored) for multilabel datasets.
     ``box`` is an optional (x, y, w, h) crop in pixels applied when the image is opened.
+    ``boxes`` are the image's annotated objects (:class:`ObjectBox`), for strategies that
+    train on object locations (``adaptation-patches``); ``None`` when the dataset has none.
+    They do not enter the image's cache identity (``key``).
     """
 
     source: str | Path
     label: int | tuple[int, ...]
     box: tuple[float, float, float, float] | None = None
+    boxes: tuple[ObjectBox, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         label = self.label
@@ -82,6 +109,16 @@ class Split:
 
 
 @dataclass(frozen=True)
+class SourceHalf:
+    """Half A of a class-halves protocol (Yosinski et al. 2014): the source task whose
+    network is transferred to the target half B. ``splits`` maps a split name to A's own
+    train/test images of that split, labelled by index into ``classes``."""
+
+    classes: list[str]
+    splits: dict[str, Split]
+
+
+@dataclass(frozen=True)
 class DatasetData:
     """What a dataset's ``load`` returns for one data root."""
 
@@ -91,6 +128,13 @@ class DatasetData:
     options: dict[str, Any] = field(default_factory=dict)
     #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
     skipped: list[str] = field(default_factory=list)
+    #: Class halves (A, B) by class name, for the class-halves protocol: the runner then
+    #: evaluates on half B and hands half A to image strategies as their source task
+    #: (:class:`SourceHalf`). A dataset may set it (ImageNet's published splits); the
+    #: ``halves_seed`` / ``half_a`` options set it for any multiclass dataset.
+    halves: tuple[list[str], list[str]] | None = None
+    #: Set by the runner once the halves are applied: half A of every split.
+    source: SourceHalf | None = None
 
     def images(self) -> list[Sample]:
         """Every image of every split once, in order (splits in order, train then test): the
@@ -103,17 +147,28 @@ class DatasetData:
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """``img`` as 8-bit RGB. 16- and 32-bit greyscale (PNG/TIFF modes ``I;16``, ``I``) are
-    scaled to 0-255 by their bit depth first (for ``I``, the smallest of 8/16/32 bits that
-    holds the values): PIL's own ``convert`` clips them at 255, so they came out white."""
-    if img.mode.startswith("I;16") or img.mode == "I":
+    """``img`` as 8-bit RGB. Deep greyscale (PNG/TIFF modes ``I;16``, ``I``, and float ``F``)
+    is scaled to 0-255 by its depth first: ``I;16`` by 16 bits; ``I`` and ``F`` by the
+    smallest range that holds the values (0-1 for floats, then 8, 16, 32 bits; floats above
+    16 bits by their maximum). PIL's own ``convert`` clips them at 255 (white) or, for
+    floats in 0-1, rounds them to black."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
         import numpy as np
         from PIL import Image
 
-        values = np.asarray(img).astype(np.float64)
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         top = values.max(initial=0)
-        bits = 16 if img.mode.startswith("I;16") else 8 if top < 256 else 16 if top < 65536 else 32
-        grey = (values * 255.0 / (2**bits - 1)).round()
+        if img.mode.startswith("I;16"):
+            full = 65535.0
+        elif img.mode == "F" and top <= 1.0:
+            full = 1.0
+        elif top <= 255:
+            full = 255.0
+        elif top <= 65535:
+            full = 65535.0
+        else:
+            full = 2.0**32 - 1 if img.mode == "I" else top
+        grey = (values * 255.0 / full).round()
         img = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
     return img.convert("RGB")
 
@@ -304,6 +359,9 @@ class FeatureTask:
     layer: str
     seed: int
     params: dict[str, Any]
+    #: The run's device (``--device``), where a strategy may fit (e.g. the torch solver);
+    #: None when the caller does not say.
+    device: Any = None
 
 
 @dataclass
@@ -330,6 +388,10 @@ class ImageTask:
     #: Folder for the strategy's own caches (e.g. features of augmented views).
     cache_dir: Path
     weights_id: str = ""
+    #: Under the class-halves protocol: half A's images of this split (labels index
+    #: ``source_classes``), the source task; None otherwise (the target is the whole dataset).
+    source: Split | None = None
+    source_classes: list[str] = field(default_factory=list)
 
 
 @dataclass

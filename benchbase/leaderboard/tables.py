@@ -15,16 +15,15 @@ One builder per table kind, each returning a :class:`~benchbase.leaderboard.mode
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from benchbase.leaderboard import stats
+from benchbase.leaderboard import shapes, stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct, weights_source
+from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -37,10 +36,9 @@ from benchbase.leaderboard.model import (
     published_cell,
 )
 from benchbase.leaderboard.references import RefRow
+from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
 
 KINDS = ("voc", "accuracy", "layers", "grid", "summary", "transfer")
-#: transfer-n layer labels: ``n=<n>`` frozen (AnB), ``n=<n>+`` fine-tuned (AnB+)
-TRANSFER_LAYER = re.compile(r"^n=(\d+)(\+?)$")
 Predictions = Callable[[str, str], tuple[np.ndarray, np.ndarray]]
 
 
@@ -85,22 +83,13 @@ def is_voc(dataset: str, ctx: Context) -> bool:
 
 
 def is_layer_ref(ref: RefRow) -> bool:
-    """Published rows that belong in a layer table, not a method table."""
-    return any(c.startswith("decaf") for c in ref.values) or (
-        ref.paper.startswith("Zeiler & Fergus") and ref.table == "Table 7"
-    )
+    """Published rows that belong in a layer table (grid or layers), not a method table."""
+    return shapes.shape(ref) != "method"
 
 
-def _value_text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_value_text(x) for x in v) + "}"
-    return str(v)
-
-
-def hyperparameter_note(m: Method) -> str:
-    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+def chosen_text(m: Method) -> str:
+    """What the strategy chose on its validation split, per split where they differ
+    (``C=1 (seed0), 100 (seed1)``); empty when it chose nothing."""
     parts = []
     keys: list[str] = []
     for split in m.splits:
@@ -111,15 +100,27 @@ def hyperparameter_note(m: Method) -> str:
         per = [(s, m.chosen.get(s, {}).get(key)) for s in m.splits]
         values = {json.dumps(v, sort_keys=True) for _, v in per}
         if len(values) == 1:
-            parts.append(f"{key}={_value_text(per[0][1])}")
+            parts.append(f"{key}={value_text(per[0][1])}")
         else:
-            parts.append(f"{key}=" + ", ".join(f"{_value_text(v)} ({s})" for s, v in per))
-    chosen = "chosen on a validation split of the training set: " + "; ".join(parts)
-    grid = ", ".join(
-        f"{k} ∈ {_value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={_value_text(v)}"
+            parts.append(f"{key}=" + ", ".join(f"{value_text(v)} ({s})" for s, v in per))
+    return "; ".join(parts)
+
+
+def params_text(m: Method) -> str:
+    return ", ".join(
+        f"{k} ∈ {value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={value_text(v)}"
         for k, v in sorted(m.params.items())
     )
-    text = f"{m.strategy}: " + (chosen if parts else "no hyper-parameter chosen")
+
+
+CHOSEN = "chosen on a validation split of the training set: "
+
+
+def hyperparameter_note(m: Method) -> str:
+    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+    chosen = chosen_text(m)
+    text = f"{m.strategy}: " + (CHOSEN + chosen if chosen else "no hyper-parameter chosen")
+    grid = params_text(m)
     return text + (f"; parameters: {grid}" if grid else "")
 
 
@@ -222,7 +223,7 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         for s in m.splits:
             info = m.info.get(s, {})
             for k, v in sorted(info.get("options", {}).items()):
-                text = _value_text(v)
+                text = value_text(v)
                 if text not in options.setdefault(k, []):
                     options[k].append(text)
             if s not in splits:
@@ -251,6 +252,12 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
+    older = len({fp for m in methods for fp in m.superseded})
+    if older:
+        text += (
+            f"{older} older cell{'s' if older > 1 else ''} of these configurations (computed "
+            "before a change of code or data) not shown; "
+        )
     return [text.rstrip("; ") + ".", legend]
 
 
@@ -398,19 +405,29 @@ def rows_by(
 
 
 def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list[str]) -> Row:
-    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits); each
-    method's footnote names its column when the row spans several."""
+    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits). One
+    footnote when they share strategy and parameters, naming each column's choice
+    (``stage4: C=1; pool: C=10``); else one per method, prefixed by its column."""
     notes: list[str] = []
-    for m, col in zip(methods, column, strict=True):
-        text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
-        if text not in notes:
-            notes.append(text)
+    first = methods[0]
+    if len(methods) > 1 and all(
+        (m.strategy, m.params) == (first.strategy, first.params) for m in methods
+    ):
+        per = [f"{col}: {chosen_text(m) or '-'}" for m, col in zip(methods, column, strict=True)]
+        grid = params_text(first)
+        text = f"{first.strategy}: {CHOSEN}" + "; ".join(per)
+        notes.append(text + (f"; parameters: {grid}" if grid else ""))
+    else:
+        for m, col in zip(methods, column, strict=True):
+            text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
+            if text not in notes:
+                notes.append(text)
     return Row(label, cells, notes=notes, ids=[i for m in methods for i in m.ids])
 
 
 def layer_table(ctx: Context) -> Table | None:
     """Zeiler & Fergus Table 7: one row per classifier (layer), one column per dataset."""
-    refs = [r for r in ctx.refs if r.paper.startswith("Zeiler & Fergus") and r.table == "Table 7"]
+    refs = [r for r in ctx.refs if shapes.shape(r) == "layers"]
     ours = _sort_ours(_multi_layer(ctx.ours()), ctx)
     if not refs and not ours:
         return None
@@ -449,9 +466,7 @@ def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
     """DeCAF's grid: classifiers × layers on one dataset."""
-    refs = [
-        r for r in ctx.refs if r.dataset == dataset and any(c.startswith("decaf") for c in r.values)
-    ]
+    refs = [r for r in ctx.refs if r.dataset == dataset and shapes.shape(r) == "grid"]
     ours = _sort_ours(_multi_layer(ctx.ours(dataset)), ctx)
     if not refs and not ours:
         return None
@@ -543,31 +558,29 @@ def _mean_rank(table: Table) -> None:
 
 
 def transfer_mode(m: Method) -> str:
-    """``frozen (AnB)`` or ``fine-tuned (AnB+)``, from the layer label's ``+`` suffix."""
-    match = TRANSFER_LAYER.match(m.layer)
-    if match and match.group(2):
-        return "fine-tuned (AnB+)"
-    mode = m.params.get("mode")
-    if mode in ("finetune", "fine-tuned"):
-        return "fine-tuned (AnB+)"
-    return "frozen (AnB)"
+    """The Yosinski et al. curve of a transfer-n row: baseB, BnB, BnB+, AnB or AnB+."""
+    p = point(m.layer)
+    return p.curve if p else "AnB"
 
 
 def transfer_n(m: Method) -> int:
-    match = TRANSFER_LAYER.match(m.layer)
-    return int(match.group(1)) if match else -1
+    p = point(m.layer)
+    return p.n if p else -1
 
 
 def transfer_table(ctx: Context, dataset: str) -> Table | None:
-    """Yosinski et al.: accuracy when the first n layers are copied, frozen vs fine-tuned."""
+    """Yosinski et al.: accuracy when the first n layers are copied (rows n), one column per
+    curve (baseB, BnB, BnB+, AnB, AnB+) and backbone, as the points of their Figure 2."""
     ours = ctx.ours(dataset, transfer=True)
     if not ours:
         return None
-    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, transfer_mode(m)))
+    order = {c: i for i, c in enumerate(CURVES)}
+    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, order[transfer_mode(m)]))
     groups = rows_by(ordered, lambda m: (*config(m), transfer_mode(m)), lambda m: m.layer)
     names = ctx.names
     heads = distinct(
-        [g[0] for g in groups], lambda m, tag: [transfer_mode(m), names.backbone(m, tag)]
+        [g[0] for g in groups],
+        lambda m, tag: [curve_title(transfer_mode(m)), names.backbone(m, tag)],
     )
     columns: list[str] = []
     rows: dict[int, Row] = {}
@@ -586,8 +599,9 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     table.first_header = "layers copied"
     table.rows = [rows[n] for n in sorted(rows)]
     table.caption = [
-        "Yosinski et al. 2014 protocol: copy layers 1..n, re-initialise the rest, train with "
-        "the copied layers frozen or fine-tuned."
+        "Yosinski et al. 2014 protocol: copy layers 1..n of base A (AnB: transfer) or of "
+        "base B (BnB: the selffer control), re-initialise the rest, train on B with the "
+        "copied layers frozen or fine-tuned (+); baseB is trained on B from scratch."
     ] + protocol_caption(ours, ctx)
     return table
 

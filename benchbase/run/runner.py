@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import time
 import warnings
@@ -269,6 +270,17 @@ class Runner:
             bar.update(1)
         return held
 
+    @staticmethod
+    def _decoder(device: Any, open_image: Any) -> str:
+        """"pil" or "nvjpeg" for ``--decode`` (BENCHBASE_DECODE, default auto) on ``device``;
+        "pil" when no device was resolved (every feature cached: nothing is decoded)."""
+        choice = os.environ.get("BENCHBASE_DECODE", "auto")
+        if device is None:
+            return "pil"
+        from benchbase.extract.jpegdecode import resolve_decoder
+
+        return resolve_decoder(choice, device, open_image)
+
     def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
         layers: list[str] = []
         for cell in cells:
@@ -293,9 +305,13 @@ class Runner:
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
         input_size = cells[0].input_size
+        dataset = self.host.datasets.get(ds_name)
+        decoder = self._decoder(device, dataset.open_image)
         base_identity = feature_identity(
             spec.backbone, spec.weights_id, [s.key for s in ordered], input_size
         )
+        if decoder != "pil":  # other pixels, other features; PIL entries keep their keys
+            base_identity["decoder"] = decoder
         tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
         keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
@@ -307,7 +323,6 @@ class Runner:
         if missing:
             from benchbase.extract.features import ExtractionStats, extract
 
-            dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {layer: self.cache.writer(keys[layer], tap[layer]) for layer in missing}
             try:
@@ -338,6 +353,7 @@ class Runner:
                         progress=f"{ds_name} × {spec.spec}",
                         # the uint8 cache holds whole image lists: not filled by a resumed pass
                         image_cache=None if done else self.image_cache,
+                        decoder=decoder,
                     )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
@@ -398,6 +414,8 @@ class Runner:
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
+                    source=data.source.splits[split.name] if data.source else None,
+                    source_classes=list(data.source.classes) if data.source else [],
                 )
                 for layer in layers
             }
@@ -416,6 +434,7 @@ class Runner:
                     layer=layer,
                     seed=SEED,
                     params=params,
+                    device=device,
                 )
                 for layer in layers
             }
