@@ -418,6 +418,7 @@ class Runner:
                     layer=layer,
                     seed=SEED,
                     params=params,
+                    device=device,
                 )
                 for layer in layers
             }

@@ -136,3 +136,12 @@ def test_views_stacked_as_rows_on_torch_match_liblinear() -> None:
     np.testing.assert_allclose([r["val_" + task.metric] for r in ours.sweep], curve, atol=0.02)
     ref = evaluate(task.metric, y[n:], ref_scores, task.classes)[task.metric]
     assert abs(score(task, ours) - ref) <= 0.002
+
+
+def test_the_runs_device_decides_over_a_visible_gpu() -> None:
+    """``--device cpu`` on a GPU machine keeps the sweep on the CPU (FeatureTask.device)."""
+    task = task_of(n=20, d=4)
+    task.device = "cpu"
+    assert solvers.device_type(task) == "cpu"
+    task.device = "cuda:0"
+    assert solvers.device_type(task) == "cuda" and solvers.choose(task, 20, 4) == "torch"
