@@ -136,12 +136,7 @@ def read(out_dir: Path, suite: str | None = None, dataset: str | None = None) ->
     store = Store(out_dir, create=False)
     try:
         rows = store.results(suite, dataset)
-        cells = {
-            fp: {**json.loads(info), "finished_at": finished}
-            for fp, info, finished in store.conn.execute(
-                "SELECT fingerprint, info, finished_at FROM cells"
-            )
-        }
+        cells = store.cell_infos()
     finally:
         store.close()
     return group(rows, cells)
