@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
@@ -250,6 +250,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name=NAME,
+            card=card_path(NAME),
             load=load,
             task="multiclass",
             metric=protocol["metric"],

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
@@ -214,6 +214,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name=NAME,
+            card=card_path(NAME),
             load=load,
             task="multiclass",
             metric=protocol["metric"],

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 from benchbase_plugins.datasets.voc_annotations import read_boxes
 
@@ -320,6 +320,7 @@ def make_dataset(year: str) -> Dataset:
         description += f". {card['caveat']}"
     return Dataset(
         name=f"voc{year}",
+        card=card_path(f"voc{year}"),
         load=partial(load_voc, year),
         task="multilabel",
         metric=protocol["metric"],
