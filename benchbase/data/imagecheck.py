@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, listing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -140,10 +140,7 @@ def _no_phase() -> Iterator[None]:
 
 def describe(bad: Sequence[BadImage]) -> str:
     """The first :data:`SHOWN` bad files, one per line, and how many more there are."""
-    lines = [f"  {b}" for b in bad[:SHOWN]]
-    if len(bad) > SHOWN:
-        lines.append(f"  … and {len(bad) - SHOWN} more")
-    return "\n".join(lines)
+    return listing(bad, SHOWN)
 
 
 def screen(

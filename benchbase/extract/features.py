@@ -345,10 +345,3 @@ class _Chunker:
                 continue
             start += len(piece)
         return out
-
-
-def _oom_safe_chunks(
-    batch: torch.Tensor, forward: Callable[[torch.Tensor], dict[str, np.ndarray]]
-) -> list[tuple[dict[str, np.ndarray], int]]:
-    """Run ``forward`` on ``batch``, splitting it in halves on CUDA out-of-memory."""
-    return _Chunker().run(batch, forward)
