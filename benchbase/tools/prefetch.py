@@ -60,7 +60,9 @@ def prefetch(
         except BenchbaseError:
             pass  # not (completely) there: fetch it
         try:
-            manual = download_dataset(name, data_root, progress=progress, mirror=mirror, log=say)
+            manual = download_dataset(
+                name, data_root, ds.read_card(), mirror=mirror, progress=progress, log=say
+            )
         except BenchbaseError as exc:
             report.todo.append(f"{name}: {exc}")
             continue

@@ -31,9 +31,12 @@ def mit67_archive(tmp_path, monkeypatch):
             }
         ],
     }
-    import benchbase_cards
+    from benchbase import Dataset
 
-    monkeypatch.setattr(benchbase_cards, "load_card", lambda name: card)
+    shipped = Dataset.read_card
+    monkeypatch.setattr(
+        Dataset, "read_card", lambda self: card if self.name == "mit67" else shipped(self)
+    )
     return archive
 
 
