@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchbase import progress
 from benchbase.cli.common import add_data_root, device_arg, positive_int, subparser
 from benchbase.extract import compiling
 from benchbase.plugin.manager import host
@@ -52,6 +53,15 @@ def add_parser(sub: Any) -> None:
         "batches and compiles when the rest of the pass would take 5+ minutes, where the ~1 min "
         "warm-up pays for itself (1.2-1.85x faster on 2 cores); on / off force it. Same as "
         "BENCHBASE_COMPILE",
+    )
+    p.add_argument(
+        "--decode",
+        choices=("auto", "cpu", "gpu"),
+        default=None,
+        help="JPEG decoding for extraction: auto (default) decodes and resizes batches on the "
+        "GPU (nvJPEG) when running on CUDA and the dataset reads plain files, else PIL on the "
+        "CPU; gpu asks for it, cpu never. Non-baseline files fall back to PIL one by one. "
+        "Same as BENCHBASE_DECODE",
     )
     p.add_argument(
         "--weights",
@@ -98,6 +108,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
     )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output (bars on a terminal, periodic lines in logs); errors, the "
+        "weights section and the final summary still print",
+    )
     executors.add_arguments(p)
     p.set_defaults(handler=run)
 
@@ -109,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
     if torchrun:
         ddp.check_args(args)
     positive_int_env("BENCHBASE_THREADS")  # a bad value fails now, not in a worker
+    progress.set_quiet(args.quiet)
     set_weights(args.weights)
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile
+    if args.decode is not None:
+        os.environ["BENCHBASE_DECODE"] = args.decode
     h = host()
     sets = overrides.as_sets(args.option, args.set)
     suite = overrides.apply(load_suite(h, args.suite), sets)
@@ -153,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         from benchbase.leaderboard import render_plain
 
         print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+    if summary.warnings_line():
+        print(summary.warnings_line(), file=sys.stderr)
     if summary.missing:
         from benchbase.run.preflight import fixes_text
 

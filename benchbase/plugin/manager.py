@@ -15,6 +15,8 @@ import importlib.metadata as md
 import inspect
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache, partial
 from types import ModuleType
@@ -320,7 +322,27 @@ def _check_specs_known(pm: pluggy.PluginManager, plugin: Any) -> None:
         )
 
 
-@cache
+#: Hosts installed over the default one by :func:`installed` (innermost last).
+_installed: list[Host] = []
+
+
 def host() -> Host:
-    """The process-wide plugin host (built once, on first use)."""
+    """The process-wide plugin host: built once, on first use, unless a test installed its
+    own (:func:`installed`)."""
+    return _installed[-1] if _installed else _default_host()
+
+
+@cache
+def _default_host() -> Host:
     return Host()
+
+
+@contextmanager
+def installed(h: Host) -> Iterator[Host]:
+    """Make ``h`` the process-wide host inside the ``with`` block (for tests: commands,
+    leaderboards and the runner then see ``h``'s plugins)."""
+    _installed.append(h)
+    try:
+        yield h
+    finally:
+        _installed.remove(h)

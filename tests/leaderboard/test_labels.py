@@ -97,8 +97,12 @@ def test_one_dataset_suite_prints_the_grid_alone_each_number_once(grid_store: Pa
     assert len(shown) == len(set(shown)) == len(collect.read(grid_store)) == 8
     text = formats.render(built, "markdown")
     assert text.count("timm/tf_efficientnet_lite0:random, weights random-init(seed=0)") == 1
-    # a row spanning two layers names the layer of each footnote
-    assert re.search(r"\[\^\d+\]: stage4: linear-svm: chosen", text)
+    # a row spanning two layers has one footnote naming each layer's choice
+    notes = re.findall(r"^\[\^\d+\]: (.*)$", text, flags=re.M)
+    assert len(notes) == 4
+    assert all(
+        re.search(r"training set: stage4: C=.*; pool: C=.*; parameters: C ∈", n) for n in notes
+    )
 
 
 def test_caption_lines_are_printed_once_per_page(grid_store: Path) -> None:
