@@ -8,8 +8,6 @@ per-image scores), so an interrupted run loses at most the cell in flight. WAL m
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import threading
 import time
@@ -21,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from benchbase.api.types import Result
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
+from benchbase.run import owner
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -52,7 +51,7 @@ DB_NAME = "results.sqlite"
 #: How long a claim outlives its last renewal. A live run renews its claims every third of
 #: this (:class:`ClaimKeeper`), so only a run that died (or lost the shared file system) lets
 #: them lapse; another host's run then takes them over after at most this long.
-LEASE_SECONDS = 300.0
+LEASE_SECONDS = owner.LEASE_SECONDS
 
 
 class ClaimKeeper:
@@ -63,9 +62,11 @@ class ClaimKeeper:
     expiry closer, the next one catches up.
     """
 
-    def __init__(self, path: Path, host: str, pid: int, lease_seconds: float) -> None:
-        self.path, self.host, self.pid, self.lease = path, host, pid, lease_seconds
+    def __init__(self, path: Path, token: str, lease_seconds: float) -> None:
+        self.path, self.token, self.lease = path, token, lease_seconds
         self._stop = threading.Event()
+        #: set after each renewal (tests wait on it instead of sleeping past a lease)
+        self.renewed = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="benchbase-claims", daemon=True)
         self._thread.start()
 
@@ -75,11 +76,12 @@ class ClaimKeeper:
             while not self._stop.wait(self.lease / 3):
                 try:
                     conn.execute(
-                        "UPDATE claims SET expires = ? WHERE host = ? AND pid = ?",
-                        (time.time() + self.lease, self.host, self.pid),
+                        "UPDATE claims SET expires = ? WHERE owner = ?",
+                        (time.time() + self.lease, self.token),
                     )
                 except sqlite3.Error:
                     continue
+                self.renewed.set()
         finally:
             conn.close()
 
@@ -90,9 +92,15 @@ class ClaimKeeper:
 
 @contextmanager
 def damaged_database(path: Path) -> Iterator[None]:
-    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file."""
+    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file,
+    and "database or disk is full" into :class:`DiskFullError` (the transaction is rolled
+    back by SQLite: committed cells stay)."""
     try:
         yield
+    except (sqlite3.OperationalError, OSError) as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(path, exc) from None
+        raise
     except sqlite3.DatabaseError as exc:
         if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, ...: not damage
             raise
@@ -113,10 +121,10 @@ class Store:
                 f"no results at {self.path}; run a suite first (benchbase run --suite demo "
                 f"--out {out_dir})"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self._keeper: ClaimKeeper | None = None
         with damaged_database(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self._set_up()
 
     def _set_up(self, wait_seconds: float = 60.0) -> None:
@@ -167,32 +175,42 @@ class Store:
         (a run killed with SIGKILL frees its cell for the next run at once). While this store
         is open, a :class:`ClaimKeeper` renews the lease of every claim it holds.
         """
-        me_host, me_pid = socket.gethostname(), os.getpid()
+        me = owner.me()
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM cells WHERE fingerprint = ?", (fingerprint,)).fetchone():
                 return False
             row = db.execute(
-                "SELECT host, pid, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
+                "SELECT owner, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
             ).fetchone()
-            if row is not None and (row[0], row[1]) != (me_host, me_pid):
-                host, pid, expires = row
-                alive = expires > time.time() and (host != me_host or _pid_alive(pid))
-                if alive:
+            if row is not None and row[0] != me.token:
+                # a PID is judged only on its own machine (boot + PID namespace); elsewhere,
+                # or for a legacy host:pid owner, the lease alone tells
+                state = owner.alive(owner.parse(row[0]))
+                if row[1] > time.time() and state is not False:
                     return False
             db.execute(
                 "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                (fingerprint, f"{me_host}:{me_pid}", me_host, me_pid, time.time() + lease_seconds),
+                (fingerprint, me.token, me.host, me.pid, time.time() + lease_seconds),
             )
         if self._keeper is None:
-            self._keeper = ClaimKeeper(self.path, me_host, me_pid, lease_seconds)
+            self._keeper = ClaimKeeper(self.path, me.token, lease_seconds)
         return True
+
+    def holders(self, fingerprints: list[str]) -> dict[str, tuple[str, float]]:
+        """Claimed cells among ``fingerprints``: fingerprint → (its owner, described; lease end)."""
+        rows = self._fetch("SELECT fingerprint, owner, expires FROM claims")
+        wanted = set(fingerprints)
+        return {
+            fp: (owner.parse(token).describe(), float(expires))
+            for fp, token, expires in rows
+            if fp in wanted
+        }
 
     def release_claims(self) -> None:
         """Drop every claim this process holds (on a clean stop or an interrupt)."""
         self._stop_keeper()
-        self.conn.execute(
-            "DELETE FROM claims WHERE host = ? AND pid = ?", (socket.gethostname(), os.getpid())
-        )
+        with damaged_database(self.path):
+            self.conn.execute("DELETE FROM claims WHERE owner = ?", (owner.me().token,))
 
     def done(self) -> set[str]:
         return {row[0] for row in self._fetch("SELECT fingerprint FROM cells")}
@@ -204,12 +222,15 @@ class Store:
         results: Iterable[Result],
         info: dict[str, Any],
         predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+        replaces: Iterable[str] = (),
     ) -> None:
-        """Store one finished cell atomically (replacing an earlier copy of it)."""
+        """Store one finished cell atomically, replacing an earlier copy of it and the cells
+        it ``replaces`` (:meth:`superseded`)."""
         keys = ("suite", "dataset", "split", "backbone", "layer", "strategy")
         with self.transaction() as db:
-            for table in ("results", "predictions", "cells", "claims"):
-                db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fingerprint,))
+            for fp in (fingerprint, *replaces):
+                for table in ("results", "predictions", "cells", "claims"):
+                    db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fp,))
             db.execute(
                 "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
                 (
@@ -250,6 +271,32 @@ class Store:
                         json.dumps(labels.shape),
                     ),
                 )
+
+    def superseded(self, fingerprint: str, cell: dict[str, Any], info: dict[str, Any]) -> list[str]:
+        """Stored cells that are the same grid point as ``cell`` (same names, parameters,
+        options, input size and weights) under another fingerprint: computed on other data
+        (or by an older protocol or strategy version). A new result replaces them, so tables
+        never mix two datasets' values for one cell."""
+        rows = self._fetch(
+            "SELECT fingerprint, info FROM cells WHERE suite = ? AND dataset = ? AND split = ? "
+            "AND backbone = ? AND layer = ? AND strategy = ? AND params = ? AND fingerprint != ?",
+            (
+                *(cell[k] for k in ("suite", "dataset", "split", "backbone", "layer", "strategy")),
+                json.dumps(cell.get("params", {})),
+                fingerprint,
+            ),
+        )
+        same = ("options", "input_size", "weights")
+        mine = json.loads(json.dumps({k: info.get(k) for k in same}, default=str))
+        out = []
+        for fp, text in rows:
+            try:
+                theirs = json.loads(text)
+            except ValueError:
+                continue
+            if {k: theirs.get(k) for k in same} == mine:
+                out.append(fp)
+        return out
 
     def results(self, suite: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
         """Every stored row (optionally one suite's or one dataset's) with its cell's provenance."""
@@ -311,13 +358,3 @@ class Store:
         scores = np.frombuffer(row[0], dtype=np.float32).reshape(json.loads(row[2]))
         labels = np.frombuffer(row[1], dtype=np.int32).reshape(json.loads(row[3]))
         return scores, labels
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
