@@ -45,8 +45,10 @@ from benchbase.api.types import (
     Split,
     Strategy,
     Suite,
+    WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.run.frame import load_results
 
 __version__ = "0.1.0"
 
@@ -67,6 +69,8 @@ __all__ = [
     "Split",
     "Strategy",
     "Suite",
+    "WeightsSource",
     "__version__",
     "hookimpl",
+    "load_results",
 ]

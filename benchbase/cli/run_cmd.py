@@ -9,12 +9,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import subparser
+from benchbase.cli.common import positive_int, subparser
 from benchbase.extract import compiling
 from benchbase.plugin.manager import host
 from benchbase.run import executors
 from benchbase.run.runner import Runner, RunSummary
 from benchbase.run.suites import load_suite
+from benchbase.settings import positive_int_env
 
 
 def add_parser(sub: Any) -> None:
@@ -39,7 +40,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder (default: runs/)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="extraction batch size")
     p.add_argument(
         "--compile",
         choices=("auto", "on", "off"),
@@ -64,7 +65,17 @@ def add_parser(sub: Any) -> None:
         help="leave undecodable images out (recorded in each result's provenance) instead "
         "of failing before extraction",
     )
-    p.add_argument("--dry-run", action="store_true", help="print the grid and what is already done")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the grid, what is already done, where each backbone's weights come from "
+        "and which data is missing",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --dry-run: exit 3 when any weights or data are missing",
+    )
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
     )
@@ -78,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     torchrun = ddp.under_torchrun()  # one of several ranks started by torchrun
     if torchrun:
         ddp.check_args(args)
+    positive_int_env("BENCHBASE_THREADS")  # a bad value fails now, not in a worker
     set_weights(args.weights)
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile
@@ -93,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_images=args.skip_bad_images,
     )
     if args.dry_run:
-        return dry_run(runner) if not torchrun or ddp.rank() == 0 else 0
+        return dry_run(runner, strict=args.strict) if not torchrun or ddp.rank() == 0 else 0
+    report = runner.preflight()  # weights and layers, before any data is read
+    if not torchrun or ddp.rank() == 0:
+        print("\n".join(report.lines()), file=sys.stderr)
     if torchrun:  # every rank extracts and trains; rank 0 runs the rest and reports
         ranked = ddp.run(executors.config_from_args(args), backend=args.dist_backend)
         if ranked is None:
@@ -105,14 +120,20 @@ def run(args: argparse.Namespace) -> int:
         summary = runner.run()
     print(
         f"{suite.name}: {summary.done} cells computed, {summary.skipped} already done, "
-        f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
+        + (f"{summary.unavailable} not run (weights missing), " if summary.unavailable else "")
+        + f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
         f"results in {args.out}",
         file=sys.stderr,
     )
     if not args.no_leaderboard:
         from benchbase.leaderboard import render_plain
 
-        print(render_plain(args.out, suite=suite.name))
+        print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+    if summary.missing:
+        from benchbase.run.preflight import fixes_text
+
+        print(fixes_text(summary.missing), file=sys.stderr)
+        return INCOMPLETE
     return 0
 
 
@@ -130,7 +151,13 @@ def set_weights(pairs: list[str]) -> None:
         set_weights_file(name.strip(), path.strip())
 
 
-def dry_run(runner: Runner) -> int:
+#: Exit status of a run that skipped cells (missing weights) or a strict dry run that found
+#: missing pieces: distinct from 2 (an error stopped the command).
+INCOMPLETE = 3
+
+
+def dry_run(runner: Runner, strict: bool = False) -> int:
+    report = runner.preflight()
     grid, fps, done = runner.plan(allow_missing=True)
     n_done = 0
     for cell in grid.cells:
@@ -152,4 +179,8 @@ def dry_run(runner: Runner) -> int:
         for backbone, layer, strategy in planned:
             print(f"  nodata  {name:<12} {'(splits)':<10} {backbone:<36} {layer:<8} {strategy}")
         print(f"  {len(planned)} cells per split once {name}'s data is present")
-    return 0
+    print("\n".join(report.lines()))
+    missing = report.missing
+    if missing:
+        print(f"{len(missing)} backbone(s) without weights here; a run skips their cells.")
+    return INCOMPLETE if strict and (missing or grid.missing) else 0

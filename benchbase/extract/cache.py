@@ -12,6 +12,13 @@ mid-extraction), and other machines' once they are older than a lease. A file's 
 are reserved before rows are written through its memory map, so a full disk is ``ENOSPC``
 (never ``SIGBUS``); a write that fails removes its temporary file and raises a
 :class:`BenchbaseError` naming the path (:class:`DiskFullError` for a full disk or quota).
+
+Checkpoints: while an entry is written, its finished rows are saved every
+``BENCHBASE_CHECKPOINT_SECONDS`` (default 30) into ``KEY.parts/`` as chunk files
+``rows-START-END-SHA.npy``, each written to a temporary name and renamed, with the first 16 hex
+digits of its SHA-256 in its name. An interrupted or killed pass resumes after the last chunk
+of an unbroken run from row 0 (:meth:`CacheWriter.resume`); a chunk whose content does not
+match its name is deleted, never read. The parts are removed when the entry commits.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import errno
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -172,30 +181,114 @@ class FeatureCache:
         sweep_dead_writers(self._paths(key)[0].parent, key)
 
 
+CHECKPOINT_ENV = "BENCHBASE_CHECKPOINT_SECONDS"
+_CHUNK = re.compile(r"rows-(\d+)-(\d+)-([0-9a-f]{16})\.npy")
+
+
+def checkpoint_seconds() -> float:
+    """Seconds of extraction between two checkpoints (``BENCHBASE_CHECKPOINT_SECONDS``)."""
+    value = os.environ.get(CHECKPOINT_ENV, "30")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise BenchbaseError(f"{CHECKPOINT_ENV}={value!r}: use a number of seconds >= 0, e.g. 30")
+    return seconds
+
+
 class CacheWriter:
-    """Streams rows of one entry into a temporary memory-mapped file, then commits it."""
+    """Streams rows of one entry into a temporary memory-mapped file, then commits it;
+    checkpoints finished rows in chunks on the way (see the module docstring)."""
 
     def __init__(self, cache: FeatureCache, key: str, identity: dict[str, Any]) -> None:
         self.data_path, self.meta_path = cache._paths(key)
         self.key = key
         self.identity = identity
         self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
+        self.parts = self.data_path.with_name(f"{key}.parts")
         self._array: np.ndarray | None = None
         self._beat = Heartbeat(self.tmp)
+        self._filled = 0  # rows 0.._filled are written (an unbroken run from row 0)
+        self._saved = 0  # rows 0.._saved are in chunk files
+        self._last_save = time.monotonic()
+        self._interval = checkpoint_seconds()
+
+    def _open(self, total: int, dtype: Any, row_shape: tuple[int, ...]) -> np.ndarray:
+        if self._array is None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._array = np.lib.format.open_memmap(
+                self.tmp, mode="w+", dtype=dtype, shape=(total, *row_shape)
+            )
+            preallocate(self.tmp)  # a full disk: ENOSPC here, not SIGBUS in the loop
+        return self._array
 
     def write(self, start: int, rows: np.ndarray, total: int) -> None:
         try:
-            if self._array is None:
-                self.tmp.parent.mkdir(parents=True, exist_ok=True)
-                self._array = np.lib.format.open_memmap(
-                    self.tmp, mode="w+", dtype=rows.dtype, shape=(total, *rows.shape[1:])
-                )
-                preallocate(self.tmp)
-            self._array[start : start + len(rows)] = rows
+            array = self._open(total, rows.dtype, rows.shape[1:])
+            array[start : start + len(rows)] = rows
+            if start <= self._filled:
+                self._filled = max(self._filled, start + len(rows))
+            if time.monotonic() - self._last_save >= self._interval:
+                self._checkpoint()
             self._beat.beat()
         except OSError as exc:
             self.abort()
             raise write_failed(self.tmp, exc) from exc
+
+    def _checkpoint(self) -> None:
+        """Save rows ``_saved.._filled`` as one chunk file (temporary name, then renamed)."""
+        assert self._array is not None
+        if self._filled <= self._saved:
+            return
+        self.parts.mkdir(parents=True, exist_ok=True)
+        tmp = self.parts / f".chunk.{writer_owner()}.tmp.npy"
+        try:
+            np.save(tmp, np.ascontiguousarray(self._array[self._saved : self._filled]))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            digest = file_sha256(tmp)[:16]
+            os.replace(tmp, self.parts / f"rows-{self._saved:09d}-{self._filled:09d}-{digest}.npy")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._saved = self._filled
+        self._last_save = time.monotonic()
+
+    def resume(self, total: int) -> int:
+        """Load the verified chunks of an earlier, unfinished pass into this entry; returns how
+        many rows (from row 0) need no extraction. A chunk that fails its check is deleted."""
+        if not self.parts.is_dir():
+            return 0
+        chunks = {}
+        for path in self.parts.iterdir():
+            m = _CHUNK.fullmatch(path.name)
+            if m:
+                chunks.setdefault(int(m.group(1)), []).append((int(m.group(2)), path, m.group(3)))
+        row = 0
+        while row in chunks and row < total:
+            end, path, digest = max(chunks.pop(row))  # the longest chunk starting here
+            try:
+                ok = file_sha256(path)[:16] == digest
+                block = np.load(path, allow_pickle=False) if ok else None
+            except (OSError, ValueError):
+                block = None
+            if block is None or len(block) != end - row or end > total:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                print(
+                    f"benchbase: checkpoint {path} is corrupt; recomputing from it", file=sys.stderr
+                )
+                break
+            try:
+                self._open(total, block.dtype, block.shape[1:])[row:end] = block
+            except OSError as exc:
+                self.abort()
+                raise write_failed(self.tmp, exc) from exc
+            row = end
+        self._filled = self._saved = row
+        return row
 
     def commit(self) -> np.ndarray:
         if self._array is None:
@@ -219,9 +312,11 @@ class CacheWriter:
             with contextlib.suppress(OSError):
                 self.data_path.unlink()  # without its sidecar the entry is never trusted
             raise write_failed(self.meta_path, exc) from exc
+        shutil.rmtree(self.parts, ignore_errors=True)  # the entry supersedes its checkpoints
         return np.load(self.data_path, mmap_mode="r", allow_pickle=False)
 
     def abort(self) -> None:
+        """Drop the temporary file; the checkpoints stay for the next pass to resume from."""
         self._array = None
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()

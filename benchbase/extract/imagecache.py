@@ -32,6 +32,7 @@ from benchbase.extract.cache import (
     sweep_dead_writers,
     writer_owner,
 )
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +60,7 @@ class ImageCache:
             "interpolation": interpolation,
             "backend": backend,
             "version": VERSION,
+            **resize_rule_id(size, crop_pct),
         }
 
     def _paths(self, key: str) -> tuple[Path, Path]:

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_size
 
 if TYPE_CHECKING:
     from benchbase.api.types import Sample
@@ -49,13 +50,13 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
 def resize_crop(
     size: int, crop_pct: float, interpolation: str
 ) -> Callable[[Image.Image], torch.Tensor]:
-    """Resize the shorter side to ``size / crop_pct``, centre-crop ``size``: a uint8 CHW tensor."""
+    """Resize the shorter side to :func:`resize_size`, centre-crop ``size``: a uint8 CHW tensor."""
     if interpolation not in _INTERPOLATION:
         raise BenchbaseError(
             f"unknown interpolation {interpolation!r}; use one of {', '.join(_INTERPOLATION)}"
         )
     mode = _INTERPOLATION[interpolation]
-    scaled = int(round(size / crop_pct))
+    scaled = resize_size(size, crop_pct)
 
     def apply(img: Image.Image) -> torch.Tensor:
         img = center_crop(resize_shorter(img, scaled, mode), size)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.run.frame import unknown_filter
 from benchbase.run.store import Store
 
 #: The headline metric of a dataset, by preference (``accuracy`` in the papers = ``top1``).
@@ -56,6 +57,17 @@ class Method:
     def options(self) -> dict[str, Any]:
         first = self.info[self.splits[0]] if self.splits else {}
         return dict(first.get("options", {}))
+
+    @property
+    def input_size(self) -> int | None:
+        first = self.info[self.splits[0]] if self.splits else {}
+        size = first.get("input_size")
+        return size if isinstance(size, int) else None
+
+    @property
+    def ids(self) -> list[str]:
+        """``fingerprint:layer`` of each split's cell, in split order."""
+        return [f"{self.cells[s]}:{self.layer}" for s in self.splits]
 
     @property
     def label(self) -> str:
@@ -136,6 +148,8 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
         info = cells.get(r["fingerprint"], {})
         weights = str(r.get("weights") or info.get("weights") or "")
         params = r.get("params") or {}
+        # every field that makes a configuration: two cells that differ in input size,
+        # weights, parameters or protocol options never share a row
         key = (
             r["suite"],
             r["dataset"],
@@ -144,6 +158,8 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
             r["layer"],
             r["strategy"],
             json.dumps(params, sort_keys=True),
+            json.dumps(info.get("input_size")),
+            json.dumps(info.get("options", {}), sort_keys=True, default=str),
         )
         m = methods.get(key)
         if m is None:
@@ -168,5 +184,19 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
 
 
 def require(methods: list[Method], out_dir: Path, suite: str | None, dataset: str | None) -> None:
-    if not methods:
-        raise BenchbaseError(f"no results in {out_dir} for suite={suite!r} dataset={dataset!r}")
+    """No methods for the selection: say what the store holds (did you mean …)."""
+    if methods:
+        return
+    stored = read(out_dir)
+    if not stored:
+        raise BenchbaseError(
+            f"no results in {out_dir}: run a suite first (benchbase run --suite NAME --out {out_dir})"
+        )
+    for column, wanted in (("suite", suite), ("dataset", dataset)):
+        have = sorted({getattr(m, column) for m in stored})
+        if wanted and wanted not in have:
+            raise BenchbaseError(unknown_filter(column, wanted, have, out_dir))
+    raise BenchbaseError(
+        f"no results in {out_dir} for suite {suite} on dataset {dataset} together "
+        f"(that suite's datasets: {', '.join(sorted({m.dataset for m in stored if m.suite == suite}))})"
+    )

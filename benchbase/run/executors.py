@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchbase.cli.common import positive_int
 from benchbase.errors import BenchbaseError
 
 EXECUTORS = ("local", "submitit")
@@ -86,7 +87,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="local (this machine) or submitit (SLURM jobs; --cluster local to try it here)",
     )
     g.add_argument(
-        "--jobs", type=int, default=1, help="worker processes (local) or array tasks (submitit)"
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="worker processes (local) or array tasks (submitit)",
     )
     g.add_argument("--partition", default=None, help="submitit: SLURM partition")
     g.add_argument("--gpus-per-job", type=int, default=1, help="submitit: GPUs per job")
@@ -343,6 +347,8 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         "skipped": min((s.get("skipped", 0) for s in summaries), default=0),
         "forward_images": sum(s.get("forward_images", 0) for s in summaries),
         "seconds": max((s.get("seconds", 0.0) for s in summaries), default=0.0),
+        "missing": {k: v for s in summaries for k, v in s.get("missing", {}).items()},
+        "unavailable": max((s.get("unavailable", 0) for s in summaries), default=0),
     }
 
 

@@ -25,12 +25,12 @@ from benchbase.api.types import (
     stable_hash,
 )
 from benchbase.data.identity import ContentKeys, dataset_identity
-from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
-from benchbase.extract.backbones import BackboneSpec, feature_identity
+from benchbase.errors import BenchbaseError, DiskFullError, WeightsUnavailableError, is_disk_full
+from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
-from benchbase.run import provenance
+from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
 from benchbase.run.suites import Grid, check_layers, expand
 
@@ -47,7 +47,10 @@ class RunSummary:
     skipped: int = 0
     forward_images: int = 0
     seconds: float = 0.0
+    #: Backbone spec → how to supply its weights, for backbones whose cells were not run.
     missing: dict[str, str] = field(default_factory=dict)
+    #: Cells not run because their backbone's weights are missing.
+    unavailable: int = 0
 
 
 class Runner:
@@ -78,6 +81,13 @@ class Runner:
         self._content: dict[str, ContentKeys] = {}
         #: dataset → its content identity, set by :meth:`plan`
         self.data_identities: dict[str, str] = {}
+        self._preflight: preflight.Preflight | None = None
+
+    def preflight(self) -> preflight.Preflight:
+        """Each backbone's weights and each layer name, resolved once before any work."""
+        if self._preflight is None:
+            self._preflight = preflight.check(self.host, self.suite)
+        return self._preflight
 
     # --- the grid -------------------------------------------------------------------
 
@@ -93,6 +103,7 @@ class Runner:
                 "weights": spec.weights_id,
                 "transform": spec.backbone.transform_id(cell.input_size),
                 "data": data_identity,
+                **self._pooling_identity(cell, spec),
             }
         )
         return stable_hash(identity)
@@ -102,6 +113,17 @@ class Runner:
         if ds_name not in self._content:
             self._content[ds_name] = ContentKeys(self.data_root)
         return self._content[ds_name]
+
+    @staticmethod
+    def _pooling_identity(cell: Cell, spec: BackboneSpec) -> dict[str, Any]:
+        """The declared (non-average) pooling of the cell's taps, if any: it changes the
+        features, so it changes the fingerprint; cells on average-pooled taps keep theirs."""
+        bb = spec.backbone
+        if not bb.pooling:
+            return {}
+        layers = list(bb.taps()) if cell.layer == "*" else [cell.layer]
+        declared = {t: bb.tap_pooling(t) for t in layers if bb.tap_pooling(t) != "gap"}
+        return {"pooling": declared} if declared else {}
 
     def plan(self, allow_missing: bool = False) -> tuple[Grid, dict[str, str], set[str]]:
         """The grid, each cell's fingerprint, and the fingerprints already stored."""
@@ -131,10 +153,14 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        missing = self.preflight().missing
         grid, fps, done = self.plan()
-        summary = RunSummary(cells=len(grid.cells))
+        summary = RunSummary(cells=len(grid.cells), missing=dict(missing))
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
+        runnable = [c for c in todo if c.backbone not in missing]
+        summary.unavailable = len(todo) - len(runnable)
+        todo = runnable
         check_layers(self.host, todo)  # a missing tap fails before images are read
         self._screen_images(grid, {c.dataset for c in todo})
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
@@ -157,19 +183,27 @@ class Runner:
                     waiting = []
                     for (ds_name, bb_name), cells in pending:
                         cells = [c for c in cells if fps[self._cell_id(c)] not in store.done()]
-                        if not cells:  # finished meanwhile by another run
+                        if not cells or bb_name in summary.missing:  # done meanwhile / no weights
                             continue
-                        held = self._run_group(
-                            grid.data[ds_name],
-                            ds_name,
-                            bb_name,
-                            cells,
-                            fps,
-                            store,
-                            device,
-                            summary,
-                            bar,
-                        )
+                        try:
+                            held = self._run_group(
+                                grid.data[ds_name],
+                                ds_name,
+                                bb_name,
+                                cells,
+                                fps,
+                                store,
+                                device,
+                                summary,
+                                bar,
+                            )
+                        except WeightsUnavailableError as exc:  # found out only when built
+                            summary.missing[bb_name] = str(exc)
+                            left = [c for c in todo if c.backbone == bb_name]
+                            left = [c for c in left if fps[self._cell_id(c)] not in store.done()]
+                            summary.unavailable += len(left)
+                            bar.update(len(left))
+                            continue
                         if held:
                             waiting.append(((ds_name, bb_name), held))
                     if waiting:  # cells another live run is computing: wait for them or their lease
@@ -216,15 +250,21 @@ class Runner:
         """Fail before any extraction when images are missing or undecodable, or (with
         ``skip_bad_images``) leave them out and record them in ``DatasetData.skipped``."""
         from benchbase.data.imagecheck import screen
+        from benchbase.run.suites import check_splits
 
         for name in sorted(names):
+            before = grid.data[name]
             grid.data[name] = screen(
                 name,
-                grid.data[name],
+                before,
                 self.host.datasets.get(name).open_image,
                 skip_bad=self.skip_bad_images,
                 cache_file=self.out_dir / "imagecheck" / f"{name}.json",
             )
+            if grid.data[name] is not before:  # a class may have lost its only images
+                check_splits(
+                    name, grid.data[name], "once --skip-bad-images left the bad images out"
+                )
 
     def _run_group(
         self,
@@ -287,7 +327,8 @@ class Runner:
         base_identity = feature_identity(
             spec.backbone, spec.weights_id, self.content_keys(ds_name).keys(ordered), input_size
         )
-        keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
+        tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
+        keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
         for layer in layers:
             cached = self.cache.get(keys[layer])
@@ -295,28 +336,40 @@ class Runner:
                 features[layer] = cached
         missing = [layer for layer in layers if layer not in features]
         if missing:
-            from benchbase.extract.features import extract
+            from benchbase.extract.features import ExtractionStats, extract
 
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
-            writers = {
-                layer: self.cache.writer(keys[layer], {**base_identity, "layer": layer})
-                for layer in missing
-            }
+            writers = {layer: self.cache.writer(keys[layer], tap[layer]) for layer in missing}
             try:
-                stats = extract(
-                    spec.backbone,
-                    model,
-                    missing,
-                    ordered,
-                    dataset.open_image,
-                    writers,
-                    device,
-                    input_size=input_size,
-                    batch_size=self.batch_size,
-                    progress=f"{ds_name} × {spec.spec}",
-                    image_cache=self.image_cache,
-                )
+                # a pass killed or interrupted earlier left checkpoints: resume after them
+                # (not under torchrun, whose ranks split the image list among themselves)
+                done = 0 if _ranks() > 1 else min(w.resume(len(ordered)) for w in writers.values())
+                remaining = ordered[done:]
+                stats = ExtractionStats(0, 0.0, 0)
+                if done:
+                    print(
+                        f"benchbase: {ds_name} × {spec.spec}: resuming extraction at image "
+                        f"{done}/{len(ordered)} (checkpoint of an interrupted pass)",
+                        file=sys.stderr,
+                    )
+                if remaining:
+                    stats = extract(
+                        spec.backbone,
+                        model,
+                        missing,
+                        remaining,
+                        dataset.open_image,
+                        {t: _Offset(w, done, len(ordered)) for t, w in writers.items()}
+                        if done
+                        else writers,
+                        device,
+                        input_size=input_size,
+                        batch_size=self.batch_size,
+                        progress=f"{ds_name} × {spec.spec}",
+                        # the uint8 cache holds whole image lists: not filled by a resumed pass
+                        image_cache=None if done else self.image_cache,
+                    )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
             except OSError as exc:  # a full disk in any writer of the pass (images, features)
@@ -465,6 +518,19 @@ class Runner:
             replaces=store.superseded(fingerprint, cell_row, info),
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
+
+
+class _Offset:
+    """A cache writer seen from a pass over ``rows offset..``: rows land ``offset`` further."""
+
+    def __init__(self, writer: Any, offset: int, total: int) -> None:
+        self.writer, self.offset, self.total = writer, offset, total
+
+    def write(self, start: int, rows: np.ndarray, _total: int) -> None:
+        self.writer.write(start + self.offset, rows, self.total)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.writer, name)
 
 
 def _ranks() -> int:

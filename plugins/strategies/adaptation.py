@@ -25,10 +25,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import SHARED
 
 from benchbase import FeatureTask, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.metrics import evaluate
-from benchbase.toolkit import align_scores, l2_normalize, train_val_indices
+from benchbase.toolkit import align_scores, l2_normalize, resize_size, train_val_indices
 
 if TYPE_CHECKING:
     from benchbase_plugins.strategies.adaptation_head import AdaptationHead
@@ -149,7 +150,7 @@ def adapt_tiles(task: ImageTask) -> Outcome:
     from benchbase_plugins.strategies.finetune import decode
 
     p = task.params
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
     train_images = decode(task.train, task.open_image, load, interp)
@@ -197,6 +198,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="adaptation",
+            check_params=SHARED,
             evaluate=adaptation,
             version="1",
             description="Oquab et al. 2014: frozen backbone, two new fully-connected layers "
@@ -208,6 +210,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="adaptation-tiles",
+            check_params=SHARED,
             evaluate=adaptation_tiles,
             version="1",
             description="Oquab et al. 2014 with test-time multi-scale tiling: the adaptation "

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies.linear import C_GRID, svm
+from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
@@ -38,6 +39,7 @@ from benchbase.toolkit import (
     decision_scores,
     feature_identity,
     l2_normalize,
+    resize_size,
     train_val_indices,
 )
 
@@ -159,7 +161,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
 
     p = task.params
     views = view_names(p)
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
     per_split = {}
@@ -218,6 +220,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="linear-svm-aug",
+            check_params=SHARED,
             evaluate=linear_svm_aug,
             version="1",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM on features of jittered "

@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import partial
 
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
+from benchbase_plugins.strategies.rules import SHARED
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 
@@ -58,6 +59,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg-dropout",
+            check_params=SHARED,
             evaluate=logreg_dropout,
             version="1",
             description="DeCAF LogReg with dropout: logistic regression fitted on `copies` "
@@ -68,6 +70,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="svm-dropout",
+            check_params=SHARED,
             evaluate=svm_dropout,
             version="1",
             description="DeCAF SVM with dropout: linear SVM fitted on `copies` dropout-masked "

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
-from benchbase.toolkit import stable_hash, train_val_indices
+from benchbase.toolkit import resize_size, stable_hash, train_val_indices
 
 if TYPE_CHECKING:
     import torch
@@ -395,7 +396,7 @@ class TrainResult:
 
 def prepare(task: ImageTask) -> TrainData:
     """Decode the split once; carve the validation split from the training images."""
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     train_x = decode(task.train, task.open_image, load, interp)
     test_x = decode(task.test, task.open_image, load, interp)
@@ -608,6 +609,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="finetune",
+            check_params=rules(train=one_of(*TRAIN_MODES)),
             evaluate=finetune,
             version="2",
             description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
@@ -623,5 +625,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            data_parallel=True,
         )
     )

@@ -27,6 +27,7 @@ from benchbase_plugins.strategies.finetune import (
     replace_head,
     train_network,
 )
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -99,6 +100,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="transfer-n",
+            check_params=rules(mode=one_of(*MODES), granularity=one_of("coarse", "fine")),
             evaluate=transfer_n,
             version="3",
             description="Yosinski et al. 2014: copy the first n blocks of the pretrained "
@@ -112,5 +114,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            data_parallel=True,
         )
     )

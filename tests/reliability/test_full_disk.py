@@ -68,13 +68,15 @@ def _suite(tmp_path: Path, per_class: int) -> Path:
     return suite
 
 
-def test_a_decoded_image_cache_larger_than_the_disk_is_enospc_not_sigbus(
-    tmpfs, rel_env, tmp_path
-):
+def test_a_decoded_image_cache_larger_than_the_disk_is_enospc_not_sigbus(tmpfs, rel_env, tmp_path):
     # 4 × 400 images of 3 × 32 × 32 bytes: 4.9 MB of decoded images on a 1 MiB disk
     out = tmpfs / "out"
     done = subprocess.run(
-        run_cmd(_suite(tmp_path, 400), out), env=rel_env, capture_output=True, text=True, timeout=300
+        run_cmd(_suite(tmp_path, 400), out),
+        env=rel_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 2, (done.returncode, done.stderr)  # was -7 (SIGBUS), no message
     assert f"{MESSAGE} {out / 'images'}" in done.stderr and "Traceback" not in done.stderr
