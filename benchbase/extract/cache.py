@@ -135,6 +135,24 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def read_sidecar(path: Path, fields: dict[str, type]) -> dict[str, Any]:
+    """A JSON sidecar whose ``fields`` have the given types (``shape``: a list of ints).
+
+    Valid JSON of another shape (a list, ``null``, a string shape) is as corrupt as
+    garbled bytes: raises ``ValueError`` for the caller to discard the entry."""
+    info = json.loads(path.read_text())
+    if not isinstance(info, dict):
+        raise ValueError(f"the sidecar holds a JSON {type(info).__name__}, not an object")
+    for name, kind in fields.items():
+        value = info.get(name)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and name == "shape":
+            ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+        if not ok:
+            raise ValueError(f"the sidecar's {name!r} is {value!r}, not a {kind.__name__}")
+    return info
+
+
 class FeatureCache:
     """Features keyed by a hash of everything that determines them."""
 
@@ -155,11 +173,11 @@ class FeatureCache:
         if not meta.exists() or not data.exists():
             return None
         try:
-            info = json.loads(meta.read_text())
-            if info.get("key") != key or file_sha256(data) != info.get("sha256"):
+            info = read_sidecar(meta, {"key": str, "sha256": str, "shape": list})
+            if info["key"] != key or file_sha256(data) != info["sha256"]:
                 raise ValueError("checksum mismatch")
             array = np.load(data, mmap_mode="r", allow_pickle=False)
-            if list(array.shape) != info.get("shape"):
+            if list(array.shape) != info["shape"]:
                 raise ValueError("shape mismatch")
         except (ValueError, OSError, json.JSONDecodeError) as exc:
             print(f"benchbase: cache entry {data} is corrupt ({exc}); recomputing", file=sys.stderr)

@@ -32,6 +32,7 @@ from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
 from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
+from benchbase.run.storefile import check_out_dir
 from benchbase.run.suites import Grid, check_layers, expand
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        check_out_dir(self.out_dir)  # a file or read-only --out fails before any work
         missing = self.preflight().missing
         grid, fps, done = self.plan()
         summary = RunSummary(cells=len(grid.cells), missing=dict(missing))
