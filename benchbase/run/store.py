@@ -174,10 +174,12 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk: SQLITE_FULL)
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
 
     def _fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with damaged_database(self.path), lock_wait(self.path):
@@ -384,4 +386,3 @@ class Store:
                 f"{fingerprint} layer {layer!r} ({exc}). Move the database aside (mv {self.path} "
                 f"{self.path}.damaged) and re-run to recompute, or leave out that cell."
             ) from None
-

@@ -141,6 +141,9 @@ def test_sqlite_disk_full_is_one_clear_message_simulated(tmp_path, monkeypatch):
         def executemany(self, sql: str, *args: object) -> object:
             raise sqlite3.OperationalError("database or disk is full")
 
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.real, name)
+
     monkeypatch.setattr(store, "conn", FullConnection(store.conn))
     with pytest.raises(DiskFullError, match="Nothing half-written was kept"):
         _write(store, "lost", 3)
