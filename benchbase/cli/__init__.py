@@ -55,10 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words:  # a bare `benchbase`: what it can do, not an argparse error
+        parser.print_help()
+        return 0
+    args, extra = parser.parse_known_args(words)
     extra = fill_late_positionals(args, extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # the subcommand's usage, not the top-level one
+        getattr(args, "_subparser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     previous = signals.terminate_as_interrupt()
     try:
         return int(args.handler(args) or 0)

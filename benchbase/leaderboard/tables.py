@@ -15,7 +15,6 @@ One builder per table kind, each returning a :class:`~benchbase.leaderboard.mode
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct
+from benchbase.leaderboard.labels import Labels, distinct, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -37,10 +36,9 @@ from benchbase.leaderboard.model import (
     published_cell,
 )
 from benchbase.leaderboard.references import RefRow
+from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
 
 KINDS = ("voc", "accuracy", "layers", "grid", "summary", "transfer")
-#: transfer-n layer labels: ``n=<n>`` frozen (AnB), ``n=<n>+`` fine-tuned (AnB+)
-TRANSFER_LAYER = re.compile(r"^n=(\d+)(\+?)$")
 Predictions = Callable[[str, str], tuple[np.ndarray, np.ndarray]]
 
 
@@ -251,12 +249,17 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
-    if ctx.predictions is not None:
-        text += (
-            f"95% CI: percentile bootstrap over test images ({ctx.resamples} resamples) "
-            "of the mean over splits"
-        )
     return [text.rstrip("; ") + ".", legend]
+
+
+def ci_caption(table: Table, ctx: Context) -> list[str]:
+    """How the 95% CI column was computed, for the tables that have one."""
+    if "95% CI" not in table.columns:
+        return []
+    return [
+        f"95% CI: percentile bootstrap over test images ({ctx.resamples} resamples) of the "
+        "mean over splits."
+    ]
 
 
 def _span(values: set[int]) -> str:
@@ -273,9 +276,17 @@ def refs_caption(refs: list[RefRow]) -> list[str]:
 
 
 def _sort_ours(methods: list[Method], ctx: Context) -> list[Method]:
+    """Rows grouped by weights: pretrained networks first, random initialisations after,
+    each network's weights together, then strategy and layer depth."""
     return sorted(
         methods,
-        key=lambda m: (m.backbone, m.weights, m.strategy, ctx.layer_key(m.backbone, m.layer)),
+        key=lambda m: (
+            weights_source(m.backbone, m.weights) == "random",
+            m.backbone,
+            m.weights,
+            m.strategy,
+            ctx.layer_key(m.backbone, m.layer),
+        ),
     )
 
 
@@ -305,7 +316,11 @@ def voc_table(ctx: Context, dataset: str) -> Table:
     if ci and ours:
         table.columns.append("95% CI")
     bold_best(table, columns)
-    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
+    table.caption = (
+        protocol_caption(ours, ctx, varies(ours, "layer"))
+        + ci_caption(table, ctx)
+        + refs_caption(refs)
+    )
     return table
 
 
@@ -337,7 +352,11 @@ def accuracy_table(ctx: Context, dataset: str) -> Table:
             cells["95% CI"] = ci_cell(m, ctx)
         table.rows.append(our_row(m, cells, label))
     bold_best(table, [c for c in columns if c != "95% CI"])
-    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
+    table.caption = (
+        protocol_caption(ours, ctx, varies(ours, "layer"))
+        + ci_caption(table, ctx)
+        + refs_caption(refs)
+    )
     return table
 
 
@@ -522,31 +541,29 @@ def _mean_rank(table: Table) -> None:
 
 
 def transfer_mode(m: Method) -> str:
-    """``frozen (AnB)`` or ``fine-tuned (AnB+)``, from the layer label's ``+`` suffix."""
-    match = TRANSFER_LAYER.match(m.layer)
-    if match and match.group(2):
-        return "fine-tuned (AnB+)"
-    mode = m.params.get("mode")
-    if mode in ("finetune", "fine-tuned"):
-        return "fine-tuned (AnB+)"
-    return "frozen (AnB)"
+    """The Yosinski et al. curve of a transfer-n row: baseB, BnB, BnB+, AnB or AnB+."""
+    p = point(m.layer)
+    return p.curve if p else "AnB"
 
 
 def transfer_n(m: Method) -> int:
-    match = TRANSFER_LAYER.match(m.layer)
-    return int(match.group(1)) if match else -1
+    p = point(m.layer)
+    return p.n if p else -1
 
 
 def transfer_table(ctx: Context, dataset: str) -> Table | None:
-    """Yosinski et al.: accuracy when the first n layers are copied, frozen vs fine-tuned."""
+    """Yosinski et al.: accuracy when the first n layers are copied (rows n), one column per
+    curve (baseB, BnB, BnB+, AnB, AnB+) and backbone, as the points of their Figure 2."""
     ours = ctx.ours(dataset, transfer=True)
     if not ours:
         return None
-    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, transfer_mode(m)))
+    order = {c: i for i, c in enumerate(CURVES)}
+    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, order[transfer_mode(m)]))
     groups = rows_by(ordered, lambda m: (*config(m), transfer_mode(m)), lambda m: m.layer)
     names = ctx.names
     heads = distinct(
-        [g[0] for g in groups], lambda m, tag: [transfer_mode(m), names.backbone(m, tag)]
+        [g[0] for g in groups],
+        lambda m, tag: [curve_title(transfer_mode(m)), names.backbone(m, tag)],
     )
     columns: list[str] = []
     rows: dict[int, Row] = {}
@@ -565,8 +582,9 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     table.first_header = "layers copied"
     table.rows = [rows[n] for n in sorted(rows)]
     table.caption = [
-        "Yosinski et al. 2014 protocol: copy layers 1..n, re-initialise the rest, train with "
-        "the copied layers frozen or fine-tuned."
+        "Yosinski et al. 2014 protocol: copy layers 1..n of base A (AnB: transfer) or of "
+        "base B (BnB: the selffer control), re-initialise the rest, train on B with the "
+        "copied layers frozen or fine-tuned (+); baseB is trained on B from scratch."
     ] + protocol_caption(ours, ctx)
     return table
 

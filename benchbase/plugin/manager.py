@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.datasets.caltech",
     "benchbase_plugins.datasets.cub",
     "benchbase_plugins.datasets.sun397",
+    "benchbase_plugins.datasets.imagenet",
     "benchbase_plugins.backbones.timm_backbones",
     "benchbase_plugins.backbones.torchvision_backbones",
     "benchbase_plugins.strategies.linear",

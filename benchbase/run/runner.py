@@ -425,6 +425,8 @@ class Runner:
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
+                    source=data.source.splits[split.name] if data.source else None,
+                    source_classes=list(data.source.classes) if data.source else [],
                 )
                 for layer in layers
             }
