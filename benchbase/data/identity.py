@@ -94,3 +94,9 @@ def dataset_identity(data: DatasetData, keys: ContentKeys) -> str:
             digest.update(f"\1{split.name}\0{part}\0".encode())
             digest.update("\n".join(f"{keys.key(s)}\t{s.label}" for s in samples).encode())
     return digest.hexdigest()[:32]
+
+
+def content_keys(samples: Sequence[Sample]) -> list[str]:
+    """Each sample's key with its file's ``size:mtime_ns``: what a feature cache of a plugin
+    keys on, so that an image replaced in place is never served stale features."""
+    return ContentKeys(None).keys(samples)

@@ -519,7 +519,6 @@ class Runner:
             results,
             info,
             {o.layer: (o.scores, test_y) for o in outcomes},
-            replaces=store.superseded(fingerprint, cell_row, info),
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
 

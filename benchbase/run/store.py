@@ -241,13 +241,12 @@ class Store:
         results: Iterable[Result],
         info: dict[str, Any],
         predictions: dict[str, tuple[np.ndarray, np.ndarray]],
-        replaces: Iterable[str] = (),
     ) -> None:
         """Store one finished cell atomically, replacing an earlier copy of it and the cells
-        it ``replaces`` (:meth:`superseded`)."""
+        it supersedes (:meth:`superseded`: the same grid point computed on other data)."""
         keys = ("suite", "dataset", "split", "backbone", "layer", "strategy")
         with self.transaction() as db:
-            for fp in (fingerprint, *replaces):
+            for fp in (fingerprint, *self.superseded(fingerprint, cell, info)):
                 for table in ("results", "predictions", "cells", "claims"):
                     db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fp,))
             db.execute(

@@ -79,3 +79,28 @@ def test_a_failing_worker_is_reported_once_with_advice_that_fits(tmp_path, rel_e
     assert "Traceback" not in err
     assert "re-run the same command to finish" not in err  # a crash is not fixed by re-running
     assert db_rows(out, "SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path, rel_env, reference):
+    suite, _ = reference
+    out, mark = tmp_path / "out", tmp_path / "mark"
+    env = {**rel_env, "BBREL_FAULT": "fit", "BBREL_MARK": str(mark), "BBREL_POLL": "0.2"}
+    proc = subprocess.Popen(
+        [*run_cmd(suite, out), "--jobs", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 240
+    while not mark.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert mark.exists() and len(_workers_of(out)) == 2
+    proc.kill()  # SIGKILL: the parent cannot forward anything
+    proc.wait()
+    deadline = time.time() + 60
+    while _workers_of(out) and time.time() < deadline:
+        time.sleep(0.05)  # the event: the kernel's SIGTERM (PR_SET_PDEATHSIG) ends them
+    assert _workers_of(out) == []
+    # the waiting worker stopped instead of taking over and computing the rest
+    assert db_rows(out, "SELECT COUNT(*) FROM cells") == [(1,)]
+    assert db_rows(out, "SELECT COUNT(*) FROM claims") == [(0,)]
