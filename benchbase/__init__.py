@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbase.api.command import Command
+from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -39,6 +41,7 @@ from benchbase.api.types import (
     DatasetData,
     FeatureTask,
     ImageTask,
+    ObjectBox,
     Outcome,
     Result,
     Sample,
@@ -59,12 +62,15 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "Command",
     "DataLayoutError",
     "Dataset",
     "DatasetData",
     "FeatureTask",
     "ImageTask",
+    "ObjectBox",
     "Outcome",
+    "OutputFormat",
     "Result",
     "Sample",
     "SourceHalf",

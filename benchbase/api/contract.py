@@ -8,6 +8,7 @@ instead of surfacing later as a traceback deep inside the runner.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
@@ -224,6 +225,11 @@ def check_dataset(ds: Any) -> None:
         ds.fake is None or callable(ds.fake), who, "fake must be None or fake(root, placement)"
     )
     ds.default_options = _table(ds.default_options, who, "default_options", "option")
+    _require(
+        ds.card is None or isinstance(ds.card, (str, os.PathLike, Mapping)),
+        who,
+        f"card must be a path to a TOML card or a mapping, got {type(ds.card).__name__}",
+    )
 
 
 def check_strategy(st: Any) -> None:

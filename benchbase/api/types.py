@@ -7,6 +7,7 @@ objects and hand them to the ``register`` callback of the matching hook. Everyth
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from benchbase.api import contract
+from benchbase.api.tomlfile import read_toml
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +41,29 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 @dataclass(frozen=True)
+class ObjectBox:
+    """One annotated object of an image (a detection-style ground-truth box).
+
+    ``name`` is the object's class as the dataset's ``classes`` spell it. ``x0, y0, x1, y1``
+    are pixel edges in the image as the dataset's ``open_image`` returns it: 0-based,
+    ``x1``/``y1`` exclusive, so the box covers ``(x1 - x0) * (y1 - y0)`` pixels (a VOC
+    ``<bndbox>``, 1-based and inclusive, is ``x0 = xmin - 1``, ``x1 = xmax``).
+    ``difficult`` marks objects the benchmark ignores (VOC's ``<difficult>1``).
+    """
+
+    name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    difficult: bool = False
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+@dataclass(frozen=True)
 class Sample:
     """One image and its label.
 
@@ -46,11 +71,15 @@ class Sample:
     ``label`` is a class index (multiclass) or a tuple with one entry per class of
     1 (present), -1 (absent) or 0 (difficult: ignored) for multilabel datasets.
     ``box`` is an optional (x, y, w, h) crop in pixels applied when the image is opened.
+    ``boxes`` are the image's annotated objects (:class:`ObjectBox`), for strategies that
+    train on object locations (``adaptation-patches``); ``None`` when the dataset has none.
+    They do not enter the image's cache identity (``key``).
     """
 
     source: str | Path
     label: int | tuple[int, ...]
     box: tuple[float, float, float, float] | None = None
+    boxes: tuple[ObjectBox, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         label = self.label
@@ -167,6 +196,10 @@ class Dataset:
     :class:`benchbase.errors.DataLayoutError` naming the expected path when the layout is
     missing or malformed. ``options`` holds the protocol options (defaults in
     ``default_options``, overridden by the suite's ``[options.<dataset>]`` table).
+    ``card`` is the dataset's card (homepage, ``[[archives]]``, ``[protocol]``,
+    ``[expected]`` counts; see ``datasets/*.toml``): a path to a TOML file or an already
+    parsed mapping. ``datasets download`` / ``check`` and the leaderboards' headline metric
+    read it through :meth:`read_card`; a dataset without one has nothing to download.
     """
 
     name: str
@@ -187,9 +220,26 @@ class Dataset:
     #: Protocol options a run on the ``fake`` layout needs (e.g. fewer training images per
     #: class than the real protocol): ``datasets fake --suite`` prints them as overrides.
     fake_options: dict[str, Any] = field(default_factory=dict)
+    #: The dataset card: a TOML file's path, a parsed mapping, or None (no card).
+    card: str | Path | Mapping[str, Any] | None = None
+    _parsed_card: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         contract.check_dataset(self)
+
+    def read_card(self) -> dict[str, Any]:
+        """The parsed card (a fresh copy each call; ``{}`` when the dataset has none). A card
+        file that is missing or not valid TOML raises :class:`benchbase.errors.BenchbaseError`
+        naming the file."""
+        if self._parsed_card is None:
+            if self.card is None:
+                parsed: dict[str, Any] = {}
+            elif isinstance(self.card, Mapping):
+                parsed = dict(self.card)
+            else:
+                parsed = read_toml(Path(self.card), f"dataset card of {self.name!r}")
+            self._parsed_card = parsed
+        return copy.deepcopy(self._parsed_card)
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
@@ -332,6 +382,9 @@ class FeatureTask:
     layer: str
     seed: int
     params: dict[str, Any]
+    #: The run's device (``--device``), where a strategy may fit (e.g. the torch solver);
+    #: None when the caller does not say.
+    device: Any = None
 
 
 @dataclass

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
@@ -206,6 +207,12 @@ def fetch(
                 part.unlink(missing_ok=True)
                 raise
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise DownloadError(
+                        f"no space left under {dest.parent} after {out.tell():,} bytes of "
+                        f"{url} (another program filled the disk meanwhile?). The partial file "
+                        f"{part} is kept: free some space, then re-run to resume."
+                    ) from None
                 raise DownloadError(
                     f"download of {url} interrupted after {out.tell()} bytes ({exc}); re-run "
                     f"to resume from {part}"
@@ -267,7 +274,7 @@ def _inside(root: Path, rel: str, what: str) -> Path:
 def download_dataset(
     name: str,
     root: Path,
-    card: Mapping[str, Any] | None = None,
+    card: Mapping[str, Any],
     mirror: str | None = None,
     keep_archives: bool = False,
     progress: bool = True,
@@ -276,16 +283,15 @@ def download_dataset(
     """Fetch, verify and extract every archive of ``name``'s card under ``root``.
 
     Returns the instructions for archives that must be fetched by hand (empty when all
-    were fetched). ``card`` replaces the shipped card; ``mirror`` is a base URL tried
-    instead of the card's URLs (``<mirror>/<filename>``).
+    were fetched). ``card`` is the dataset's card (``Dataset.read_card()``, or a file the
+    user passed); ``mirror`` is a base URL tried instead of the card's URLs
+    (``<mirror>/<filename>``).
     """
-    if card is None:
-        from benchbase_cards import load_card
-
-        try:
-            card = load_card(name)
-        except KeyError as exc:
-            raise DownloadError(f"no dataset card for {name!r}, so nothing to download") from exc
+    if not card:
+        raise DownloadError(
+            f"dataset {name!r} carries no card (benchbase.Dataset(card=...)), so nothing to "
+            "download; pass one with --card FILE.toml"
+        )
     say = log or (lambda msg: print(msg, file=sys.stderr))
     root = Path(root)
     if root.exists() and not root.is_dir():

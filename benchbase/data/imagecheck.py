@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full, listing
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from benchbase.api.types import DatasetData, Sample
+    from benchbase.api.types import DatasetData, Sample, Split
 
 #: How many bad files an error message lists before summarising the rest.
 SHOWN = 20
@@ -144,10 +144,7 @@ def find_bad_images(
 
 def describe(bad: Sequence[BadImage]) -> str:
     """The first :data:`SHOWN` bad files, one per line, and how many more there are."""
-    lines = [f"  {b}" for b in bad[:SHOWN]]
-    if len(bad) > SHOWN:
-        lines.append(f"  … and {len(bad) - SHOWN} more")
-    return "\n".join(lines)
+    return listing(bad, SHOWN)
 
 
 def screen(
@@ -157,9 +154,11 @@ def screen(
     skip_bad: bool = False,
     cache_file: Path | None = None,
 ) -> DatasetData:
-    """Check every image ``data``'s splits use. With bad images: raise listing them, or
-    (``skip_bad``) return ``data`` without them and with them recorded in ``skipped``."""
-    samples = [s for split in data.splits for s in (*split.train, *split.test)]
+    """Check every image ``data``'s splits use (half A's too, under class halves). With bad
+    images: raise listing them, or (``skip_bad``) return ``data`` without them and with them
+    recorded in ``skipped``."""
+    source = list(data.source.splits.values()) if data.source else []
+    samples = [s for split in (*data.splits, *source) for s in (*split.train, *split.test)]
     bad = find_bad_images(samples, open_image, cache_file=cache_file, progress=f"{name}: check")
     if not bad:
         return data
@@ -170,14 +169,18 @@ def screen(
             "leave them out (they are recorded in each result's provenance)."
         )
     drop = {b.source for b in bad}
-    splits = [
-        replace(
+
+    def kept(split: Split) -> Split:
+        return replace(
             split,
             train=[s for s in split.train if str(s.source) not in drop],
             test=[s for s in split.test if str(s.source) not in drop],
         )
-        for split in data.splits
-    ]
+
+    splits = [kept(split) for split in data.splits]
+    if data.source is not None:
+        halves = {k: kept(v) for k, v in data.source.splits.items()}
+        data = replace(data, source=replace(data.source, splits=halves))
     for split in splits:
         if not split.train or not split.test:
             raise BenchbaseError(

@@ -130,7 +130,7 @@ class ImageCacheWriter:
         self._beat = Heartbeat(self.tmp)
 
     def write(self, start: int, batch: torch.Tensor) -> None:
-        rows = batch.numpy() if hasattr(batch, "numpy") else np.asarray(batch)
+        rows = batch.cpu().numpy() if hasattr(batch, "numpy") else np.asarray(batch)
         with self._disk_full(self.tmp):
             if self._array is None:
                 self.tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -203,12 +203,14 @@ def cached_images(
     size: int,
     crop_pct: float,
     interpolation: str,
+    backend: str = BACKEND,
 ) -> tuple[Any, ImageCacheWriter | _NoSink]:
     """``images`` served from the cache when an entry exists (and a sink that does nothing),
     else ``images`` itself and a writer for the batches that are decoded this time.
 
     The entry is keyed on each sample's key *and* its file's size and mtime
-    (:mod:`benchbase.data.identity`), so an image replaced in place is decoded again."""
+    (:mod:`benchbase.data.identity`), so an image replaced in place is decoded again.
+    ``backend``: the decoder ("pil", or "nvjpeg" for :mod:`benchbase.extract.jpegdecode`)."""
     if cache is None:
         return images, _NoSink()
     samples = getattr(images, "samples", None)
@@ -217,7 +219,7 @@ def cached_images(
 
         known = stamps(str(s.source) for s in samples)
         keys = [f"{k}#{known[str(s.source)]}" for k, s in zip(keys, samples, strict=True)]
-    identity = ImageCache.identity(keys, size, crop_pct, interpolation)
+    identity = ImageCache.identity(keys, size, crop_pct, interpolation, backend)
     hit = cache.get(identity)
     if hit is not None:
         return hit, _NoSink()

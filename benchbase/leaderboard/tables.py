@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from benchbase.leaderboard import stats
+from benchbase.leaderboard import shapes, stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct, weights_source
+from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -83,22 +83,13 @@ def is_voc(dataset: str, ctx: Context) -> bool:
 
 
 def is_layer_ref(ref: RefRow) -> bool:
-    """Published rows that belong in a layer table, not a method table."""
-    return any(c.startswith("decaf") for c in ref.values) or (
-        ref.paper.startswith("Zeiler & Fergus") and ref.table == "Table 7"
-    )
+    """Published rows that belong in a layer table (grid or layers), not a method table."""
+    return shapes.shape(ref) != "method"
 
 
-def _value_text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_value_text(x) for x in v) + "}"
-    return str(v)
-
-
-def hyperparameter_note(m: Method) -> str:
-    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+def chosen_text(m: Method) -> str:
+    """What the strategy chose on its validation split, per split where they differ
+    (``C=1 (seed0), 100 (seed1)``); empty when it chose nothing."""
     parts = []
     keys: list[str] = []
     for split in m.splits:
@@ -109,15 +100,27 @@ def hyperparameter_note(m: Method) -> str:
         per = [(s, m.chosen.get(s, {}).get(key)) for s in m.splits]
         values = {json.dumps(v, sort_keys=True) for _, v in per}
         if len(values) == 1:
-            parts.append(f"{key}={_value_text(per[0][1])}")
+            parts.append(f"{key}={value_text(per[0][1])}")
         else:
-            parts.append(f"{key}=" + ", ".join(f"{_value_text(v)} ({s})" for s, v in per))
-    chosen = "chosen on a validation split of the training set: " + "; ".join(parts)
-    grid = ", ".join(
-        f"{k} ∈ {_value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={_value_text(v)}"
+            parts.append(f"{key}=" + ", ".join(f"{value_text(v)} ({s})" for s, v in per))
+    return "; ".join(parts)
+
+
+def params_text(m: Method) -> str:
+    return ", ".join(
+        f"{k} ∈ {value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={value_text(v)}"
         for k, v in sorted(m.params.items())
     )
-    text = f"{m.strategy}: " + (chosen if parts else "no hyper-parameter chosen")
+
+
+CHOSEN = "chosen on a validation split of the training set: "
+
+
+def hyperparameter_note(m: Method) -> str:
+    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+    chosen = chosen_text(m)
+    text = f"{m.strategy}: " + (CHOSEN + chosen if chosen else "no hyper-parameter chosen")
+    grid = params_text(m)
     return text + (f"; parameters: {grid}" if grid else "")
 
 
@@ -220,7 +223,7 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         for s in m.splits:
             info = m.info.get(s, {})
             for k, v in sorted(info.get("options", {}).items()):
-                text = _value_text(v)
+                text = value_text(v)
                 if text not in options.setdefault(k, []):
                     options[k].append(text)
             if s not in splits:
@@ -249,6 +252,12 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
+    older = len({fp for m in methods for fp in m.superseded})
+    if older:
+        text += (
+            f"{older} older cell{'s' if older > 1 else ''} of these configurations (computed "
+            "before a change of code or data) not shown; "
+        )
     return [text.rstrip("; ") + ".", legend]
 
 
@@ -396,19 +405,29 @@ def rows_by(
 
 
 def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list[str]) -> Row:
-    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits); each
-    method's footnote names its column when the row spans several."""
+    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits). One
+    footnote when they share strategy and parameters, naming each column's choice
+    (``stage4: C=1; pool: C=10``); else one per method, prefixed by its column."""
     notes: list[str] = []
-    for m, col in zip(methods, column, strict=True):
-        text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
-        if text not in notes:
-            notes.append(text)
+    first = methods[0]
+    if len(methods) > 1 and all(
+        (m.strategy, m.params) == (first.strategy, first.params) for m in methods
+    ):
+        per = [f"{col}: {chosen_text(m) or '-'}" for m, col in zip(methods, column, strict=True)]
+        grid = params_text(first)
+        text = f"{first.strategy}: {CHOSEN}" + "; ".join(per)
+        notes.append(text + (f"; parameters: {grid}" if grid else ""))
+    else:
+        for m, col in zip(methods, column, strict=True):
+            text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
+            if text not in notes:
+                notes.append(text)
     return Row(label, cells, notes=notes, ids=[i for m in methods for i in m.ids])
 
 
 def layer_table(ctx: Context) -> Table | None:
     """Zeiler & Fergus Table 7: one row per classifier (layer), one column per dataset."""
-    refs = [r for r in ctx.refs if r.paper.startswith("Zeiler & Fergus") and r.table == "Table 7"]
+    refs = [r for r in ctx.refs if shapes.shape(r) == "layers"]
     ours = _sort_ours(_multi_layer(ctx.ours()), ctx)
     if not refs and not ours:
         return None
@@ -447,9 +466,7 @@ def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
     """DeCAF's grid: classifiers × layers on one dataset."""
-    refs = [
-        r for r in ctx.refs if r.dataset == dataset and any(c.startswith("decaf") for c in r.values)
-    ]
+    refs = [r for r in ctx.refs if r.dataset == dataset and shapes.shape(r) == "grid"]
     ours = _sort_ours(_multi_layer(ctx.ours(dataset)), ctx)
     if not refs and not ours:
         return None

@@ -15,6 +15,8 @@ import importlib.metadata as md
 import inspect
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache, partial
 from types import ModuleType
@@ -23,6 +25,8 @@ from typing import Any
 import pluggy
 
 from benchbase import hookspecs
+from benchbase.api.command import Command
+from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.registry import Registry
@@ -45,6 +49,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.strategies.dropout",
     "benchbase_plugins.strategies.probe",
     "benchbase_plugins.strategies.adaptation",
+    "benchbase_plugins.strategies.adaptation_patches",
     "benchbase_plugins.strategies.finetune",
     "benchbase_plugins.strategies.transfer",
     "benchbase_plugins.strategies.augment",
@@ -52,11 +57,16 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.suites.papers",
 )
 
+#: Parts of benchbase itself written as plugins (the built-in commands): never blocked.
+CORE_PLUGINS: tuple[str, ...] = ("benchbase.cli.builtin", "benchbase.leaderboard.formats.builtin")
+
 _REGISTRATION_HOOKS = {
     "register_datasets": "datasets",
     "register_backbones": "backbones",
     "register_strategies": "strategies",
     "register_suites": "suites",
+    "register_commands": "commands",
+    "register_formats": "formats",
 }
 
 
@@ -84,14 +94,21 @@ class Host:
         self.backbones: Registry[Backbone] = Registry("backbone", Backbone)
         self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
+        self.commands: Registry[Command] = Registry("command", Command)
+        self.formats: Registry[OutputFormat] = Registry("output format", OutputFormat)
         self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
-        for registry in (self.datasets, self.backbones, self.strategies, self.suites):
+        for registry in (
+            self.datasets, self.backbones, self.strategies, self.suites, self.commands,
+            self.formats,
+        ):
             registry.unknown_hint = self._failures_hint
 
         blocked = {b.strip() for b in os.environ.get("BENCHBASE_BLOCK_PLUGINS", "").split(",")}
         blocked.discard("")
+        for modname in CORE_PLUGINS:
+            self._add(modname, lambda m=modname: importlib.import_module(m), "benchbase")
         for modname in BUILTIN_PLUGINS:
             if modname.rsplit(".", 1)[-1] in blocked or modname in blocked:
                 continue
@@ -293,7 +310,27 @@ def _check_specs_known(pm: pluggy.PluginManager, plugin: Any) -> None:
         )
 
 
-@cache
+#: Hosts installed over the default one by :func:`installed` (innermost last).
+_installed: list[Host] = []
+
+
 def host() -> Host:
-    """The process-wide plugin host (built once, on first use)."""
+    """The process-wide plugin host: built once, on first use, unless a test installed its
+    own (:func:`installed`)."""
+    return _installed[-1] if _installed else _default_host()
+
+
+@cache
+def _default_host() -> Host:
     return Host()
+
+
+@contextmanager
+def installed(h: Host) -> Iterator[Host]:
+    """Make ``h`` the process-wide host inside the ``with`` block (for tests: commands,
+    leaderboards and the runner then see ``h``'s plugins)."""
+    _installed.append(h)
+    try:
+        yield h
+    finally:
+        _installed.remove(h)

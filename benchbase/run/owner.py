@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
+from benchbase.processes import pid_alive
+
 #: How long a claim outlives its last renewal, and how long another machine's temporary file
 #: may sit untouched before it counts as abandoned (its writer touches it as it writes).
 LEASE_SECONDS = 300.0
@@ -93,10 +95,4 @@ def alive(owner: Owner) -> bool | None:
         return True
     if not owner.same_machine() or owner.pid <= 0:
         return None
-    try:
-        os.kill(owner.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(owner.pid)

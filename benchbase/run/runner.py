@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import defaultdict
@@ -302,6 +303,17 @@ class Runner:
             bar.update(1)
         return held
 
+    @staticmethod
+    def _decoder(device: Any, open_image: Any) -> str:
+        """ "pil" or "nvjpeg" for ``--decode`` (BENCHBASE_DECODE, default auto) on ``device``;
+        "pil" when no device was resolved (every feature cached: nothing is decoded)."""
+        choice = os.environ.get("BENCHBASE_DECODE", "auto")
+        if device is None:
+            return "pil"
+        from benchbase.extract.jpegdecode import resolve_decoder
+
+        return resolve_decoder(choice, device, open_image)
+
     def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
         layers: list[str] = []
         for cell in cells:
@@ -326,9 +338,13 @@ class Runner:
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
         input_size = cells[0].input_size
+        dataset = self.host.datasets.get(ds_name)
+        decoder = self._decoder(device, dataset.open_image)
         base_identity = feature_identity(
             spec.backbone, spec.weights_id, self.content_keys(ds_name).keys(ordered), input_size
         )
+        if decoder != "pil":  # other pixels, other features; PIL entries keep their keys
+            base_identity["decoder"] = decoder
         tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
         keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
@@ -340,7 +356,6 @@ class Runner:
         if missing:
             from benchbase.extract.features import ExtractionStats, extract
 
-            dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {layer: self.cache.writer(keys[layer], tap[layer]) for layer in missing}
             try:
@@ -371,6 +386,7 @@ class Runner:
                         progress=f"{ds_name} × {spec.spec}",
                         # the uint8 cache holds whole image lists: not filled by a resumed pass
                         image_cache=None if done else self.image_cache,
+                        decoder=decoder,
                     )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
@@ -445,6 +461,7 @@ class Runner:
                     layer=layer,
                     seed=SEED,
                     params=params,
+                    device=device,
                 )
                 for layer in layers
             }

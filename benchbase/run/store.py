@@ -242,13 +242,11 @@ class Store:
         info: dict[str, Any],
         predictions: dict[str, tuple[np.ndarray, np.ndarray]],
     ) -> None:
-        """Store one finished cell atomically, replacing an earlier copy of it and the cells
-        it supersedes (:meth:`superseded`: the same grid point computed on other data)."""
+        """Store one finished cell atomically (replacing an earlier copy of it)."""
         keys = ("suite", "dataset", "split", "backbone", "layer", "strategy")
         with self.transaction() as db:
-            for fp in (fingerprint, *self.superseded(fingerprint, cell, info)):
-                for table in ("results", "predictions", "cells", "claims"):
-                    db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fp,))
+            for table in ("results", "predictions", "cells", "claims"):
+                db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fingerprint,))
             db.execute(
                 "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
                 (
@@ -290,31 +288,15 @@ class Store:
                     ),
                 )
 
-    def superseded(self, fingerprint: str, cell: dict[str, Any], info: dict[str, Any]) -> list[str]:
-        """Stored cells that are the same grid point as ``cell`` (same names, parameters,
-        options, input size and weights) under another fingerprint: computed on other data
-        (or by an older protocol or strategy version). A new result replaces them, so tables
-        never mix two datasets' values for one cell."""
-        rows = self._fetch(
-            "SELECT fingerprint, info FROM cells WHERE suite = ? AND dataset = ? AND split = ? "
-            "AND backbone = ? AND layer = ? AND strategy = ? AND params = ? AND fingerprint != ?",
-            (
-                *(cell[k] for k in ("suite", "dataset", "split", "backbone", "layer", "strategy")),
-                json.dumps(cell.get("params", {})),
-                fingerprint,
-            ),
-        )
-        same = ("options", "input_size", "weights")
-        mine = json.loads(json.dumps({k: info.get(k) for k in same}, default=str))
-        out = []
-        for fp, text in rows:
-            try:
-                theirs = json.loads(text)
-            except ValueError:
-                continue
-            if {k: theirs.get(k) for k in same} == mine:
-                out.append(fp)
-        return out
+    def cell_infos(self) -> dict[str, dict[str, Any]]:
+        """Every stored cell's info (options, versions, host, sizes) by fingerprint, with its
+        ``finished_at``."""
+        return {
+            fp: {**json.loads(info), "finished_at": finished}
+            for fp, info, finished in self.conn.execute(
+                "SELECT fingerprint, info, finished_at FROM cells"
+            )
+        }
 
     def results(self, suite: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
         """Every stored row (optionally one suite's or one dataset's) with its cell's provenance."""

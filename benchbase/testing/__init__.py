@@ -2,6 +2,9 @@
 dataset layouts, and throwaway plugins.
 
 Dataset plugins provide ``Dataset.fake(root, placement)``; :func:`make_fake_dataset` calls it.
+:func:`make_plugin` builds a throwaway plugin from objects. Installed with benchbase, the
+pytest plugin :mod:`benchbase.testing.pytest_plugin` gives tests the fixtures
+``benchbase_host``, ``benchbase_plugin`` and ``benchbase_fake_dataset``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,20 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchbase.errors import BenchbaseError
+from benchbase.testing.throwaway import make_plugin
+
+__all__ = [
+    "check_backbone",
+    "check_strategy",
+    "class_color",
+    "make_fake_dataset",
+    "make_plugin",
+    "multilabel_bands",
+    "multilabel_image",
+    "plugin_host",
+    "save_image",
+    "synthetic_image",
+]
 
 
 def class_color(index: int, n_classes: int) -> tuple[int, int, int]:
@@ -48,6 +65,15 @@ def synthetic_image(
     return img
 
 
+def multilabel_bands(labels: list[int], size: tuple[int, int] = (64, 48)) -> list[tuple[int, ...]]:
+    """Where :func:`multilabel_image` draws each present class: ``(class, x0, y0, x1, y1)``
+    pixel edges (0-based, end exclusive), one vertical band per class whose label is not -1."""
+    w, h = size
+    present = [c for c, v in enumerate(labels) if v != -1]
+    band = w // max(len(present), 1)
+    return [(c, k * band, h // 4, (k + 1) * band, 3 * h // 4 + 1) for k, c in enumerate(present)]
+
+
 def multilabel_image(
     labels: list[int], n_classes: int, seed: int, size: tuple[int, int] = (64, 48)
 ) -> Image.Image:
@@ -56,12 +82,8 @@ def multilabel_image(
     w, h = size
     img = Image.fromarray(rng.integers(90, 160, size=(h, w, 3), dtype=np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
-    present = [c for c, v in enumerate(labels) if v != -1]
-    for k, c in enumerate(present):
-        band = w // max(len(present), 1)
-        draw.rectangle(
-            (k * band, h // 4, (k + 1) * band - 1, 3 * h // 4), fill=class_color(c, n_classes)
-        )
+    for c, x0, y0, x1, y1 in multilabel_bands(labels, size):
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=class_color(c, n_classes))
     return img
 
 

@@ -13,8 +13,9 @@ The frozen backbone means the features come from the shared cache (a feature str
 the same head trained on whole-image (centre view) features, each test image scored by the
 sum over square patches (``scales`` × a grid overlapping by ``overlap``) of the patch's
 class probabilities (softmax, or per-class sigmoid for multilabel); patch features are
-cached like ``linear-svm-aug``'s views. Missing relative to the paper: *training* on
-multi-scale patches whose labels come from ground-truth boxes.
+cached like ``linear-svm-aug``'s views. The paper's own method, *training* on
+multi-scale patches labelled from ground-truth boxes and aggregating every patch of the
+image at test time, is ``adaptation-patches`` (:mod:`.adaptation_patches`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def __getattr__(name: str):  # noqa: ANN202 - the head imports scikit-learn: loa
     raise AttributeError(name)
 
 
-def _head(task: FeatureTask | ImageTask, **overrides: Any) -> AdaptationHead:
+def make_head(task: FeatureTask | ImageTask, **overrides: Any) -> AdaptationHead:
+    """The adaptation head with ``task.params``' hyper-parameters (``overrides`` win)."""
     from benchbase_plugins.strategies.adaptation_head import AdaptationHead
 
     p = task.params
@@ -78,7 +80,7 @@ def fit_adaptation(
             return (np.asarray(v, dtype=np.float32) - mean) / std
 
     x, y = transform(train_x), np.asarray(task.train_y)
-    head = _head(task).fit(x, y)
+    head = make_head(task).fit(x, y)
     sweep = [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(head.history_)]
     _, val_idx = train_val_indices(y, task.params["val_fraction"], task.seed)
     chosen: dict[str, Any] = {
@@ -94,7 +96,7 @@ def fit_adaptation(
                 task.metric, y[val_idx], val_scores, task.classes
             )[task.metric]
     if task.params["refit"]:
-        head = _head(task, early_stopping=False, epochs=head.best_epoch_).fit(x, y)
+        head = make_head(task, early_stopping=False, epochs=head.best_epoch_).fit(x, y)
     return head, transform, chosen, sweep
 
 

@@ -13,7 +13,8 @@ Training uses every view of every training image as a sample; a test image's sco
 mean of its views' scores. Features get the signed power transform ``sign(x) |x|^power``
 then L2 normalisation. ``C`` is chosen on a validation split of the training *images* (all
 views of an image fall on the same side) scored the way the test set is, then the SVM is
-refit on all training views.
+refit on all training views. ``solver`` (``"auto"``, the default, as ``linear-svm``'s):
+the torch solver fits all views of all images as rows on a GPU and for large problems.
 
 Features of each view are cached under ``ImageTask.cache_dir`` with
 :class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
@@ -114,8 +115,8 @@ def view_features(
 
     p = task.params
     identity = {
-        **feature_identity(task.backbone, task.weights_id, keys, task.input_size),
-        "layer": task.layer,
+        # the tap's declared pooling joins the key (AlexNet's conv taps: a 6x6 max grid)
+        **feature_identity(task.backbone, task.weights_id, keys, task.input_size, task.layer),
         "view": view,
         "crop_scale": p.get("crop_scale"),
         "rotation": p.get("rotation"),
@@ -130,7 +131,8 @@ def view_features(
     taps = task.backbone.taps()
     if task.layer not in taps:
         raise BenchbaseError(f"backbone {task.backbone.name!r} has no layer {task.layer!r}")
-    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]})
+    pooling = {task.layer: task.backbone.tap_pooling(task.layer)}
+    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]}, pooling)
     if transform is None:
         transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     writer = cache.writer(key, identity)
@@ -178,6 +180,10 @@ def augmented_svm(task: ImageTask) -> Outcome:
     del model
     train, test = per_split["train"], per_split["test"]
     y = np.asarray(task.train_y)
+    from benchbase_plugins.strategies.solvers import choose
+
+    if choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
+        return torch_views_svm(task, train, test, y)
     n_classes = len(task.classes)
     from benchbase_plugins.strategies.heads import for_task
 
@@ -213,6 +219,33 @@ def augmented_svm(task: ImageTask) -> Outcome:
         final = fit(np.arange(len(y)), best_c)
         scores = score(final, test, seen_of(y))
     chosen = {"C": best_c, "val_fraction": p["val_fraction"], "views": len(views)}
+    chosen["solver"] = "sklearn"
+    return Outcome(task.layer, scores, chosen, sweep)
+
+
+def torch_views_svm(task: ImageTask, train: np.ndarray, test: np.ndarray, y: np.ndarray) -> Outcome:
+    """The same sweep on the torch solver: every view of the fit images stacked as rows, C
+    chosen on the validation images' view-averaged scores, test scores averaged over views.
+    ``train`` / ``test`` are (views, images, dims)."""
+    from benchbase_plugins.strategies.fastlinear import Rows, Views, solve_sweep
+
+    p = task.params
+    n_views, _, dims = train.shape
+    fit_idx, val_idx = train_val_indices(y, p["val_fraction"], task.seed)
+
+    def rows(idx: np.ndarray) -> Rows:
+        return Rows(train[:, idx].reshape(-1, dims), np.concatenate([y[idx]] * n_views))
+
+    scores, best_c, sweep = solve_sweep(
+        task,
+        "squared_hinge",
+        list(p["C"]),
+        fit=rows(fit_idx),
+        val=(Views(list(train[:, val_idx])), y[val_idx]),
+        refit=rows(np.arange(len(y))),
+        test=Views(list(test)),
+    )
+    chosen = {"C": best_c, "val_fraction": p["val_fraction"], "views": n_views, "solver": "torch"}
     return Outcome(task.layer, scores, chosen, sweep)
 
 
@@ -223,7 +256,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm-aug",
             check_params=SHARED,
             evaluate=linear_svm_aug,
-            version="1",
+            version="2",  # 2: solver "auto" (views stacked as rows on the torch solver)
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM on features of jittered "
             "views (centre, full, 4 corner crops, ±rotation, all mirrored: 16), test scores "
             "averaged over views, signed power transform + L2; view features cached",
@@ -236,6 +269,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "C": C_GRID,
                 "max_iter": 5000,
                 "val_fraction": 0.2,
+                "solver": "auto",
             },
             inputs="images",
         )

@@ -14,6 +14,10 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 - ``all``: the whole network at ``lr``;
 - ``head``: only the new head (a linear probe trained end to end by SGD).
 
+A ``:random`` backbone has no pretrained layers to protect: with ``random_init="all"``
+(default) it trains as ``all`` with its batch-norm statistics learnt (the "from scratch"
+rows, e.g. Oquab et al.'s NO PRETRAIN), with ``"same"`` as ``train`` says.
+
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
 crop + horizontal flip (per image, from a generator seeded by seed, epoch and image index),
 early stopping on the dataset's metric over a validation split
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
     from benchbase import Sample
 
 TRAIN_MODES = ("layerwise", "top", "all", "head")
+#: How a randomly initialised (``:random``) backbone trains: every layer at lr, or as ``train``.
+RANDOM_INIT_MODES = ("all", "same")
 _DECODED: dict[tuple[Any, ...], torch.Tensor] = {}
 
 
@@ -572,11 +578,23 @@ def chosen_from(result: TrainResult, task: ImageTask, **extra: Any) -> dict[str,
 # --- the strategy ---------------------------------------------------------------------
 
 
+def scratch_params(params: dict[str, Any], pretrained: bool) -> dict[str, Any]:
+    """What a randomly initialised backbone trains with: with ``random_init="all"`` every
+    layer at ``lr`` and batch-norm statistics learnt (lr/10, lr/100 and frozen statistics
+    only make sense on pretrained weights); ``"same"`` keeps ``params`` as they are."""
+    if pretrained or params.get("random_init", "all") == "same":
+        return params
+    return {**params, "train": "all", "freeze_bn": False}
+
+
 def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
+    import dataclasses
+
     outcomes = []
     for task in tasks.values():
         import torch
 
+        task = dataclasses.replace(task, params=scratch_params(task.params, task.pretrained))
         data = prepare(task)
         torch.manual_seed(task.seed)
         model = task.build()
@@ -609,15 +627,17 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="finetune",
-            check_params=rules(train=one_of(*TRAIN_MODES)),
+            check_params=rules(train=one_of(*TRAIN_MODES), random_init=one_of(*RANDOM_INIT_MODES)),
             evaluate=finetune,
-            version="2",
+            version="3",
             description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
             "~lr/10, lower blocks at ~lr/100 (or whole net / top blocks only / head only); "
-            "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, early "
-            "stopping on validation, AMP on GPU",
+            "a :random backbone trains every layer at lr with batch-norm statistics learnt "
+            "(random_init='all'); SGD+momentum or AdamW, cosine schedule, "
+            "random-resized-crop + flip, early stopping on validation, AMP on GPU",
             default_params={
                 "train": "layerwise",
+                "random_init": "all",
                 "top_blocks": 2,
                 "top_lr_mult": 0.1,
                 "lower_lr_mult": 0.01,

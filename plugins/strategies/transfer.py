@@ -92,16 +92,21 @@ def transfer(
     """Copy the first ``n`` blocks of ``base`` into a fresh network and train it on the
     task; returns the training result, the trained network and the extras for ``chosen``."""
     net, blocks = fresh_network(task, len(task.classes))
-    if not 0 <= n <= len(blocks):
-        raise BenchbaseError(
-            f"transfer-n: n={n} is out of range; {task.backbone.name} has {len(blocks)} "
-            f"{task.params['granularity']} blocks (n in 0..{len(blocks)})"
-        )
+    check_n(task, [n], len(blocks))
     copied = copy_first_blocks(net, base, blocks, n)[0] if n and base is not None else set()
     lr = float(task.params["lr"])
     lrs = {name: (None if frozen and name in copied else lr) for name, _ in net.named_parameters()}
     result = train_network(net, lrs, data, task)
     return result, net, {"n": n, "blocks": len(blocks), "frozen": frozen}
+
+
+def check_n(task: ImageTask, ns: list[int], n_blocks: int) -> None:
+    bad = [n for n in ns if not 0 <= n <= n_blocks]
+    if bad:
+        raise BenchbaseError(
+            f"transfer-n: n={bad[0]} is out of range; {task.backbone.name} has {n_blocks} "
+            f"{task.params['granularity']} blocks (n in 0..{n_blocks})"
+        )
 
 
 def source_task(task: ImageTask) -> ImageTask:
@@ -145,21 +150,13 @@ def _outcome(label: str, result: Any, task: ImageTask, extra: dict[str, Any]) ->
     return Outcome(label, result.test_scores, chosen, result.history)
 
 
-def check_params(params: dict[str, Any]) -> None:
-    if params["mode"] not in MODES:
-        raise BenchbaseError(
-            f"transfer-n: mode must be one of {', '.join(MODES)}, got {params['mode']!r}"
-        )
-    if params["granularity"] not in ("coarse", "fine"):
-        raise BenchbaseError("transfer-n: granularity must be 'coarse' or 'fine'")
-
-
 def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for task in tasks.values():
-        check_params(task.params)
         mode = task.params["mode"]
         modes = [True, False] if mode == "both" else [mode == "frozen"]
+        ns = [int(v) for v in task.params["n"]]
+        check_n(task, ns, len(fresh_network(task, len(task.classes))[1]))  # before any training
         source, info = base_a(task)
         data = prepare(task)
         bases: list[tuple[str, Any, dict[str, Any]]] = [("A", source, info)]
@@ -169,7 +166,7 @@ def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
             bases.append(("B", model_b, {"source": "base B (trained on the target)"}))
         for name, base, extra in bases:
             for frozen in modes:
-                for n in (int(v) for v in task.params["n"]):
+                for n in ns:
                     result, _, more = transfer(task, data, base, n, frozen)
                     label = row_label(name, n, frozen)
                     outcomes.append(_outcome(label, result, task, {**extra, **more}))

@@ -322,16 +322,16 @@ def test_a_complete_part_file_answered_416_is_kept(server: Server, tmp_path: Pat
 
 
 def _tar_with(path: Path, members: list[tuple[str, str]]) -> None:
-    """Members as (name, "dir" | "file" | "link:TARGET")."""
+    """Members as (name, "dir" | "link:TARGET" | "hard:TARGET" | file content)."""
     with tarfile.open(path, "w") as tf:
         for name, kind in members:
             info = tarfile.TarInfo(name)
             if kind == "dir":
                 info.type = tarfile.DIRTYPE
                 tf.addfile(info)
-            elif kind.startswith("link:"):
-                info.type = tarfile.SYMTYPE
-                info.linkname = kind.removeprefix("link:")
+            elif kind.startswith(("link:", "hard:")):
+                info.type = tarfile.SYMTYPE if kind.startswith("link:") else tarfile.LNKTYPE
+                info.linkname = kind[5:]
                 tf.addfile(info)
             else:
                 info.size = len(kind)
@@ -354,6 +354,12 @@ CHAINS = {
         ("a/l3", "link:l2/.."),
         ("a/l3/evil.txt", "pwned"),
     ],
+    "hard-link-through-a-link": [
+        ("sub", "dir"),
+        ("sub/up", "link:.."),
+        ("h", "hard:sub/up/../etc/passwd"),
+    ],
+    "link-loop": [("a", "link:b"), ("b", "link:a"), ("a/evil.txt", "pwned")],
     "file-through-a-link-member": [
         ("sub", "dir"),
         ("sub/up", "link:.."),
@@ -471,3 +477,30 @@ def test_an_announced_length_over_the_cards_size_is_refused_unread(
     with pytest.raises(DownloadError, match="announces 3,000,000 bytes"):
         fetch(f"{server.url}/big.bin", tmp_path / "big.bin", progress=False, max_bytes=2_000_000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_that_fills_during_the_download_is_named_and_resumable(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    from benchbase.data import download
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs (a real full disk)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        usage = shutil.disk_usage(disk)  # free space reported as plenty: filled meanwhile
+        monkeypatch.setattr(download.shutil, "disk_usage", lambda p: usage._replace(free=1 << 40))
+        server.files["big.bin"] = b"x" * (3 << 20)
+        with pytest.raises(DownloadError, match="no space left under") as err:
+            fetch(f"{server.url}/big.bin", disk / "big.bin", progress=False)
+        assert "re-run to resume" in str(err.value)
+        assert (disk / "big.bin.part").stat().st_size > 0  # kept for the resume
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from strategy_helpers import run_suite
+from strategy_helpers import toml_value as _toml
 
 from benchbase import DatasetData, Sample, Split
 from benchbase.errors import BenchbaseError
@@ -146,11 +147,36 @@ def test_yosinski_suite_runs_on_a_fake_caltech256(tmp_path):
     assert info["chosen"]["A1B"]["source"].startswith("half A (2 classes)")  # 4 classes, halved
 
 
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)
+def test_bad_images_of_half_a_are_screened_too(tmp_path):
+    from PIL import Image
+
+    from benchbase.data.imagecheck import screen
+
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.new("RGB", (8, 8)).save(good)
+    bad.write_bytes(b"not an image")
+    train = [Sample(str(good), 0), Sample(str(good), 1), Sample(str(bad), 0)]
+    data = DatasetData(["x", "y"], [Split("0", train, [Sample(str(good), 1)])])
+    halved = halves.apply("toy", data, {"half_a": ["x"]})  # the bad image is in half A only
+    with pytest.raises(BenchbaseError, match="bad.png"):
+        screen("toy", halved)
+    kept = screen("toy", halved, skip_bad=True)
+    assert [s.source for s in kept.source.splits["0"].train] == [str(good)]
+    assert any("bad.png" in s for s in kept.skipped)
+
+
+def test_n_out_of_range_fails_before_any_training(tmp_path, monkeypatch, capsys):
+    from benchbase_plugins.strategies import transfer
+
+    from benchbase.cli import main
+
+    calls = []
+    original = transfer.train_network
+    monkeypatch.setattr(
+        transfer, "train_network", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    path = tmp_path / "suite.toml"
+    path.write_text(SUITE.replace("n = [0, 1]", "n = [1, 99]"))
+    code = main(["run", "--suite", str(path), "--out", str(tmp_path / "o"), "--device", "cpu"])
+    assert code != 0 and calls == []  # no base network trained for nothing
+    assert "n=99 is out of range" in capsys.readouterr().err
