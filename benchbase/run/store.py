@@ -343,6 +343,7 @@ class Store:
                     "chosen": info_d.get("chosen", {}).get(layer, {}),
                     "weights": info_d.get("weights"),
                     "versions": info_d.get("versions", {}),
+                    "warnings": info_d.get("warnings", []),  # library warnings while fitting
                 }
             )
         return rows
