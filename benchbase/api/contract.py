@@ -17,11 +17,19 @@ from typing import Any
 from benchbase.errors import BenchbaseError
 
 TASKS = ("multiclass", "multilabel")
-#: The metrics each task can be scored with (see :func:`benchbase.metrics.evaluate`).
-METRICS = {
+#: The metrics each task can be scored with (see :func:`benchbase.metrics.evaluate`): the
+#: built-in ones, plus each :class:`benchbase.Metric` a plugin registers (``register_metrics``
+#: runs before ``register_datasets``, so a plugin's datasets may name its metrics).
+METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("mean_per_class_accuracy", "top1"),
     "multilabel": ("voc07_map", "voc_map"),
 }
+
+
+def allow_metric(name: str, task: str) -> None:
+    """Let datasets of ``task`` name the registered metric ``name``."""
+    if name not in METRICS[task]:
+        METRICS[task] = (*METRICS[task], name)
 INPUTS = ("features", "images")
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 Task = Literal["multiclass", "multilabel"]
-#: Metric names understood by :mod:`benchbase.metrics` (``metrics.compute``).
+#: The built-in metric names (plugins add more: ``register_metrics``, :class:`benchbase.Metric`).
 Metric = Literal["voc07_map", "voc_map", "mean_per_class_accuracy", "top1"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

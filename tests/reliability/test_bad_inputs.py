@@ -226,7 +226,7 @@ def test_a_layer_the_backbone_lacks_fails_before_any_image_is_read(
     monkeypatch.setattr(faultplug, "open_tiny", lambda s: opened.append(s))
     suite = _suite(suite_file, extra='[layers]\n"rel-net:random" = ["pool", "stage9"]\n')
     with pytest.raises(
-        BenchbaseError, match=r"has no layer 'stage9' \(its layers: stem, body, pool"
+        BenchbaseError, match=r"has no layer 'stage9'; its layers: stem, body, pool"
     ):
         Runner(host, suite, tmp_path / "out", device="cpu").run()
     assert opened == []
