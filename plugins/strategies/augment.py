@@ -37,6 +37,7 @@ from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     FeatureCache,
     align_scores,
+    content_keys,
     decision_scores,
     feature_identity,
     l2_normalize,
@@ -169,7 +170,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
     per_split = {}
     for name, samples in (("train", task.train), ("test", task.test)):
         images = decode(samples, task.open_image, load, interp)
-        keys = [s.key for s in samples]
+        keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         per_split[name] = np.stack(
             [
                 power_normalize(view_features(task, images, keys, model, v), p["power"])
