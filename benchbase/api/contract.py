@@ -217,6 +217,15 @@ def check_suite(suite: Any) -> None:
         _require(isinstance(value, str) and value.strip() != "", who,
                  f"labels[{key!r}] must be a non-empty string, got {value!r}")
     suite.labels = dict(labels)
+    suite.skip_layers = {
+        k: _names(v, who, f"skip_layers[{k!r}]")
+        for k, v in _table(suite.skip_layers, who, "skip_layers", "strategy").items()
+    }
+    _require(
+        suite.resize in ("crop", "squash", "squash-crop"),
+        who,
+        f'resize must be "crop", "squash" or "squash-crop", got {suite.resize!r}',
+    )
 
 
 def check_outcomes(

@@ -233,15 +233,19 @@ class Backbone:
             self.weights = str(self.weights())
         return self.weights
 
-    def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
-        """Preprocessing settings: they enter feature cache keys."""
-        return {
+    def transform_id(self, input_size: int | None = None, resize: str = "crop") -> dict[str, Any]:
+        """Preprocessing settings: they enter feature cache keys (``resize``, the whole-image
+        geometry, only when it is not the default ``"crop"``, so existing keys stay valid)."""
+        out: dict[str, Any] = {
             "input_size": input_size or self.input_size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
         }
+        if resize != "crop":
+            out["resize"] = resize
+        return out
 
 
 # --- strategies -----------------------------------------------------------------------
@@ -287,6 +291,8 @@ class ImageTask:
     #: Folder for the strategy's own caches (e.g. features of augmented views).
     cache_dir: Path
     weights_id: str = ""
+    #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
+    resize: str = "crop"
 
 
 @dataclass
@@ -362,7 +368,11 @@ class Suite:
 
     ``layers`` maps a backbone name to the taps to evaluate (default: its default layer).
     ``params`` maps a strategy name to parameter overrides, ``options`` a dataset name to
-    protocol option overrides. ``input_size`` overrides every backbone's input resolution.
+    protocol option overrides. ``input_size`` overrides every backbone's input resolution;
+    ``resize`` is the whole-image geometry (``"crop"``: shorter side + centre crop, the
+    default; ``"squash"``: the whole image warped to the input; ``"squash-crop"``: warped to
+    ``input_size / crop_pct`` then centre-cropped). ``extends`` names the suite this one was
+    derived from (set by TOML ``extends = "NAME"``).
     """
 
     name: str
@@ -379,6 +389,11 @@ class Suite:
     #: Display labels for the tables: a layer name (``"pool5"`` → ``"DeCAF5"``), a strategy
     #: name (``"logreg"`` → ``"LogReg"``) or a backbone spec → the text its rows show.
     labels: dict[str, str] = field(default_factory=dict)
+    resize: str = "crop"
+    extends: str = ""
+    #: Layers a strategy does not run on: strategy name → tap names (DeCAF never combined
+    #: dropout with pool5: ``{"logreg-dropout": ["pool5"]}``).
+    skip_layers: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_suite(self)
@@ -397,10 +412,13 @@ class Cell:
     params: tuple[tuple[str, Any], ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
     input_size: int | None = None
+    resize: str = "crop"
 
     def identity(self, versions: Mapping[str, str]) -> dict[str, Any]:
         """Everything that determines this cell's result (protocol and strategy versions too)."""
+        extra = {} if self.resize == "crop" else {"resize": self.resize}
         return {
+            **extra,
             "dataset": self.dataset,
             "split": self.split,
             "backbone": self.backbone,

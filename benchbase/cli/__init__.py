@@ -19,12 +19,14 @@ from benchbase.cli import (
     plugins_cmd,
     results_cmd,
     run_cmd,
+    suites_cmd,
 )
 from benchbase.cli.common import fill_late_positionals
 from benchbase.errors import BenchbaseError
 
 COMMANDS = (
     list_cmd,
+    suites_cmd,
     plugins_cmd,
     datasets_cmd,
     backbones_cmd,

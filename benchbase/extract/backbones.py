@@ -57,14 +57,18 @@ class BackboneSpec:
 
 
 def feature_identity(
-    backbone: Backbone, weights_id: str, keys: list[str], input_size: int | None
+    backbone: Backbone,
+    weights_id: str,
+    keys: list[str],
+    input_size: int | None,
+    resize: str = "crop",
 ) -> dict[str, Any]:
     """What determines a backbone's features of an image list (add ``layer`` for one tap):
-    the feature cache keys on it."""
+    the feature cache keys on it. ``resize`` is the whole-image geometry."""
     return {
         "backbone": backbone.name,
         "weights": weights_id,
-        "transform": backbone.transform_id(input_size),
+        "transform": backbone.transform_id(input_size, resize),
         "images": stable_hash(keys, 32),
         "n_images": len(keys),
     }

@@ -161,12 +161,14 @@ def extract(
     batch_size: int | None = None,
     progress: str = "extract",
     image_cache: ImageCache | None = None,
+    resize: str = "crop",
 ) -> ExtractionStats:
     """Stream ``samples`` through ``model`` once, writing each tap's pooled rows to its writer.
 
     With ``image_cache``, the decoded uint8 images come from it when an earlier extraction
     with the same image list and resize settings stored them, and are stored otherwise.
 
+    ``resize`` is the whole-image geometry (:data:`benchbase.extract.images.RESIZE_MODES`).
     A tap name ending in ``@spp`` is spatial-pyramid pooled instead of average-pooled. On
     CUDA out-of-memory the batch is split in halves and retried, and later batches are run
     in chunks of the size that fitted.
@@ -179,11 +181,11 @@ def extract(
             f"its layers: {', '.join(all_taps)}"
         )
     size = input_size or backbone.input_size
-    transform = resize_crop(size, backbone.crop_pct, backbone.interpolation)
+    transform = resize_crop(size, backbone.crop_pct, backbone.interpolation, resize)
     images = ImageList(samples, open_image, transform)
     keys = [s.key for s in samples]
     images, image_sink = cached_images(
-        image_cache, images, keys, size, backbone.crop_pct, backbone.interpolation
+        image_cache, images, keys, size, backbone.crop_pct, backbone.interpolation, resize
     )
     batch_size = batch_size or default_batch_size(device)
     on_gpu = device.type == "cuda"

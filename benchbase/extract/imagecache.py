@@ -41,9 +41,14 @@ class ImageCache:
 
     @staticmethod
     def identity(
-        keys: list[str], size: int, crop_pct: float, interpolation: str, backend: str = BACKEND
+        keys: list[str],
+        size: int,
+        crop_pct: float,
+        interpolation: str,
+        backend: str = BACKEND,
+        resize: str = "crop",
     ) -> dict[str, Any]:
-        return {
+        identity = {
             "images": stable_hash(keys, 32),
             "n_images": len(keys),
             "size": size,
@@ -52,6 +57,9 @@ class ImageCache:
             "backend": backend,
             "version": VERSION,
         }
+        if resize != "crop":  # absent for the default geometry: existing entries stay valid
+            identity["resize"] = resize
+        return identity
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.npy", self.root / f"{key}.json"
@@ -168,12 +176,13 @@ def cached_images(
     size: int,
     crop_pct: float,
     interpolation: str,
+    resize: str = "crop",
 ) -> tuple[Any, ImageCacheWriter | _NoSink]:
     """``images`` served from the cache when an entry exists (and a sink that does nothing),
     else ``images`` itself and a writer for the batches that are decoded this time."""
     if cache is None:
         return images, _NoSink()
-    identity = ImageCache.identity(keys, size, crop_pct, interpolation)
+    identity = ImageCache.identity(keys, size, crop_pct, interpolation, resize=resize)
     hit = cache.get(identity)
     if hit is not None:
         return hit, _NoSink()

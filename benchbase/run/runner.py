@@ -86,7 +86,7 @@ class Runner:
                 "dataset_version": self.host.datasets.get(cell.dataset).version,
                 "strategy_version": self.host.strategies.get(cell.strategy).version,
                 "weights": spec.weights_id,
-                "transform": spec.backbone.transform_id(cell.input_size),
+                "transform": spec.backbone.transform_id(cell.input_size, cell.resize),
             }
         )
         return stable_hash(identity)
@@ -232,9 +232,9 @@ class Runner:
         ordered = data.images()
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
-        input_size = cells[0].input_size
+        input_size, resize = cells[0].input_size, cells[0].resize
         base_identity = feature_identity(
-            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size
+            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size, resize
         )
         keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
         features: dict[str, np.ndarray] = {}
@@ -265,6 +265,7 @@ class Runner:
                     batch_size=self.batch_size,
                     progress=f"{ds_name} × {spec.spec}",
                     image_cache=self.image_cache,
+                    resize=resize,
                 )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
@@ -324,6 +325,7 @@ class Runner:
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
+                    resize=cell.resize,
                 )
                 for layer in layers
             }
@@ -391,6 +393,9 @@ class Runner:
             "strategy_version": strategy.version,
             "options": dict(cell.options),
             "input_size": cell.input_size or spec.backbone.input_size,
+            "resize": cell.resize,
+            # which published rows the suite's pages show (benchbase.leaderboard.references)
+            "reproduces": self.suite.reproduces,
             "n_train": len(split.train),
             "n_test": len(split.test),
             "skipped_files": data.skipped,
