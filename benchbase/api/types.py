@@ -234,17 +234,22 @@ class Backbone:
         return self.weights
 
     def transform_id(self, input_size: int | None = None, resize: str = "crop") -> dict[str, Any]:
-        """Preprocessing settings: they enter feature cache keys (``resize``, the whole-image
-        geometry, only when it is not the default ``"crop"``, so existing keys stay valid)."""
+        """Preprocessing settings: they enter feature cache keys (``geometry``, the suite's
+        whole-image ``resize``, only when it is not the default ``"crop"``, so existing keys
+        stay valid)."""
+        from benchbase.extract.resizing import resize_rule_id
+
+        size = input_size or self.input_size
         out: dict[str, Any] = {
-            "input_size": input_size or self.input_size,
+            "input_size": size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
+            **resize_rule_id(size, self.crop_pct),
         }
         if resize != "crop":
-            out["resize"] = resize
+            out["geometry"] = resize
         return out
 
 
@@ -416,7 +421,7 @@ class Cell:
 
     def identity(self, versions: Mapping[str, str]) -> dict[str, Any]:
         """Everything that determines this cell's result (protocol and strategy versions too)."""
-        extra = {} if self.resize == "crop" else {"resize": self.resize}
+        extra = {} if self.resize == "crop" else {"geometry": self.resize}
         return {
             **extra,
             "dataset": self.dataset,

@@ -24,6 +24,7 @@ import numpy as np
 
 from benchbase.api.types import stable_hash
 from benchbase.extract.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import torch
@@ -56,9 +57,10 @@ class ImageCache:
             "interpolation": interpolation,
             "backend": backend,
             "version": VERSION,
+            **resize_rule_id(size, crop_pct),
         }
         if resize != "crop":  # absent for the default geometry: existing entries stay valid
-            identity["resize"] = resize
+            identity["geometry"] = resize
         return identity
 
     def _paths(self, key: str) -> tuple[Path, Path]:

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_size
 
 if TYPE_CHECKING:
     from benchbase.api.types import Sample
@@ -68,14 +69,14 @@ def resize_crop(
     size: int, crop_pct: float, interpolation: str, resize: str = "crop"
 ) -> Callable[[Image.Image], torch.Tensor]:
     """PIL image → uint8 CHW tensor of ``size`` × ``size`` by the ``resize`` geometry
-    (:data:`RESIZE_MODES`; default: shorter side to ``size / crop_pct``, centre crop)."""
+    (:data:`RESIZE_MODES`; default: shorter side to :func:`resize_size`, centre crop)."""
     if interpolation not in _INTERPOLATION:
         raise BenchbaseError(
             f"unknown interpolation {interpolation!r}; use one of {', '.join(_INTERPOLATION)}"
         )
     check_resize(resize)
     mode = _INTERPOLATION[interpolation]
-    scaled = int(round(size / crop_pct))
+    scaled = resize_size(size, crop_pct)
 
     def apply(img: Image.Image) -> torch.Tensor:
         if resize == "squash":

@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "ImageList": "benchbase.extract.images",
     "normalize": "benchbase.extract.images",
     "resize_crop": "benchbase.extract.images",
+    "resize_size": "benchbase.extract.resizing",
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
     "file_sha256": "benchbase.extract.cache",

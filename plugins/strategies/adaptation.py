@@ -28,7 +28,7 @@ import numpy as np
 
 from benchbase import FeatureTask, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.metrics import evaluate
-from benchbase.toolkit import align_scores, l2_normalize, train_val_indices
+from benchbase.toolkit import align_scores, l2_normalize, resize_size, train_val_indices
 
 if TYPE_CHECKING:
     from benchbase_plugins.strategies.adaptation_head import AdaptationHead
@@ -149,7 +149,7 @@ def adapt_tiles(task: ImageTask) -> Outcome:
     from benchbase_plugins.strategies.finetune import decode
 
     p = task.params
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
     train_images = decode(task.train, task.open_image, load, interp)

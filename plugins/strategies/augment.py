@@ -38,6 +38,7 @@ from benchbase.toolkit import (
     decision_scores,
     feature_identity,
     l2_normalize,
+    resize_size,
     train_val_indices,
 )
 
@@ -159,7 +160,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
 
     p = task.params
     views = view_names(p)
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
     per_split = {}

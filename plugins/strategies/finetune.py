@@ -39,7 +39,7 @@ import numpy as np
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
-from benchbase.toolkit import stable_hash, train_val_indices
+from benchbase.toolkit import resize_size, stable_hash, train_val_indices
 
 if TYPE_CHECKING:
     import torch
@@ -395,7 +395,7 @@ class TrainResult:
 
 def prepare(task: ImageTask) -> TrainData:
     """Decode the split once; carve the validation split from the training images."""
-    load = max(task.input_size, round(task.input_size / task.backbone.crop_pct))
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     train_x = decode(task.train, task.open_image, load, interp)
     test_x = decode(task.test, task.open_image, load, interp)
