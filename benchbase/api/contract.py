@@ -189,6 +189,8 @@ def check_strategy(st: Any) -> None:
     _callable(st.evaluate, who, "evaluate", "evaluate(tasks) -> list[benchbase.Outcome]")
     _require(st.inputs in INPUTS, who, f"inputs must be 'features' or 'images', got {st.inputs!r}")
     st.default_params = _table(st.default_params, who, "default_params", "parameter")
+    if st.row_layers is not None:
+        _callable(st.row_layers, who, "row_layers", "row_layers(params) -> list[str]")
 
 
 def check_suite(suite: Any) -> None:

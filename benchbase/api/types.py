@@ -205,6 +205,10 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Human-readable name of the pretrained weights (timm's ``resnet50.tv_in1k``,
+    #: torchvision's ``AlexNet_Weights.IMAGENET1K_V1``): listed with suites, so two
+    #: ResNet-50s never look alike. ``weights`` stays the exact id in cache keys.
+    weights_tag: str = ""
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -329,6 +333,9 @@ class Strategy:
     default_params: dict[str, Any] = field(default_factory=dict)
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
+    #: ``row_layers(params)``: the ``layer`` values of the rows a cell gives, for strategies
+    #: whose rows are not named by the cell's layer (transfer-n: ``n=<n>``); shown by dry runs.
+    row_layers: Callable[[dict[str, Any]], list[str]] | None = None
 
     def __post_init__(self) -> None:
         contract.check_strategy(self)

@@ -130,26 +130,36 @@ def set_weights(pairs: list[str]) -> None:
         set_weights_file(name.strip(), path.strip())
 
 
+def shown_layer(runner: Runner, layer: str, strategy: str) -> str:
+    """What a cell's rows are called: its layer, or the strategy's own row names."""
+    strat = runner.host.strategies.get(strategy)
+    if strat.row_layers is None:
+        return layer
+    return ",".join(strat.row_layers(strat.resolve_params(runner.suite.params.get(strategy))))
+
+
 def dry_run(runner: Runner) -> int:
     grid, fps, done = runner.plan(allow_missing=True)
     n_done = 0
     for cell in grid.cells:
         state = "done" if fps[repr(cell)] in done else "todo"
         n_done += state == "done"
+        layer = shown_layer(runner, cell.layer, cell.strategy)
         print(
-            f"{state}  {cell.dataset:<12} {cell.split:<10} {cell.backbone:<36} {cell.layer:<8} {cell.strategy}"
+            f"{state}  {cell.dataset:<12} {cell.split:<10} {cell.backbone:<36} {layer:<8} {cell.strategy}"
         )
     per_ds = Counter(c.dataset for c in grid.cells)
-    print(
-        f"\n{len(grid.cells)} cells ({n_done} done) over "
-        + ", ".join(f"{k}: {v}" for k, v in per_ds.items())
-    )
+    where = ", ".join(f"{k}: {v}" for k, v in per_ds.items())
+    if not where:
+        where = "no dataset (every dataset's data is missing: see below)"
+    print(f"\n{len(grid.cells)} cells ({n_done} done) over {where}")
     from benchbase.run.suites import layout
 
     planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():
         print(f"missing dataset {name}: {why}")
         for backbone, layer, strategy in planned:
+            layer = shown_layer(runner, layer, strategy)
             print(f"  nodata  {name:<12} {'(splits)':<10} {backbone:<36} {layer:<8} {strategy}")
         print(f"  {len(planned)} cells per split once {name}'s data is present")
     return 0

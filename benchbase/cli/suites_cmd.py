@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
         "Print a suite (built-in, from a plugin, or a .toml file) as a complete TOML suite file.",
         "  benchbase suites show razavian > my_razavian.toml   # edit, then:\n"
         "  benchbase run --suite my_razavian.toml --data-root ~/data\n\n"
-        "Or keep only what changes:  extends = \"razavian\"  plus the keys to override\n"
+        'Or keep only what changes:  extends = "razavian"  plus the keys to override\n'
         "(lists replace, tables such as [params.linear-svm] merge).",
     )
     p.add_argument("action", choices=["show"])

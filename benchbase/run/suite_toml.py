@@ -15,8 +15,16 @@ if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP = ("name", "description", "reproduces", "datasets", "backbones", "strategies",
-        "input_size", "resize")
+_TOP = (
+    "name",
+    "description",
+    "reproduces",
+    "datasets",
+    "backbones",
+    "strategies",
+    "input_size",
+    "resize",
+)
 _TABLES = ("layers", "labels", "skip_layers", "options", "params")
 
 

@@ -317,6 +317,7 @@ def make_backbone(model: str) -> Backbone:
         interpolation=cfg["interpolation"],
         weights=lambda: _weights_id(model),
         description=f"torchvision {model} ({cfg['weights']})",
+        weights_tag=str(cfg["weights"]),
         imagenet_head=cfg.get("num_classes", 1000) == 1000,
     )
 

@@ -1,43 +1,78 @@
 """DeCAF's "with dropout" rows: logistic regression / linear SVM trained with dropout on
 the frozen features.
 
-Dropout is applied as data: the training set is replicated ``copies`` times, each copy
-with its own seeded Bernoulli mask (features zeroed with probability ``rate``, survivors
-scaled by ``1 / (1 - rate)``), every copy weighted ``1 / copies``; the classifier is then
-solved to convergence by scikit-learn (liblinear / L-BFGS) instead of by SGD, so results
-are deterministic and ``C`` means what it means without dropout. Test features are used
-as they are. Memory grows with ``copies`` × training set × feature size.
+``masks="step"`` (default): the classifier is trained by minibatch gradient descent with a
+fresh dropout mask for every step (:class:`~benchbase_plugins.strategies.heads.DropoutTrained`:
+features zeroed with probability ``rate``, survivors scaled by ``1 / (1 - rate)``), as
+dropout is used when training a network and as DeCAF trained its classifiers; ``epochs``,
+``lr`` and ``batch_size`` set that training, ``C`` the L2 penalty (the per-sample form of
+scikit-learn's ``C``). ``masks="copies"``: the training set replicated ``copies`` times
+with one fixed seeded mask each and solved to convergence by scikit-learn (strategy
+version 1's method; few copies give little of dropout's effect). Test features are used as
+they are. The DeCAF suite runs these on fc6 / fc7 only: the paper never used dropout on
+pool5 (DeCAF5).
 
 Params: as ``logreg`` / ``linear-svm`` (``C`` grid chosen on validation, ``normalize``,
-``max_iter``, ``val_fraction``) plus ``rate`` and ``copies``.
+``max_iter`` for the copies solver, ``val_fraction``) plus ``rate``, ``masks``, ``epochs``,
+``lr``, ``batch_size`` and ``copies``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase.errors import BenchbaseError
+
+MASKS = ("step", "copies")
 
 
-def _with_dropout(make, task: FeatureTask):  # noqa: ANN001, ANN202
-    from benchbase_plugins.strategies.heads import DropoutCopies
+def _with_dropout(loss: str, make: Callable[[float], Any], task: FeatureTask) -> Callable:
+    from benchbase_plugins.strategies.heads import DropoutCopies, DropoutTrained
 
     p = task.params
-    return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
+    if p["masks"] not in MASKS:
+        raise BenchbaseError(
+            f"dropout strategies: masks must be 'step' (redrawn every "
+            f"training step) or 'copies' (fixed masked copies), got {p['masks']!r}"
+        )
+    if p["masks"] == "copies":
+        return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
+    return lambda c: DropoutTrained(
+        loss,
+        C=c,
+        rate=p["rate"],
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        seed=task.seed,
+    )
 
 
 def logreg_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        probe(t, _with_dropout(partial(logistic, max_iter=t.params["max_iter"], seed=t.seed), t))
+        probe(
+            t,
+            _with_dropout(
+                "logistic", partial(logistic, max_iter=t.params["max_iter"], seed=t.seed), t
+            ),
+        )
         for t in tasks.values()
     ]
 
 
 def svm_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        probe(t, _with_dropout(partial(svm, max_iter=t.params["max_iter"], seed=t.seed), t))
+        probe(
+            t,
+            _with_dropout(
+                "squared_hinge", partial(svm, max_iter=t.params["max_iter"], seed=t.seed), t
+            ),
+        )
         for t in tasks.values()
     ]
 
@@ -47,6 +82,10 @@ def _params(max_iter: int) -> dict:
         "C": C_GRID,
         "normalize": True,
         "rate": 0.5,
+        "masks": "step",
+        "epochs": 30,
+        "lr": 0.01,
+        "batch_size": 256,
         "copies": 4,
         "max_iter": max_iter,
         "val_fraction": 0.2,
@@ -59,9 +98,10 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="logreg-dropout",
             evaluate=logreg_dropout,
-            version="1",
-            description="DeCAF LogReg with dropout: logistic regression fitted on `copies` "
-            "dropout-masked copies of the frozen features (rate `rate`), C chosen on validation",
+            version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
+            description="DeCAF LogReg with Dropout: logistic regression on frozen features "
+            "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
+            "step (masks='copies': fixed masked copies), C chosen on validation",
             default_params=_params(2000),
         )
     )
@@ -69,9 +109,10 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="svm-dropout",
             evaluate=svm_dropout,
-            version="1",
-            description="DeCAF SVM with dropout: linear SVM fitted on `copies` dropout-masked "
-            "copies of the frozen features (rate `rate`), C chosen on validation",
+            version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
+            description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
+            "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
+            "step (masks='copies': fixed masked copies), C chosen on validation",
             default_params=_params(5000),
         )
     )

@@ -59,16 +59,18 @@ def decode(
     open_image: Callable[[Sample], Image.Image],
     size: int,
     interpolation: str = "bilinear",
+    resize: str = "crop",
 ) -> torch.Tensor:
-    """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s)."""
+    """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s);
+    with ``resize="squash"`` the whole image warped to ``size`` × ``size``."""
     import torch
 
     from benchbase.toolkit import ImageList, loader_workers, resize_crop
 
-    key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation)
+    key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation, resize)
     if key in _DECODED:
         return _DECODED[key]
-    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation))
+    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation, resize))
     loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
     out = torch.cat(list(loader)) if len(images) else torch.empty(0, 3, size, size)
     # strategies of one run (finetune, transfer-n for every n) share the decoded split
@@ -437,12 +439,14 @@ def train_network(
     lrs: dict[str, float | None],
     data: TrainData,
     task: ImageTask,
+    epochs: int | None = None,
 ) -> TrainResult:
-    """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs``;
-    keep the epoch with the best validation metric; score the test images with it."""
+    """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs`` for
+    ``epochs`` (default: the ``epochs`` parameter); keep the epoch with the best validation
+    metric (without validation images: the last); score the test images with it."""
     synced = sync_batchnorm(model) if data_parallel()[1] > 1 else []
     try:
-        return _train(model, lrs, data, task, synced)
+        return _train(model, lrs, data, task, synced, epochs)
     finally:
         for module in synced:
             del module.forward
@@ -454,6 +458,7 @@ def _train(
     data: TrainData,
     task: ImageTask,
     synced: list[Any],
+    epochs: int | None = None,
 ) -> TrainResult:
     import torch
 
@@ -483,7 +488,7 @@ def _train(
         opt = torch.optim.AdamW(groups)
     else:
         raise BenchbaseError(f"optimizer must be 'sgd' or 'adamw', got {p['optimizer']!r}")
-    epochs, batch_size = int(p["epochs"]), int(p["batch_size"])
+    epochs, batch_size = int(epochs or p["epochs"]), int(p["batch_size"])
     n = len(data.train_x)
     steps = max(1, epochs * math.ceil(n / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -500,8 +505,9 @@ def _train(
         # a batch-norm layer learning its statistics reduces over the ranks in every forward:
         # a rank with no share of a batch still runs one (on no images) to take part
         join = any(m.training for m in synced)
-        total = 0.0
+        total, seen = 0.0, 0
         for idx in torch.randperm(n, generator=gen).split(batch_size):
+            seen += len(idx)
             mine = idx[rank::world]  # this rank's fixed share of the global batch
             opt.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
@@ -530,7 +536,7 @@ def _train(
             scaler.update()
             sched.step()
             total += float(step_loss) * len(idx)
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1)}
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1), "images": seen}
         if len(data.val_x):
             scores = predict(model, data.val_x, task)
             try:
@@ -568,6 +574,44 @@ def chosen_from(result: TrainResult, task: ImageTask, **extra: Any) -> dict[str,
     return {**chosen, **extra}
 
 
+def full_training_set(task: ImageTask, data: TrainData) -> TrainData:
+    """Every training image (the validation ones too) and no validation split: what the
+    refit trains on. The decoded split is shared with :func:`prepare` (no second copy)."""
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    train_x = decode(task.train, task.open_image, load, task.backbone.interpolation)
+    empty = train_x[:0]
+    y = np.asarray(task.train_y)
+    return TrainData(train_x, y, empty, y[:0], data.test_x, data.val_fraction)
+
+
+def train_and_refit(
+    build: Callable[[], tuple[torch.nn.Module, dict[str, float | None]]],
+    data: TrainData,
+    task: ImageTask,
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Choose the number of epochs on the validation split; then, with ``refit`` (the
+    default), build the network afresh and train it on the whole training set for that many
+    epochs (as ``adaptation`` and the linear probes refit), and score the test set with it.
+
+    ``build()`` returns a freshly initialised (seeded) model with its new head and the
+    per-parameter learning rates. ``refit=false`` scores the test set with the best epoch of
+    the run that held the validation images out (the behaviour before strategy version 3 of
+    ``finetune`` / 4 of ``transfer-n``). Returns the result (its history holds both runs, the
+    refit's rows marked ``"refit": true``) and what to add to ``chosen``.
+    """
+    model, lrs = build()
+    result = train_network(model, lrs, data, task)
+    if not task.params.get("refit", False) or not len(data.val_x):
+        return result, {"refit": False}
+    del model
+    full = full_training_set(task, data)
+    model, lrs = build()
+    final = train_network(model, lrs, full, task, epochs=result.best_epoch)
+    history = result.history + [{**row, "refit": True} for row in final.history]
+    extra = {"refit": True, "refit_images": len(full.train_x)}
+    return TrainResult(final.test_scores, result.best_epoch, result.best_val, history), extra
+
+
 # --- the strategy ---------------------------------------------------------------------
 
 
@@ -577,13 +621,19 @@ def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
         import torch
 
         data = prepare(task)
-        torch.manual_seed(task.seed)
-        model = task.build()
-        head = replace_head(model, len(task.classes))
-        lrs = layerwise_lrs(model, head, task.params)
-        result = train_network(model, lrs, data, task)
-        n_blocks = len(blocks_by_depth(model, head))
-        chosen = chosen_from(result, task, blocks=n_blocks, train=task.params["train"])
+        blocks: list[int] = []
+
+        def build(
+            task: ImageTask = task, blocks: list[int] = blocks
+        ) -> tuple[torch.nn.Module, dict[str, float | None]]:
+            torch.manual_seed(task.seed)
+            model = task.build()
+            head = replace_head(model, len(task.classes))
+            blocks[:] = [len(blocks_by_depth(model, head))]
+            return model, layerwise_lrs(model, head, task.params)
+
+        result, refit = train_and_refit(build, data, task)
+        chosen = chosen_from(result, task, blocks=blocks[0], train=task.params["train"], **refit)
         outcomes.append(Outcome(task.layer, result.test_scores, chosen, result.history))
     return outcomes
 
@@ -600,6 +650,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "min_scale": 0.35,
     "amp": True,
     "val_fraction": 0.2,
+    # choose the epochs on validation, then retrain on every training image (False: score
+    # the test set with the best epoch of the run that held the validation images out)
+    "refit": True,
 }
 
 
@@ -609,11 +662,15 @@ def register_strategies(register):  # noqa: ANN001, ANN201
         Strategy(
             name="finetune",
             evaluate=finetune,
-            version="2",
-            description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
-            "~lr/10, lower blocks at ~lr/100 (or whole net / top blocks only / head only); "
-            "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, early "
-            "stopping on validation, AMP on GPU",
+            # 3: epochs chosen on validation, then a refit on the whole training set
+            version="3",
+            description="Fine-tune from the pretrained weights: new head at lr, the top "
+            "top_blocks blocks at lr × top_lr_mult (lr/10), every lower block at lr × "
+            "lower_lr_mult (lr/100) — the recipe's 'top layers' read as the last two blocks "
+            "(stages) below the head, 'intermediate' as every block beneath them, the stem "
+            "included (or whole net / top blocks only / head only); SGD+momentum or AdamW, "
+            "cosine schedule, random-resized-crop + flip, epochs chosen on validation then a "
+            "refit on the whole training set (refit=false: the early-stopped run), AMP on GPU",
             default_params={
                 "train": "layerwise",
                 "top_blocks": 2,

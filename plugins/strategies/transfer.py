@@ -10,7 +10,8 @@ Blocks are the depth units of :func:`benchbase_plugins.strategies.finetune.block
 AlexNet: conv1..conv5, fc6, fc7). Each ``n`` is one result row, with layer ``"n=<n>"``
 (frozen) or ``"n=<n>+"`` (fine-tuned; ``mode="both"`` gives both curves), so the rows form
 the transferability curve. Training is the ``finetune`` loop (every trainable parameter at
-``lr``; early stopping on validation); copied frozen blocks keep their batch-norm
+``lr``; the epochs chosen on validation, then with ``refit`` a retrain on the whole training
+set for that many epochs); copied frozen blocks keep their batch-norm
 statistics, the others learn theirs (``freeze_bn=False``). Under ``torchrun -m benchbase
 run`` the cells train data-parallel, as ``finetune``'s do.
 """
@@ -25,7 +26,7 @@ from benchbase_plugins.strategies.finetune import (
     chosen_from,
     prepare,
     replace_head,
-    train_network,
+    train_and_refit,
 )
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
@@ -47,7 +48,9 @@ def copy_first_blocks(
     return params, keys
 
 
-def run_n(task: ImageTask, n: int, data: Any, mode: str) -> Outcome:
+def build_n(task: ImageTask, n: int, mode: str) -> tuple[Any, dict[str, float | None], int]:
+    """A fresh (seeded) network with its first ``n`` blocks copied from the pretrained one,
+    its new head, and the learning rates (copied blocks frozen in ``"frozen"`` mode)."""
     import torch
 
     coarse = task.params["granularity"] == "coarse"
@@ -71,8 +74,20 @@ def run_n(task: ImageTask, n: int, data: Any, mode: str) -> Outcome:
     lrs = {
         name: (None if frozen and name in copied else lr) for name, _ in fresh.named_parameters()
     }
-    result = train_network(fresh, lrs, data, task)
-    chosen = chosen_from(result, task, n=n, blocks=len(blocks), mode=mode)
+    return fresh, lrs, len(blocks)
+
+
+def run_n(task: ImageTask, n: int, data: Any, mode: str) -> Outcome:
+    n_blocks: list[int] = []
+
+    def build() -> tuple[Any, dict[str, float | None]]:
+        model, lrs, count = build_n(task, n, mode)
+        n_blocks[:] = [count]
+        return model, lrs
+
+    result, refit = train_and_refit(build, data, task)
+    frozen = mode == "frozen"
+    chosen = chosen_from(result, task, n=n, blocks=n_blocks[0], mode=mode, **refit)
     label = f"n={n}" if frozen else f"n={n}+"
     return Outcome(label, result.test_scores, chosen, result.history)
 
@@ -94,13 +109,21 @@ def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
     return outcomes
 
 
+def row_layers(params: dict[str, Any]) -> list[str]:
+    """The rows a cell gives: ``n=<n>`` (frozen) and/or ``n=<n>+`` (fine-tuned) per n."""
+    mode = params["mode"]
+    modes = ["frozen", "finetune"] if mode == "both" else [mode]
+    return [f"n={n}" if m == "frozen" else f"n={n}+" for m in modes for n in params["n"]]
+
+
 @hookimpl
 def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="transfer-n",
             evaluate=transfer_n,
-            version="3",
+            # 4: epochs chosen on validation, then a refit on the whole training set
+            version="4",
             description="Yosinski et al. 2014: copy the first n blocks of the pretrained "
             "network, re-initialise the rest, train with the copied blocks frozen (AnB) or "
             "fine-tuned (AnB+); one row per n (layer 'n=<n>'); n=0 is from scratch",
@@ -112,5 +135,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            row_layers=row_layers,
         )
     )
