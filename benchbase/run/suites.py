@@ -113,7 +113,14 @@ def _toml_data(path: Path, host: Host | None, seen: tuple[Path, ...] = ()) -> di
     base.pop("extends", None)
     if "name" not in data:  # a copy is its own suite: its rows never mix with the base's
         data["name"] = path.stem
-    return {**merge(base, data), "extends": ref}
+    merged = merge(base, data)
+    # inherited parameters of strategies the copy dropped are not the copy's mistake
+    own = data.get("params", {}) if isinstance(data.get("params"), dict) else {}
+    strategies = merged.get("strategies") or []
+    merged["params"] = {
+        k: v for k, v in (merged.get("params") or {}).items() if k in strategies or k in own
+    }
+    return {**merged, "extends": ref}
 
 
 def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
