@@ -45,6 +45,7 @@ from benchbase.api.types import (
     Split,
     Strategy,
     Suite,
+    WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
 
@@ -67,6 +68,7 @@ __all__ = [
     "Split",
     "Strategy",
     "Suite",
+    "WeightsSource",
     "__version__",
     "hookimpl",
 ]

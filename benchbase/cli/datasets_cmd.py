@@ -256,16 +256,12 @@ def run_fake(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    import tomllib
-
-    from benchbase.data.download import DownloadError, download_dataset
+    from benchbase.api.tomlfile import read_toml
+    from benchbase.data.download import download_dataset
 
     card = None
     if args.card is not None:
-        try:
-            card = tomllib.loads(args.card.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DownloadError(f"cannot read card {args.card}: {exc}") from exc
+        card = read_toml(args.card, "dataset card")
     else:
         host().datasets.get(args.name)  # an unknown name fails with did-you-mean
     manual = download_dataset(

@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
         help="publish: write leaderboard/<suite>.md pages and the README.md index",
     )
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder")
-    p.add_argument("--suite")
+    p.add_argument("--suite", help="a suite name, or the suite file it was run from (its labels)")
     p.add_argument("--dataset")
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument(
@@ -48,7 +48,18 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _suite(ref: str | None) -> tuple[str | None, dict[str, str] | None]:
+    """A suite name as stored, plus a suite file's ``[labels]`` when given a file."""
+    if ref is None or not (ref.endswith(".toml") or Path(ref).is_file()):
+        return ref, None
+    from benchbase.run.suites import suite_from_toml
+
+    suite = suite_from_toml(Path(ref))
+    return suite.name, suite.labels
+
+
 def run(args: argparse.Namespace) -> int:
+    args.suite, labels = _suite(args.suite)
     if args.action == "publish":
         from benchbase.leaderboard.publish import publish
 
@@ -60,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             )
         to = args.to or Path("leaderboard")
         html = args.format == "html"
-        for path in publish(out, to, args.suite, args.resamples, html=html):
+        for path in publish(out, to, args.suite, args.resamples, html=html, labels=labels):
             print(path)
         return 0
     text = render(
@@ -70,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.format,
         resamples=args.resamples,
         ci=not args.no_ci,
+        labels=labels,
     )
     if args.to:
         args.to.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,17 @@ def add_parser(sub: Any) -> None:
         help="leave undecodable images out (recorded in each result's provenance) instead "
         "of failing before extraction",
     )
-    p.add_argument("--dry-run", action="store_true", help="print the grid and what is already done")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the grid, what is already done, where each backbone's weights come from "
+        "and which data is missing",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --dry-run: exit 3 when any weights or data are missing",
+    )
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
     )
@@ -93,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_images=args.skip_bad_images,
     )
     if args.dry_run:
-        return dry_run(runner) if not torchrun or ddp.rank() == 0 else 0
+        return dry_run(runner, strict=args.strict) if not torchrun or ddp.rank() == 0 else 0
+    report = runner.preflight()  # weights and layers, before any data is read
+    if not torchrun or ddp.rank() == 0:
+        print("\n".join(report.lines()), file=sys.stderr)
     if torchrun:  # every rank extracts and trains; rank 0 runs the rest and reports
         ranked = ddp.run(executors.config_from_args(args), backend=args.dist_backend)
         if ranked is None:
@@ -105,14 +118,20 @@ def run(args: argparse.Namespace) -> int:
         summary = runner.run()
     print(
         f"{suite.name}: {summary.done} cells computed, {summary.skipped} already done, "
-        f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
+        + (f"{summary.unavailable} not run (weights missing), " if summary.unavailable else "")
+        + f"{summary.forward_images} images through a backbone, {summary.seconds:.1f}s; "
         f"results in {args.out}",
         file=sys.stderr,
     )
     if not args.no_leaderboard:
         from benchbase.leaderboard import render_plain
 
-        print(render_plain(args.out, suite=suite.name))
+        print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+    if summary.missing:
+        from benchbase.run.preflight import fixes_text
+
+        print(fixes_text(summary.missing), file=sys.stderr)
+        return INCOMPLETE
     return 0
 
 
@@ -138,7 +157,13 @@ def shown_layer(runner: Runner, layer: str, strategy: str) -> str:
     return ",".join(strat.row_layers(strat.resolve_params(runner.suite.params.get(strategy))))
 
 
-def dry_run(runner: Runner) -> int:
+#: Exit status of a run that skipped cells (missing weights) or a strict dry run that found
+#: missing pieces: distinct from 2 (an error stopped the command).
+INCOMPLETE = 3
+
+
+def dry_run(runner: Runner, strict: bool = False) -> int:
+    report = runner.preflight()
     grid, fps, done = runner.plan(allow_missing=True)
     n_done = 0
     for cell in grid.cells:
@@ -162,4 +187,8 @@ def dry_run(runner: Runner) -> int:
             layer = shown_layer(runner, layer, strategy)
             print(f"  nodata  {name:<12} {'(splits)':<10} {backbone:<36} {layer:<8} {strategy}")
         print(f"  {len(planned)} cells per split once {name}'s data is present")
-    return 0
+    print("\n".join(report.lines()))
+    missing = report.missing
+    if missing:
+        print(f"{len(missing)} backbone(s) without weights here; a run skips their cells.")
+    return INCOMPLETE if strict and (missing or grid.missing) else 0

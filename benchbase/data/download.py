@@ -6,12 +6,12 @@
    through a ``.part`` file; an interrupted download resumes with an HTTP ``Range`` request
    (a server that ignores it restarts the file from zero);
 2. the checksum in the card (``md5``, ``sha1`` or ``sha256``) is verified *before* anything
-   is extracted; a mismatch deletes the file and stops;
-3. archives are extracted into ``<root>/<extract_to>`` via a staging folder, after every
-   member has been checked: absolute paths, ``..`` components, links pointing outside the
-   target and device files refuse the whole archive before a single file is written (tar
-   extraction also runs under tarfile's ``data`` filter); nested archives named in
-   ``then_extract`` follow; a marker file records a finished extraction;
+   is extracted; a mismatch deletes the file and stops; the body is capped by the card's
+   ``size_bytes`` and the free disk space (an endless body is cut off, not resumed);
+3. archives are extracted into ``<root>/<extract_to>`` by :mod:`benchbase.data.archives`
+   (every member checked against the tree the archive builds, sizes capped, nothing of
+   the data root replaced); nested archives named in ``then_extract`` follow; a marker
+   file records a finished extraction;
 4. entries without a ``url`` (hosts that need a login or a click-through) are reported with
    exactly what to fetch and where to put it.
 """
@@ -22,31 +22,36 @@ import hashlib
 import http.client
 import os
 import shutil
-import stat
 import sys
-import tarfile
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from benchbase.errors import BenchbaseError
+from benchbase.data.archives import (
+    DownloadError,
+    UnsafeArchiveError,
+    safe_extract,
+    tar_problems,
+    unsafe_name,
+    zip_problems,
+)
 
 CHUNK = 1 << 20
+#: Disk space a download leaves free.
+RESERVE = 64 << 20
 HASHES = ("sha256", "sha1", "md5")
-#: How many unsafe members an error message lists.
-SHOWN = 20
-
-
-class DownloadError(BenchbaseError):
-    """A download, checksum or extraction that failed; nothing half-done is left in place."""
-
-
-class UnsafeArchiveError(DownloadError):
-    """An archive with members that would write outside the target folder."""
+__all__ = [
+    "DownloadError",
+    "UnsafeArchiveError",
+    "download_dataset",
+    "fetch",
+    "safe_extract",
+    "tar_problems",
+    "zip_problems",
+]
 
 
 @dataclass
@@ -89,8 +94,52 @@ class Archive:
 # --- fetching -------------------------------------------------------------------------
 
 
-def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial ``.part``."""
+class TooLargeError(DownloadError):
+    """A body longer than the card's size or the free disk space: not resumable."""
+
+
+def card_limit(size_bytes: Any) -> int | None:
+    """The most bytes a download of a card entry may have: its ``size_bytes`` plus 1%
+    (the cards call it informational) and 1 MiB."""
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0:
+        return None
+    return size_bytes + max(size_bytes // 100, 1 << 20)
+
+
+def _body_limit(
+    url: str, dest: Path, start: int, announced: int | None, cap: int | None
+) -> tuple[int, str]:
+    """How many more bytes may be written to ``dest``'s ``.part``, and which limit that is;
+    refuses an announced length that is already over the card's size or the free space."""
+    free = shutil.disk_usage(dest.parent).free - RESERVE
+    if cap is not None and announced is not None and start + announced > cap:
+        raise TooLargeError(
+            f"{url} announces {start + announced:,} bytes but the card says about "
+            f"{cap:,} at most: not the file the card describes. Nothing was downloaded; check "
+            "the URL (or the card's size_bytes)."
+        )
+    if announced is not None and announced > free:
+        raise TooLargeError(
+            f"{url} is {announced:,} bytes but only {max(free, 0):,} are free under "
+            f"{dest.parent} (keeping {RESERVE >> 20} MiB spare). Free some space or pass a "
+            "--data-root on a larger disk."
+        )
+    if cap is not None and cap - start <= free:
+        return cap - start, f"more than the card's size ({cap:,} bytes at most)"
+    return free, f"more than the free space under {dest.parent}"
+
+
+def fetch(
+    url: str,
+    dest: Path,
+    progress: bool = True,
+    timeout: float = 60.0,
+    max_bytes: int | None = None,
+) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial ``.part``.
+
+    The body is capped by ``max_bytes`` (from the card) and by the free disk space: a
+    server sending more (an endless body) is cut off and its partial file removed."""
     from tqdm.auto import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +171,15 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
                 f"bytes {start}-; the partial file was removed: re-run to download again"
             )
         length = response.headers.get("Content-Length")
-        total = int(length) + start if length is not None else None
+        announced = int(length) if length is not None and length.isdigit() else None
+        total = announced + start if announced is not None else None
+        if not resuming and part.exists():
+            part.unlink()  # the free space counts the whole body again
+        try:
+            left, limit = _body_limit(url, dest, start if resuming else 0, announced, max_bytes)
+        except TooLargeError:
+            part.unlink(missing_ok=True)
+            raise
         with (
             open(part, "ab" if resuming else "wb") as out,
             tqdm(
@@ -139,8 +196,15 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
             try:
                 # read1: whatever arrived, so an interrupted transfer keeps every byte received
                 while chunk := response.read1(CHUNK):
+                    if len(chunk) > left:
+                        raise TooLargeError(_endless(url, out.tell() + len(chunk), limit))
+                    left -= len(chunk)
                     out.write(chunk)
                     bar.update(len(chunk))
+            except TooLargeError:
+                out.close()
+                part.unlink(missing_ok=True)
+                raise
             except (OSError, http.client.HTTPException) as exc:
                 raise DownloadError(
                     f"download of {url} interrupted after {out.tell()} bytes ({exc}); re-run "
@@ -153,6 +217,14 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
         )
     os.replace(part, dest)
     return dest
+
+
+def _endless(url: str, got: int, why: str) -> str:
+    return (
+        f"{url} sent {got:,} bytes, {why}: stopped. The partial file was removed (re-running "
+        "would fetch the same body again); check the URL, or the card's size_bytes, or free "
+        "some space."
+    )
 
 
 def file_hashes(path: Path, names: Sequence[str]) -> dict[str, str]:
@@ -183,122 +255,11 @@ def verify(path: Path, archive: Archive) -> str:
     return f"{path.name}: {', '.join(archive.checksums)} verified"
 
 
-# --- safe extraction ------------------------------------------------------------------
-
-
-def _unsafe_name(name: str) -> str | None:
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        return "absolute path"
-    if ".." in PurePosixPath(posix).parts:
-        return "'..' path component"
-    return None
-
-
-def _escapes(base: str, target: str) -> bool:
-    """Whether ``target`` (relative to the archive folder ``base``) leaves the archive root."""
-    if target.startswith("/") or (len(target) > 1 and target[1] == ":"):
-        return True
-    depth = 0
-    for part in PurePosixPath(base, target).parts:
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part != ".":
-            depth += 1
-    return False
-
-
-def tar_problems(tf: tarfile.TarFile) -> list[str]:
-    problems = []
-    for m in tf.getmembers():
-        why = _unsafe_name(m.name)
-        if why is None and m.issym() and _escapes(str(PurePosixPath(m.name).parent), m.linkname):
-            why = f"symbolic link to {m.linkname!r} outside the target"
-        if why is None and m.islnk() and _escapes("", m.linkname):
-            why = f"hard link to {m.linkname!r} outside the target"
-        if why is None and (m.ischr() or m.isblk() or m.isfifo()):
-            why = "device or FIFO"
-        if why:
-            problems.append(f"{m.name!r}: {why}")
-    return problems
-
-
-def zip_problems(zf: zipfile.ZipFile) -> list[str]:
-    problems = []
-    for info in zf.infolist():
-        why = _unsafe_name(info.filename)
-        mode = info.external_attr >> 16
-        if why is None and stat.S_ISLNK(mode):
-            why = "symbolic link"
-        if why is None and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
-            why = "device or FIFO"
-        if why:
-            problems.append(f"{info.filename!r}: {why}")
-    return problems
-
-
-def _refuse(archive: Path, problems: list[str]) -> None:
-    if problems:
-        listed = "\n  ".join(problems[:SHOWN])
-        more = f"\n  … and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
-        raise UnsafeArchiveError(
-            f"refusing to extract {archive}: {len(problems)} member(s) would write outside "
-            f"the target folder or are not plain files/folders:\n  {listed}{more}\n"
-            "Nothing was extracted. The archive is damaged or hostile: fetch it again from "
-            "the official source."
-        )
-
-
-def _merge(src: Path, dst: Path) -> None:
-    """Move the tree ``src`` into ``dst`` (existing folders merged, files replaced)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for entry in src.iterdir():
-        target = dst / entry.name
-        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
-            _merge(entry, target)
-        else:
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(entry, target)
-
-
-def safe_extract(archive: Path, target: Path) -> None:
-    """Extract a tar (any compression) or zip ``archive`` into ``target``, refusing it
-    whole when any member is unsafe. Files appear in ``target`` only once every member
-    has been extracted (into a staging folder inside ``target``)."""
-    archive, target = Path(archive), Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    staging = target / f".extracting-{archive.name}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                _refuse(archive, zip_problems(zf))
-                staging.mkdir()
-                zf.extractall(staging)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive, "r:*") as tf:
-                _refuse(archive, tar_problems(tf))
-                staging.mkdir()
-                tf.extractall(staging, filter="data")
-        else:
-            raise DownloadError(f"{archive} is neither a tar nor a zip archive")
-        _merge(staging, target)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise DownloadError(f"cannot extract {archive}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
 # --- the command ----------------------------------------------------------------------
 
 
 def _inside(root: Path, rel: str, what: str) -> Path:
-    if _unsafe_name(rel):
+    if unsafe_name(rel):
         raise DownloadError(f"card field {what} = {rel!r} must be a relative path inside the root")
     return root / rel
 
@@ -360,7 +321,7 @@ def download_dataset(
             for url in urls:
                 say(f"{arc.filename}: fetching {url}")
                 try:
-                    fetch(url, path, progress=progress)
+                    fetch(url, path, progress=progress, max_bytes=card_limit(arc.size_bytes))
                     break
                 except DownloadError as exc:
                     errors.append(str(exc))

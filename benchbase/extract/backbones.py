@@ -14,11 +14,13 @@ from benchbase.errors import BenchbaseError
 if TYPE_CHECKING:
     import torch
 
-    from benchbase.api.types import Backbone
+    from benchbase.api.types import Backbone, WeightsSource
     from benchbase.plugin.manager import Host
 
 RANDOM_SUFFIX = ":random"
 WEIGHTS_ENV_PREFIX = "BENCHBASE_WEIGHTS_"
+#: Set (like ``HF_HUB_OFFLINE``) once a download failed: later backbones fail at once.
+OFFLINE_ENV = "BENCHBASE_OFFLINE"
 
 
 @dataclass(frozen=True)
@@ -61,17 +63,27 @@ def feature_identity(
     weights_id: str,
     keys: list[str],
     input_size: int | None,
+    layer: str | None = None,
     resize: str = "crop",
 ) -> dict[str, Any]:
-    """What determines a backbone's features of an image list (add ``layer`` for one tap):
-    the feature cache keys on it. ``resize`` is the whole-image geometry."""
-    return {
+    """What determines a backbone's features of an image list (with ``layer``: of that tap,
+    see :func:`tap_identity`): the feature cache keys on it. ``resize`` is the suite's
+    whole-image geometry."""
+    identity = {
         "backbone": backbone.name,
         "weights": weights_id,
         "transform": backbone.transform_id(input_size, resize),
         "images": stable_hash(keys, 32),
         "n_images": len(keys),
     }
+    return identity if layer is None else {**identity, **tap_identity(backbone, layer)}
+
+
+def tap_identity(backbone: Backbone, layer: str) -> dict[str, Any]:
+    """``{"layer": layer}``, plus the tap's pooling when the backbone declares one: keys of
+    global-average-pooled taps stay what they were before taps could declare pooling."""
+    pooling = backbone.tap_pooling(layer)
+    return {"layer": layer} if pooling == "gap" else {"layer": layer, "pooling": pooling}
 
 
 def resolve(host: Host, spec: str) -> BackboneSpec:
@@ -114,3 +126,47 @@ def weights_file(name: str, *legacy_vars: str) -> Path | None:
             )
         return file
     return None
+
+
+def offline() -> bool:
+    """Whether downloads are off: ``HF_HUB_OFFLINE`` or ``BENCHBASE_OFFLINE`` is set (by the
+    user, or by :func:`go_offline` after a failed download in this process)."""
+    return any(
+        os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+        for var in ("HF_HUB_OFFLINE", OFFLINE_ENV)
+    )
+
+
+def go_offline() -> None:
+    """After one failed hub or URL download: no more network attempts in this process (the
+    hub client otherwise retries each file for ~50 s). huggingface_hub reads its variable at
+    import, so its constant is switched too."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ[OFFLINE_ENV] = "1"
+    import sys
+
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+
+
+def resolve_weights(spec: BackboneSpec) -> WeightsSource:
+    """Where ``spec``'s weights come from (random init, the plugin's own answer, or unknown);
+    a plugin error becomes ``missing`` with its message as the fix."""
+    from benchbase.api.types import WeightsSource
+
+    if not spec.pretrained:
+        return WeightsSource("ok", "random init (seed 0)")
+    locate = spec.backbone.weights_source
+    if locate is None:
+        return WeightsSource("unknown", "its plugin does not say; checked when it is built")
+    try:
+        found = locate()
+    except BenchbaseError as exc:
+        return WeightsSource("missing", "", str(exc))
+    if not isinstance(found, WeightsSource):
+        raise BenchbaseError(
+            f"backbone {spec.spec!r}: weights_source() returned {type(found).__name__}, not a "
+            "benchbase.WeightsSource"
+        )
+    return found

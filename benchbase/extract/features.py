@@ -85,7 +85,44 @@ def spatial_pyramid_pool(output: Any) -> torch.Tensor:
     return torch.cat(levels, dim=1)
 
 
-_POOLING = {"gap": pool, "spp": spatial_pyramid_pool}
+def grid_max_pool(output: Any, grid: int) -> torch.Tensor:
+    """Max-pool a 4-D map to a ``grid`` × ``grid`` map and flatten it: (N, C·grid²), the
+    spatial layout kept (Zeiler & Fergus's per-layer classifiers saw the layer's map)."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if output.ndim != 4:
+        return pool(output)
+    return torch.nn.functional.adaptive_max_pool2d(output.float(), grid).flatten(1)
+
+
+def flatten(output: Any) -> torch.Tensor:
+    """The whole output, flattened per image (a copy: see :func:`pool`)."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    return output.float().reshape(output.shape[0], -1).clone()
+
+
+_POOLING = {"gap": pool, "spp": spatial_pyramid_pool, "flatten": flatten}
+
+
+def pooling_function(name: str) -> Callable[[Any], torch.Tensor]:
+    """The reduction for a pooling name: "gap", "spp", "flatten" or "max:N"."""
+    from functools import partial
+
+    from benchbase.api.contract import pooling_grid
+
+    grid = pooling_grid(name)
+    if grid is None:
+        raise BenchbaseError(
+            f"unknown tap pooling {name!r}: use 'gap', 'flatten', 'spp' or 'max:N'"
+        )
+    return partial(grid_max_pool, grid=grid) if grid else _POOLING[name]
+
+
+def tap_pooling(backbone: Backbone, layer: str) -> str:
+    """The pooling of requested ``layer``: its ``@spp`` suffix, else the tap's declared one."""
+    base, suffix = split_layer(layer)
+    return "spp" if suffix == "spp" else backbone.tap_pooling(base)
 
 
 class TapExtractor:
@@ -97,8 +134,8 @@ class TapExtractor:
         taps: dict[str, str],
         pooling: dict[str, str] | None = None,
     ) -> None:
-        """``taps`` maps a name to a module path; ``pooling`` a name to "gap" (default) or
-        "spp" (how a 4-D output becomes a vector)."""
+        """``taps`` maps a name to a module path; ``pooling`` a name to "gap" (default),
+        "spp", "flatten" or "max:N" (how a 4-D output becomes a vector)."""
         self.model = model
         #: what runs the model (e.g. :class:`benchbase.extract.compiling.PaddedCompiled`); it may pad
         #: the batch, the captured rows are cut back to the batch's length
@@ -114,7 +151,7 @@ class TapExtractor:
                 module = find_module(model, module_path)
             except BenchbaseError as exc:
                 raise BenchbaseError(f"tap {name!r}: {exc}") from None
-            reduce = _POOLING[pooling.get(name, "gap")]
+            reduce = pooling_function(pooling.get(name, "gap"))
             if where == "input":
                 handle = module.register_forward_pre_hook(self._save_input(name, reduce))
             else:
@@ -169,7 +206,8 @@ def extract(
     with the same image list and resize settings stored them, and are stored otherwise.
 
     ``resize`` is the whole-image geometry (:data:`benchbase.extract.images.RESIZE_MODES`).
-    A tap name ending in ``@spp`` is spatial-pyramid pooled instead of average-pooled. On
+    A tap name ending in ``@spp`` is spatial-pyramid pooled; other taps are pooled as the
+    backbone declares (``Backbone.pooling``; undeclared: global average). On
     CUDA out-of-memory the batch is split in halves and retried, and later batches are run
     in chunks of the size that fitted.
     """
@@ -199,7 +237,7 @@ def extract(
         extractor = TapExtractor(
             model,
             {t: all_taps[split_layer(t)[0]] for t in taps},
-            {t: split_layer(t)[1] for t in taps},
+            {t: tap_pooling(backbone, t) for t in taps},
         )
     except BenchbaseError as exc:
         raise BenchbaseError(

@@ -22,12 +22,14 @@ def render(
     fmt: str = "markdown",
     resamples: int = 500,
     ci: bool = True,
+    labels: dict[str, str] | None = None,
 ) -> str:
-    """Every table for the selection in ``fmt``; ``html`` gives a whole self-contained page."""
+    """Every table for the selection in ``fmt``; ``html`` gives a whole self-contained page.
+    ``labels``: display labels over the suites' own (a suite file's ``[labels]``)."""
     from benchbase.leaderboard import collect, report, tables
     from benchbase.leaderboard.context import build_context
 
-    ctx = build_context(out_dir, suite, dataset, ci=ci, resamples=resamples)
+    ctx = build_context(out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels)
     collect.require(ctx.methods, out_dir, suite, dataset)
     built = tables.build(ctx)
     if fmt == "html":
@@ -38,6 +40,8 @@ def render(
     return formats.render(built, fmt)
 
 
-def render_plain(out_dir: Path, suite: str | None = None) -> str:
+def render_plain(
+    out_dir: Path, suite: str | None = None, labels: dict[str, str] | None = None
+) -> str:
     """The markdown tables printed at the end of ``benchbase run``."""
-    return render(out_dir, suite=suite, fmt="markdown", ci=False)
+    return render(out_dir, suite=suite, fmt="markdown", ci=False, labels=labels)

@@ -58,6 +58,17 @@ class Method:
         return dict(first.get("options", {}))
 
     @property
+    def input_size(self) -> int | None:
+        first = self.info[self.splits[0]] if self.splits else {}
+        size = first.get("input_size")
+        return size if isinstance(size, int) else None
+
+    @property
+    def ids(self) -> list[str]:
+        """``fingerprint:layer`` of each split's cell, in split order."""
+        return [f"{self.cells[s]}:{self.layer}" for s in self.splits]
+
+    @property
     def label(self) -> str:
         """Backbone, weights, layer and strategy: what the row is."""
         return f"{self.backbone} · {self.layer} · {self.strategy}"
@@ -136,6 +147,8 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
         info = cells.get(r["fingerprint"], {})
         weights = str(r.get("weights") or info.get("weights") or "")
         params = r.get("params") or {}
+        # every field that makes a configuration: two cells that differ in input size,
+        # weights, parameters or protocol options never share a row
         key = (
             r["suite"],
             r["dataset"],
@@ -144,6 +157,8 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
             r["layer"],
             r["strategy"],
             json.dumps(params, sort_keys=True),
+            json.dumps(info.get("input_size")),
+            json.dumps(info.get("options", {}), sort_keys=True, default=str),
         )
         m = methods.get(key)
         if m is None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from benchbase.leaderboard import collect, references
 from benchbase.leaderboard.collect import Method
+from benchbase.leaderboard.labels import Labels, suite_labels
 from benchbase.leaderboard.tables import Context
 from benchbase.run.store import Store
 
@@ -36,6 +37,7 @@ def build_context(
     ci: bool = True,
     resamples: int = 500,
     methods: list[Method] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Context:
     """Our methods (from ``out_dir``) plus the published rows that belong beside them.
 
@@ -43,6 +45,8 @@ def build_context(
     results, else the registered suite's) shows those papers' rows only (all their datasets,
     so a page exists before any run); any other selection shows every paper's rows for the
     datasets we have results on.
+    Row labels follow the suites' ``labels`` (registered suites), then ``labels`` (a suite
+    file's).
     """
     if methods is None:
         methods = collect.read(out_dir, suite, dataset) if out_dir is not None else []
@@ -58,8 +62,10 @@ def build_context(
         wanted = {m.dataset for m in methods}
     refs = references.rows(wanted, papers)
     has_predictions = out_dir is not None and (Path(out_dir) / "results.sqlite").exists()
+    own = suite_labels([*(m.suite for m in methods), *([suite] if suite else [])])
     return Context(
         methods=methods,
+        names=Labels(dict(labels or {}), own),
         refs=refs,
         predictions=stored_predictions(Path(out_dir)) if ci and has_predictions else None,
         resamples=resamples,

@@ -1,13 +1,16 @@
 """Tables → markdown, CSV, LaTeX or HTML.
 
 Markdown and LaTeX give hyper-parameters and remarks as numbered footnotes (one number per
-distinct text on a page); HTML puts them in the ``title`` attribute of the row's method
-cell (hover) and in a notes list. CSV is long format, one number per line, for analysis.
+distinct text on a page; LaTeX lists each table's notes inside its ``table``); HTML puts them
+in the ``title`` attribute of the row's method cell (hover) and in a notes list. A caption
+line already printed above on the page is not repeated. CSV is long format, one number per
+line, for analysis.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 
@@ -31,18 +34,34 @@ def render(tables: list[Table], fmt: str, notes: Notes | None = None) -> str:
         return to_csv(tables)
     if fmt == "latex":
         notes = notes or Notes()
-        preamble = "% needs \\usepackage{booktabs}; numbers in percent\n"
+        preamble = "% needs \\usepackage{booktabs,array}; numbers in percent\n"
         return preamble + _render(tables, fmt, notes)
     return _render(tables, fmt, notes)
+
+
+AS_ABOVE = "Networks and protocol as above."
+
+
+def once(tables: list[Table]) -> list[Table]:
+    """The tables with each caption line printed only the first time on the page."""
+    seen: set[str] = set()
+    out = []
+    for t in tables:
+        caption = [c for c in t.caption if c not in seen]
+        if len(caption) < len(t.caption):
+            caption.append(AS_ABOVE)
+        seen.update(t.caption)
+        out.append(dataclasses.replace(t, caption=caption))
+    return out
 
 
 def _render(tables: list[Table], fmt: str, notes: Notes | None) -> str:
     notes = notes or Notes()
     render_one = {"markdown": markdown_table, "latex": latex_table, "html": html_table}[fmt]
     start = len(notes.texts)
-    body = "\n\n".join(render_one(t, notes) for t in tables)
+    body = "\n\n".join(render_one(t, notes) for t in once(tables))
     new = list(notes.texts.items())[start:]
-    return body + {"markdown": markdown_notes, "latex": latex_notes, "html": html_notes}[fmt](new)
+    return body + {"markdown": markdown_notes, "latex": lambda _: "", "html": html_notes}[fmt](new)
 
 
 # --- markdown --------------------------------------------------------------------------
@@ -83,18 +102,31 @@ def markdown_notes(new: list[tuple[str, int]]) -> str:
 
 # --- CSV -------------------------------------------------------------------------------
 
+#: value, std, ci_lo, ci_hi in percent; dataset … strategy filled for our rows; ids: the
+#: ``fingerprint:layer`` of each split behind the value (what ``benchbase compare`` takes)
 CSV_HEADER = (
     "table",
     "method",
     "kind",
     "source",
     "caveats",
+    "dataset",
+    "backbone",
+    "weights",
+    "layer",
+    "strategy",
     "column",
     "text",
-    "value_percent",
-    "std_percent",
+    "value",
+    "std",
+    "ci_lo",
+    "ci_hi",
     "ids",
 )
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def to_csv(tables: list[Table]) -> str:
@@ -107,6 +139,8 @@ def to_csv(tables: list[Table]) -> str:
                 cell = row.cells.get(col)
                 if cell is None or not cell.text:
                     continue
+                facts = [cell.facts.get(k, "") for k in CSV_HEADER[5:10]]
+                low, high = cell.ci or (None, None)
                 writer.writerow(
                     (
                         table.key,
@@ -114,11 +148,14 @@ def to_csv(tables: list[Table]) -> str:
                         "published" if row.published else "ours",
                         row.source,
                         "; ".join(row.caveats),
+                        *facts,
                         col,
                         cell.text,
-                        "" if cell.value is None else f"{cell.value:.4f}",
-                        "" if cell.std is None else f"{cell.std:.4f}",
-                        " ".join(row.ids),
+                        _num(cell.value),
+                        _num(cell.std),
+                        _num(low),
+                        _num(high),
+                        ",".join(cell.ids),
                     )
                 )
     return buf.getvalue().rstrip("\n")
@@ -156,8 +193,12 @@ def tex(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in text.replace("->", "→"))
 
 
+#: the method column wraps at this width instead of pushing the numbers off the page
+LABEL_WIDTH = r"4.5cm"
+
+
 def latex_table(table: Table, notes: Notes) -> str:
-    spec = "l" + "r" * len(table.columns) + "l"
+    spec = r">{\raggedright\arraybackslash}p{" + LABEL_WIDTH + "}" + "r" * len(table.columns) + "l"
     header = " & ".join(tex(h) for h in [table.first_header, *table.columns, "Source"])
     lines = [
         r"\begin{table}[ht]",
@@ -187,15 +228,12 @@ def latex_table(table: Table, notes: Notes) -> str:
         lines.append(
             r"\par\smallskip\parbox{\linewidth}{\footnotesize " + tex(" ".join(table.caption)) + "}"
         )
+    own = {n: t for t, n in notes.texts.items() if any(t in r.notes for r in table.rows)}
+    if own:  # this table's notes inside its float, so it can be moved on its own
+        items = [r"$^{" + str(n) + "}$ " + tex(own[n]) for n in sorted(own)]
+        lines.append(r"\par\parbox{\linewidth}{\footnotesize " + r"\\ ".join(items) + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines)
-
-
-def latex_notes(new: list[tuple[str, int]]) -> str:
-    if not new:
-        return ""
-    items = "\n".join(r"\item[$^{" + str(n) + "}$] " + tex(text) for text, n in new)
-    return "\n\n\\begin{description}\\footnotesize\n" + items + "\n\\end{description}"
 
 
 # --- HTML ------------------------------------------------------------------------------

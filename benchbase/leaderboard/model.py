@@ -26,12 +26,20 @@ METRIC_NAMES = {
 
 @dataclass
 class Cell:
-    """One table entry; ``value``/``std`` in percent (None for text-only entries)."""
+    """One table entry; ``value``/``std``/``ci`` in percent (None for text-only entries)."""
 
     text: str = ""
     value: float | None = None
     std: float | None = None
     bold: bool = False
+    #: 95% bootstrap interval (low, high) of ``value``, when computed
+    ci: tuple[float, float] | None = None
+    #: our cells: the metric and the ``fingerprint:layer`` ids behind the value (one number
+    #: of the store is the same number in every table that shows it)
+    metric: str = ""
+    ids: tuple[str, ...] = ()
+    #: our cells: backbone, weights, layer, strategy, dataset of the value (CSV columns)
+    facts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -48,9 +48,15 @@ def suite_blurb(suite: str) -> str:
     return PAPER_SUITES.get(suite, "")
 
 
-def page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int = 500) -> str:
+def page(
+    out_dir: Path | None,
+    suite: str,
+    to_dir: Path,
+    resamples: int = 500,
+    labels: dict[str, str] | None = None,
+) -> str:
     """The markdown page of one suite (figures written beside it)."""
-    ctx = build_context(out_dir, suite=suite, resamples=resamples)
+    ctx = build_context(out_dir, suite=suite, resamples=resamples, labels=labels)
     from benchbase.leaderboard import tables as tables_mod
 
     tables = tables_mod.build(ctx)
@@ -101,11 +107,17 @@ def page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int = 500) -
     return "\n".join(lines)
 
 
-def html_page(out_dir: Path | None, suite: str, to_dir: Path, resamples: int) -> Path:
+def html_page(
+    out_dir: Path | None,
+    suite: str,
+    to_dir: Path,
+    resamples: int,
+    labels: dict[str, str] | None = None,
+) -> Path:
     from benchbase.leaderboard import report
     from benchbase.leaderboard import tables as tables_mod
 
-    ctx = build_context(out_dir, suite=suite, resamples=resamples)
+    ctx = build_context(out_dir, suite=suite, resamples=resamples, labels=labels)
     path = to_dir / f"{suite}.html"
     path.write_text(report.page(f"benchbase leaderboard: {suite}", ctx, tables_mod.build(ctx)))
     return path
@@ -122,25 +134,45 @@ def suites_to_publish(out_dir: Path | None, suite: str | None) -> list[str]:
     return names
 
 
+def checked_names(names: list[str], to_dir: Path) -> list[str]:
+    """``names`` if each can name a page inside ``to_dir``; else an error naming it."""
+    from benchbase.api.contract import suite_name_problem
+    from benchbase.errors import BenchbaseError
+
+    for name in names:
+        problem = suite_name_problem(name)
+        if problem is None and (to_dir / f"{name}.md").resolve().parent != to_dir.resolve():
+            problem = f"suite name {name!r} names a page outside {to_dir}"
+        if problem:
+            raise BenchbaseError(
+                f"leaderboard publish: {problem}. Nothing was written; publish another suite "
+                "(--suite NAME), or re-run that suite under an allowed name."
+            )
+    return names
+
+
 def publish(
     out_dir: Path | None,
     to_dir: Path,
     suite: str | None = None,
     resamples: int = 500,
     html: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write ``<suite>.md`` for the selected suite (default: every paper suite plus every
     suite in the store) and rewrite ``README.md`` as the index of the folder; with ``html``
-    also ``<suite>.html``, the self-contained report."""
+    also ``<suite>.html``, the self-contained report. ``labels``: a suite file's
+    ``[labels]``, over the registered suites' own."""
     to_dir = Path(to_dir)
+    names = checked_names(suites_to_publish(out_dir, suite), to_dir)
     to_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in suites_to_publish(out_dir, suite):
+    for name in names:
         path = to_dir / f"{name}.md"
-        path.write_text(page(out_dir, name, to_dir, resamples))
+        path.write_text(page(out_dir, name, to_dir, resamples, labels))
         written.append(path)
         if html:
-            written.append(html_page(out_dir, name, to_dir, resamples))
+            written.append(html_page(out_dir, name, to_dir, resamples, labels))
     index = to_dir / "README.md"
     index.write_text(index_page(to_dir))
     written.append(index)

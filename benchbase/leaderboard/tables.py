@@ -24,6 +24,7 @@ import numpy as np
 
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
+from benchbase.leaderboard.labels import Labels, distinct
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -54,6 +55,10 @@ class Context:
     resamples: int = 500
     #: sort key of a layer within a backbone (depth order)
     layer_key: Callable[[str, str], Any] = layer_depth_key
+    #: display names (the suites' ``labels`` over the defaults)
+    names: Labels = field(default_factory=Labels)
+    #: bootstrap intervals computed so far, by (ids, metric)
+    intervals: dict[tuple[Any, ...], tuple[float, float] | None] = field(default_factory=dict)
 
     def datasets(self) -> list[str]:
         seen: list[str] = []
@@ -84,24 +89,6 @@ def is_layer_ref(ref: RefRow) -> bool:
     return any(c.startswith("decaf") for c in ref.values) or (
         ref.paper.startswith("Zeiler & Fergus") and ref.table == "Table 7"
     )
-
-
-def weights_label(m: Method) -> str:
-    return m.weights_short or "?"
-
-
-CLASSIFIER_NAMES = {"svm": "SVM", "softmax": "Softmax"}
-
-
-def strategy_label(m: Method) -> str:
-    """The strategy, with its classifier when it has a choice of them (layer-probe)."""
-    classifier = m.params.get("classifier")
-    return f"{m.strategy}[{classifier}]" if isinstance(classifier, str) else m.strategy
-
-
-def method_label(m: Method) -> str:
-    """Backbone, weights, layer, strategy: enough to know what the row is."""
-    return f"{m.backbone} (weights {weights_label(m)}) · {m.layer} · {strategy_label(m)}"
 
 
 def _value_text(v: Any) -> str:
@@ -136,13 +123,29 @@ def hyperparameter_note(m: Method) -> str:
     return text + (f"; parameters: {grid}" if grid else "")
 
 
-def our_row(m: Method, cells: dict[str, Cell]) -> Row:
-    return Row(
-        method_label(m),
-        cells,
-        notes=[hyperparameter_note(m)],
-        ids=[f"{m.cells[s]}:{m.layer}" for s in m.splits],
-    )
+def varies(methods: list[Method], attr: str) -> bool:
+    return len({getattr(m, attr) for m in methods}) > 1
+
+
+def method_labels(methods: list[Method], ctx: Context, layer: bool | None = None) -> list[str]:
+    """Short, distinct row labels: network (weights source) · [layer ·] classifier.
+
+    The layer is part of the label when the rows differ in it (``layer=None``), else it
+    is named once in the caption."""
+    show_layer = varies(methods, "layer") if layer is None else layer
+    names = ctx.names
+
+    def parts(m: Method, tag: bool) -> list[str]:
+        out = [names.backbone(m, tag)]
+        if show_layer:
+            out.append(names.layer(m.layer, m.suite))
+        return [*out, names.classifier(m)]
+
+    return distinct(methods, parts)
+
+
+def our_row(m: Method, cells: dict[str, Cell], label: str) -> Row:
+    return Row(label, cells, notes=[hyperparameter_note(m)], ids=m.ids)
 
 
 def ref_row(ref: RefRow, cells: dict[str, Cell], label: str | None = None) -> Row:
@@ -156,29 +159,59 @@ def ref_row(ref: RefRow, cells: dict[str, Cell], label: str | None = None) -> Ro
     )
 
 
-def mean_cell(m: Method, metric: str | None = None) -> Cell:
+def _interval(m: Method, ctx: Context, metric: str) -> tuple[float, float] | None:
+    """95% bootstrap CI (percent) of the mean over splits, or None without predictions."""
+    if ctx.predictions is None or metric != m.metric:
+        return None
+    key = (tuple(m.ids), metric)
+    if key not in ctx.intervals:
+        try:
+            preds = [ctx.predictions(m.cells[s], m.layer) for s in m.splits]
+            ci = stats.bootstrap_ci(metric, preds, resamples=ctx.resamples)
+            ctx.intervals[key] = (ci.low * 100, ci.high * 100)
+        except Exception:  # predictions missing (older store) or unusable: no interval
+            ctx.intervals[key] = None
+    return ctx.intervals[key]
+
+
+def mean_cell(m: Method, metric: str | None = None, ctx: Context | None = None) -> Cell:
+    """Mean ± std over splits (percent), with its CI and what produced it."""
+    metric = metric or m.metric
     series = m.series(metric)
     if not series:
         return Cell()
     mean, std = stats.mean_std([v * 100 for v in series])
-    return Cell(fmt_value(mean, std), mean, std)
+    facts = {
+        "dataset": m.dataset,
+        "backbone": m.backbone,
+        "weights": m.weights,
+        "layer": m.layer,
+        "strategy": m.strategy,
+    }
+    ci = _interval(m, ctx, metric) if ctx is not None else None
+    return Cell(
+        fmt_value(mean, std), mean, std, ci=ci, metric=metric, ids=tuple(m.ids), facts=facts
+    )
 
 
 def ci_cell(m: Method, ctx: Context) -> Cell:
-    if ctx.predictions is None:
-        return Cell()
-    try:
-        preds = [ctx.predictions(m.cells[s], m.layer) for s in m.splits]
-        ci = stats.bootstrap_ci(m.metric, preds, resamples=ctx.resamples)
-    except Exception:  # predictions missing (older store) or unusable: leave the cell empty
-        return Cell()
-    return Cell(f"[{ci.low * 100:.1f}, {ci.high * 100:.1f}]")
+    ci = _interval(m, ctx, m.metric)
+    return Cell() if ci is None else Cell(f"[{ci[0]:.1f}, {ci[1]:.1f}]")
 
 
-def protocol_caption(methods: list[Method], ctx: Context) -> list[str]:
-    """What our rows' protocol was: options, splits, sizes, input size, statistics."""
+def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = True) -> list[str]:
+    """What our rows were: networks and weights, then the protocol (options, splits, sizes,
+    input size, statistics); the layer too when the rows do not name it."""
     if not methods:
         return []
+    legend = ctx.names.legend(methods)
+    if not layer_in_rows:
+        layers = {m.layer: ctx.names.layer(m.layer, m.suite) for m in methods}
+        shown = ", ".join(
+            text + ("" if text == ly else f" ({ly})")
+            for ly, text in sorted(layers.items(), key=lambda kv: natural_key(kv[0]))
+        )
+        legend = legend.rstrip(".") + f"; features: {shown}."
     options: dict[str, list[str]] = {}
     splits: list[str] = []
     per_dataset: dict[str, list[str]] = {}
@@ -223,7 +256,7 @@ def protocol_caption(methods: list[Method], ctx: Context) -> list[str]:
             f"95% CI: percentile bootstrap over test images ({ctx.resamples} resamples) "
             "of the mean over splits"
         )
-    return [text.rstrip("; ") + "."]
+    return [text.rstrip("; ") + ".", legend]
 
 
 def _span(values: set[int]) -> str:
@@ -262,17 +295,17 @@ def voc_table(ctx: Context, dataset: str) -> Table:
             cells["mAP"] = published_cell(*ref.values["mAP"])
         table.rows.append(ref_row(ref, cells))
     ours = _sort_ours(ctx.ours(dataset), ctx)
-    for m in ours:
+    for m, label in zip(ours, method_labels(ours, ctx), strict=True):
         cells = {ABBREVIATION[c]: mean_cell(m, f"ap/{c}") for c in VOC_CLASSES}
         cells = {k: v for k, v in cells.items() if v.value is not None}
-        cells["mAP"] = mean_cell(m)
+        cells["mAP"] = mean_cell(m, ctx=ctx)
         if ci:
             cells["95% CI"] = ci_cell(m, ctx)
-        table.rows.append(our_row(m, cells))
+        table.rows.append(our_row(m, cells, label))
     if ci and ours:
         table.columns.append("95% CI")
     bold_best(table, columns)
-    table.caption = protocol_caption(ours, ctx) + refs_caption(refs)
+    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
     return table
 
 
@@ -298,26 +331,60 @@ def accuracy_table(ctx: Context, dataset: str) -> Table:
             for c, v in ref.values.items()
         }
         table.rows.append(ref_row(ref, cells))
-    for m in ours:
-        cells = {_per_class_column(m, columns): mean_cell(m)}
+    for m, label in zip(ours, method_labels(ours, ctx), strict=True):
+        cells = {_per_class_column(m, columns): mean_cell(m, ctx=ctx)}
         if "95% CI" in columns:
             cells["95% CI"] = ci_cell(m, ctx)
-        table.rows.append(our_row(m, cells))
+        table.rows.append(our_row(m, cells, label))
     bold_best(table, [c for c in columns if c != "95% CI"])
-    table.caption = protocol_caption(ours, ctx) + refs_caption(refs)
+    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
     return table
 
 
 def _multi_layer(methods: list[Method]) -> list[Method]:
-    """Methods whose (dataset, backbone, weights, strategy, params) was run on 2+ layers."""
-    layers: dict[tuple[str, ...], set[str]] = {}
+    """Methods whose configuration (all but the layer) was run on 2+ layers of a dataset."""
+    layers: dict[tuple[Any, ...], set[str]] = {}
     for m in methods:
-        layers.setdefault(_family(m), set()).add(m.layer)
-    return [m for m in methods if len(layers[_family(m)]) > 1]
+        layers.setdefault((m.dataset, *config(m)), set()).add(m.layer)
+    return [m for m in methods if len(layers[(m.dataset, *config(m))]) > 1]
 
 
-def _family(m: Method) -> tuple[str, ...]:
-    return (m.dataset, m.backbone, m.weights, m.strategy, json.dumps(m.params, sort_keys=True))
+def config(m: Method) -> tuple[Any, ...]:
+    """What makes a configuration besides its dataset and layer: a row of a cross-dataset
+    or per-layer table never holds two configurations' values."""
+    return (
+        m.suite,
+        m.backbone,
+        m.weights,
+        m.strategy,
+        json.dumps(m.params, sort_keys=True),
+        m.input_size,
+    )
+
+
+def rows_by(
+    methods: list[Method], key: Callable[[Method], Any], column: Callable[[Method], str]
+) -> list[list[Method]]:
+    """Methods grouped into rows by ``key``; a method whose column its row already fills
+    (another protocol option, say) starts a row of its own."""
+    rows: dict[tuple[Any, int], list[Method]] = {}
+    for m in methods:
+        n = 0
+        while any(column(o) == column(m) for o in rows.get((key(m), n), [])):
+            n += 1
+        rows.setdefault((key(m), n), []).append(m)
+    return list(rows.values())
+
+
+def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list[str]) -> Row:
+    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits); each
+    method's footnote names its column when the row spans several."""
+    notes: list[str] = []
+    for m, col in zip(methods, column, strict=True):
+        text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
+        if text not in notes:
+            notes.append(text)
+    return Row(label, cells, notes=notes, ids=[i for m in methods for i in m.ids])
 
 
 def layer_table(ctx: Context) -> Table | None:
@@ -339,19 +406,24 @@ def layer_table(ctx: Context) -> Table | None:
             table.rows.append(row)
         for value in ref.values.values():
             row.cells[ref.dataset] = published_cell(*value)
-    rows: dict[tuple[str, ...], Row] = {}
-    for m in ours:
-        key = (m.backbone, m.weights, m.strategy, m.layer)
-        row = rows.get(key)
-        if row is None:
-            name = CLASSIFIER_NAMES.get(str(m.params.get("classifier")), strategy_label(m))
-            label = f"{name} ({m.layer}) · {m.backbone} (weights {weights_label(m)})"
-            row = rows[key] = Row(label, {}, notes=[hyperparameter_note(m)])
-            table.rows.append(row)
-        row.cells[m.dataset] = mean_cell(m)
-        row.ids += [f"{m.cells[s]}:{m.layer}" for s in m.splits]
+    rows = rows_by(ours, lambda m: (*config(m), m.layer), lambda m: m.dataset)
+    names = ctx.names
+
+    def parts(m: Method, tag: bool) -> list[str]:
+        return [f"{names.classifier(m)} ({names.layer(m.layer, m.suite)})", names.backbone(m, tag)]
+
+    for row_methods, label in zip(rows, distinct([r[0] for r in rows], parts), strict=True):
+        cells = {m.dataset: mean_cell(m, ctx=ctx) for m in row_methods}
+        table.rows.append(_row(row_methods, label, cells, [m.dataset for m in row_methods]))
     table.caption = protocol_caption(ours, ctx) + refs_caption(refs)
     return table
+
+
+def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
+    """Our layer's column: its display label, or the published column it is labelled as
+    (a suite labelling ``pool5`` ``DeCAF5`` puts our pool5 under DeCAF's ``decaf5``)."""
+    label = ctx.names.layer(m.layer, m.suite)
+    return next((c for c in ref_columns if c.lower() == label.lower()), label)
 
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
@@ -363,23 +435,28 @@ def grid_table(ctx: Context, dataset: str) -> Table | None:
     if not refs and not ours:
         return None
     columns = sorted({c for r in refs for c in r.values}, key=natural_key)
+    ref_columns = list(columns)
     for m in ours:
-        if m.layer not in columns:
-            columns.append(m.layer)
+        col = _layer_column(m, ctx, ref_columns)
+        if col not in columns:
+            columns.append(col)
     table = Table(f"{dataset}-grid", "grid", f"{dataset}: classifier × layer", columns)
     table.first_header = "Classifier"
     for ref in refs:
         table.rows.append(ref_row(ref, {c: published_cell(*v) for c, v in ref.values.items()}))
-    rows: dict[tuple[str, ...], Row] = {}
-    for m in ours:
-        key = (m.strategy, m.backbone, m.weights, json.dumps(m.params, sort_keys=True))
-        row = rows.get(key)
-        if row is None:
-            label = f"{strategy_label(m)} · {m.backbone} (weights {weights_label(m)})"
-            row = rows[key] = Row(label, {}, notes=[hyperparameter_note(m)])
-            table.rows.append(row)
-        row.cells[m.layer] = mean_cell(m)
-        row.ids += [f"{m.cells[s]}:{m.layer}" for s in m.splits]
+    rows = rows_by(
+        ours, lambda m: (*config(m), json.dumps(m.options, default=str)), lambda m: m.layer
+    )
+    names = ctx.names
+
+    def parts(m: Method, tag: bool) -> list[str]:
+        return [names.backbone(m, tag), names.classifier(m)]
+
+    for row_methods, label in zip(rows, distinct([r[0] for r in rows], parts), strict=True):
+        where = [_layer_column(m, ctx, ref_columns) for m in row_methods]
+        cells = {col: mean_cell(m, ctx=ctx) for m, col in zip(row_methods, where, strict=True)}
+        table.rows.append(_row(row_methods, label, cells, where))
+    bold_best(table)
     table.caption = protocol_caption(ours, ctx) + refs_caption(refs)
     return table
 
@@ -388,9 +465,7 @@ def summary_table(ctx: Context) -> Table | None:
     """Methods × datasets (headline metric), best per column in bold, mean rank."""
     ours = _sort_ours(ctx.ours(), ctx)
     datasets = [d for d in ctx.datasets() if any(m.dataset == d for m in ours)]
-    by_method: dict[tuple[str, ...], list[Method]] = {}
-    for m in ours:
-        by_method.setdefault((m.backbone, m.weights, m.layer, m.strategy), []).append(m)
+    rows = rows_by(ours, lambda m: (*config(m), m.layer), lambda m: m.dataset)
     cross: dict[tuple[str, str, str], list[RefRow]] = {}
     for r in ctx.refs:
         if (r.dataset in datasets or not ours) and ("mean" in r.values or "mAP" in r.values):
@@ -399,7 +474,7 @@ def summary_table(ctx: Context) -> Table | None:
     if not ours:
         datasets = [d for v in cross.values() for d in (r.dataset for r in v)]
         datasets = list(dict.fromkeys(datasets))
-    if not datasets or (len(by_method) + len(cross)) == 0:
+    if not datasets or (len(rows) + len(cross)) == 0:
         return None
     table = Table("summary", "summary", "Summary across datasets (headline metric, %)", datasets)
     for refs in cross.values():
@@ -411,15 +486,10 @@ def summary_table(ctx: Context) -> Table | None:
                 if c not in row.caveats:
                     row.caveats.append(c)
         table.rows.append(row)
-    for methods in by_method.values():
-        first = methods[0]
-        row = Row(
-            method_label(first),
-            {m.dataset: mean_cell(m) for m in methods},
-            notes=[hyperparameter_note(first)],
-            ids=[f"{m.cells[s]}:{m.layer}" for m in methods for s in m.splits],
-        )
-        table.rows.append(row)
+    labels = method_labels([r[0] for r in rows], ctx)
+    for row_methods, label in zip(rows, labels, strict=True):
+        cells = {m.dataset: mean_cell(m, ctx=ctx) for m in row_methods}
+        table.rows.append(_row(row_methods, label, cells, [m.dataset for m in row_methods]))
     _mean_rank(table)
     bold_best(table, datasets)
     table.caption = [
@@ -428,7 +498,7 @@ def summary_table(ctx: Context) -> Table | None:
         "bold: best in the column; mean rank: average over the datasets a row has (1 = best, "
         "ties share the mean rank). Published rows come from tables that report several "
         "datasets under their own protocols."
-    ] + protocol_caption(ours, ctx)
+    ] + protocol_caption(ours, ctx, varies(ours, "layer"))
     return table
 
 
@@ -472,18 +542,23 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     ours = ctx.ours(dataset, transfer=True)
     if not ours:
         return None
+    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, transfer_mode(m)))
+    groups = rows_by(ordered, lambda m: (*config(m), transfer_mode(m)), lambda m: m.layer)
+    names = ctx.names
+    heads = distinct(
+        [g[0] for g in groups], lambda m, tag: [transfer_mode(m), names.backbone(m, tag)]
+    )
     columns: list[str] = []
     rows: dict[int, Row] = {}
-    for m in sorted(ours, key=lambda m: (m.backbone, transfer_mode(m))):
-        col = f"{transfer_mode(m)} · {m.backbone}"
-        if col not in columns:
-            columns.append(col)
-        n = transfer_n(m)
-        row = rows.setdefault(n, Row(f"n={n}", {}))
-        row.cells[col] = mean_cell(m)
-        row.ids += [f"{m.cells[s]}:{m.layer}" for s in m.splits]
-        if hyperparameter_note(m) not in row.notes:
-            row.notes.append(hyperparameter_note(m))
+    for group, col in zip(groups, heads, strict=True):
+        columns.append(col)
+        for m in group:
+            n = transfer_n(m)
+            row = rows.setdefault(n, Row(f"n={n}", {}))
+            row.cells[col] = mean_cell(m, ctx=ctx)
+            row.ids += m.ids
+            if hyperparameter_note(m) not in row.notes:
+                row.notes.append(hyperparameter_note(m))
     table = Table(
         f"{dataset}-transfer", "transfer", f"{dataset}: transfer of the first n layers", columns
     )
@@ -496,8 +571,35 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     return table
 
 
-def build(ctx: Context, kinds: tuple[str, ...] = KINDS) -> list[Table]:
-    """Every table the context supports, dataset tables first, in dataset order."""
+#: Which of two tables showing the same numbers is printed: the most compact shape first.
+PREFERENCE = ("grid", "transfer", "voc", "accuracy", "layers", "summary")
+
+
+def numbers(table: Table) -> set[tuple[Any, ...]]:
+    """Our stored numbers a table shows, each as (ids, metric)."""
+    return {(c.ids, c.metric) for r in table.rows for c in r.cells.values() if c.ids}
+
+
+def without_repeats(tables: list[Table]) -> list[Table]:
+    """Drop a table that shows nothing the others do not, so each number appears once.
+
+    Tables with published rows stay (the papers' shapes); of the rest, in
+    :data:`PREFERENCE` order, a table stays when it shows one of our numbers no kept table
+    shows, and a summary when it compares two or more datasets (its mean rank is new).
+    """
+    kept = [t for t in tables if any(r.published for r in t.rows)]
+    shown = set().union(*(numbers(t) for t in kept)) if kept else set()
+    for t in sorted((t for t in tables if t not in kept), key=lambda t: PREFERENCE.index(t.kind)):
+        cross = t.kind == "summary" and len([c for c in t.columns if c != "mean rank"]) > 1
+        if numbers(t) - shown or cross:
+            kept.append(t)
+            shown |= numbers(t)
+    return [t for t in tables if any(t is k for k in kept)]
+
+
+def build(ctx: Context, kinds: tuple[str, ...] = KINDS, repeats: bool = False) -> list[Table]:
+    """Every table the context supports, dataset tables first, in dataset order; a table
+    whose numbers all appear in another is left out unless ``repeats``."""
     tables: list[Table] = []
     for dataset in ctx.datasets():
         if is_voc(dataset, ctx) and "voc" in kinds:
@@ -514,4 +616,4 @@ def build(ctx: Context, kinds: tuple[str, ...] = KINDS) -> list[Table]:
         tables.append(t)
     if "summary" in kinds and (t := summary_table(ctx)) is not None:
         tables.append(t)
-    return tables
+    return tables if repeats else without_repeats(tables)

@@ -249,6 +249,8 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         "skipped": min((s.get("skipped", 0) for s in summaries), default=0),
         "forward_images": sum(s.get("forward_images", 0) for s in summaries),
         "seconds": max((s.get("seconds", 0.0) for s in summaries), default=0.0),
+        "missing": {k: v for s in summaries for k, v in s.get("missing", {}).items()},
+        "unavailable": max((s.get("unavailable", 0) for s in summaries), default=0),
     }
 
 

@@ -25,12 +25,12 @@ from benchbase.api.types import (
     Suite,
     stable_hash,
 )
-from benchbase.errors import BenchbaseError
-from benchbase.extract.backbones import BackboneSpec, feature_identity
+from benchbase.errors import BenchbaseError, WeightsUnavailableError
+from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
-from benchbase.run import provenance
+from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
 from benchbase.run.suites import Grid, check_layers, expand
 
@@ -47,7 +47,10 @@ class RunSummary:
     skipped: int = 0
     forward_images: int = 0
     seconds: float = 0.0
+    #: Backbone spec → how to supply its weights, for backbones whose cells were not run.
     missing: dict[str, str] = field(default_factory=dict)
+    #: Cells not run because their backbone's weights are missing.
+    unavailable: int = 0
 
 
 class Runner:
@@ -75,6 +78,13 @@ class Runner:
         #: Decoded, resized uint8 images shared by every backbone and run (None: decode each time).
         self.image_cache: ImageCache | None = ImageCache(self.out_dir / "images")
         self.poll_seconds = 2.0
+        self._preflight: preflight.Preflight | None = None
+
+    def preflight(self) -> preflight.Preflight:
+        """Each backbone's weights and each layer name, resolved once before any work."""
+        if self._preflight is None:
+            self._preflight = preflight.check(self.host, self.suite)
+        return self._preflight
 
     # --- the grid -------------------------------------------------------------------
 
@@ -87,9 +97,21 @@ class Runner:
                 "strategy_version": self.host.strategies.get(cell.strategy).version,
                 "weights": spec.weights_id,
                 "transform": spec.backbone.transform_id(cell.input_size, cell.resize),
+                **self._pooling_identity(cell, spec),
             }
         )
         return stable_hash(identity)
+
+    @staticmethod
+    def _pooling_identity(cell: Cell, spec: BackboneSpec) -> dict[str, Any]:
+        """The declared (non-average) pooling of the cell's taps, if any: it changes the
+        features, so it changes the fingerprint; cells on average-pooled taps keep theirs."""
+        bb = spec.backbone
+        if not bb.pooling:
+            return {}
+        layers = list(bb.taps()) if cell.layer == "*" else [cell.layer]
+        declared = {t: bb.tap_pooling(t) for t in layers if bb.tap_pooling(t) != "gap"}
+        return {"pooling": declared} if declared else {}
 
     def plan(self, allow_missing: bool = False) -> tuple[Grid, dict[str, str], set[str]]:
         """The grid, each cell's fingerprint, and the fingerprints already stored."""
@@ -111,10 +133,14 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        missing = self.preflight().missing
         grid, fps, done = self.plan()
-        summary = RunSummary(cells=len(grid.cells))
+        summary = RunSummary(cells=len(grid.cells), missing=dict(missing))
         todo = [c for c in grid.cells if fps[self._cell_id(c)] not in done]
         summary.skipped = len(grid.cells) - len(todo)
+        runnable = [c for c in todo if c.backbone not in missing]
+        summary.unavailable = len(todo) - len(runnable)
+        todo = runnable
         check_layers(self.host, todo)  # a missing tap fails before images are read
         self._screen_images(grid, {c.dataset for c in todo})
         self.host.hook.run_started(suite=self.suite, cells=grid.cells, out_dir=str(self.out_dir))
@@ -136,19 +162,27 @@ class Runner:
                     waiting = []
                     for (ds_name, bb_name), cells in pending:
                         cells = [c for c in cells if fps[self._cell_id(c)] not in store.done()]
-                        if not cells:  # finished meanwhile by another run
+                        if not cells or bb_name in summary.missing:  # done meanwhile / no weights
                             continue
-                        held = self._run_group(
-                            grid.data[ds_name],
-                            ds_name,
-                            bb_name,
-                            cells,
-                            fps,
-                            store,
-                            device,
-                            summary,
-                            bar,
-                        )
+                        try:
+                            held = self._run_group(
+                                grid.data[ds_name],
+                                ds_name,
+                                bb_name,
+                                cells,
+                                fps,
+                                store,
+                                device,
+                                summary,
+                                bar,
+                            )
+                        except WeightsUnavailableError as exc:  # found out only when built
+                            summary.missing[bb_name] = str(exc)
+                            left = [c for c in todo if c.backbone == bb_name]
+                            left = [c for c in left if fps[self._cell_id(c)] not in store.done()]
+                            summary.unavailable += len(left)
+                            bar.update(len(left))
+                            continue
                         if held:
                             waiting.append(((ds_name, bb_name), held))
                     if waiting:  # cells another live run is computing: wait for them or their lease
@@ -234,9 +268,10 @@ class Runner:
         layers = self._layers_for(cells, spec)
         input_size, resize = cells[0].input_size, cells[0].resize
         base_identity = feature_identity(
-            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size, resize
+            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size, resize=resize
         )
-        keys = {layer: self.cache.key({**base_identity, "layer": layer}) for layer in layers}
+        tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
+        keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
         for layer in layers:
             cached = self.cache.get(keys[layer])
@@ -249,7 +284,7 @@ class Runner:
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {
-                layer: self.cache.writer(keys[layer], {**base_identity, "layer": layer})
+                layer: self.cache.writer(keys[layer], tap[layer])
                 for layer in missing
             }
             try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchbase.api.contract import suite_name_problem
+from benchbase.api.tomlfile import read_toml
 from benchbase.api.types import Cell, Dataset, DatasetData, Suite
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
@@ -94,12 +95,7 @@ def _toml_data(path: Path, host: Host | None, seen: tuple[Path, ...] = ()) -> di
     if path.resolve() in seen:
         chain = " → ".join(str(p) for p in (*seen, path))
         raise BenchbaseError(f"suite file {path}: extends goes round in a circle ({chain})")
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchbaseError(f"suite file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchbaseError(f"suite file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "suite file")
     unknown = set(data) - SUITE_KEYS
     if unknown:
         raise BenchbaseError(
@@ -154,6 +150,11 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
             f'suite file {path}: resize must be "crop" (shorter side + centre crop), "squash" '
             f'(the whole image warped to the input) or "squash-crop", got {resize!r}'
         )
+    name = data.get("name") or path.stem
+    problem = suite_name_problem(name)
+    if problem:
+        given = "its name" if data.get("name") else "no name, so the file's stem is used, and"
+        raise BenchbaseError(f"suite file {path}: {given} {problem}; set name = \"...\"")
     size = data.get("input_size")
     if size is not None and (
         not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024
@@ -162,7 +163,7 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
             f"suite file {path}: input_size must be an integer in 16..1024, got {size!r}"
         )
     return Suite(
-        name=str(data.get("name") or path.stem),
+        name=name,
         datasets=data["datasets"],
         backbones=data["backbones"],
         strategies=data["strategies"],

@@ -141,7 +141,8 @@ def check_backbone(
     )
     model.eval()
     x = torch.randn(batch, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
-    extractor = TapExtractor(model, taps)  # raises BenchbaseError for a path that is missing
+    pooling = {t: backbone.tap_pooling(t) for t in taps}
+    extractor = TapExtractor(model, taps, pooling)  # raises BenchbaseError for a missing path
     try:
         with torch.inference_mode():
             first = {k: v.clone() for k, v in extractor(x).items()}

@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "feature_identity": "benchbase.extract.backbones",
     "weights_env_var": "benchbase.extract.backbones",
     "weights_file": "benchbase.extract.backbones",
+    "offline": "benchbase.extract.backbones",
+    "go_offline": "benchbase.extract.backbones",
     "LibraryFacts": "benchbase.toolkit.libcache",
     "cache_root": "benchbase.toolkit.libcache",
     "stable_hash": "benchbase.api.types",

@@ -215,7 +215,7 @@ def advise(
     large_from: int = 100,
     batch_size: int | None = None,
 ) -> Advice:
-    from benchbase.extract.backbones import feature_identity, resolve
+    from benchbase.extract.backbones import feature_identity, resolve, tap_identity
     from benchbase.extract.cache import FeatureCache
     from benchbase.extract.device import resolve_device
     from benchbase.extract.features import extract
@@ -248,11 +248,12 @@ def advise(
     identity = feature_identity(
         spec.backbone, spec.weights_id, [s.key for s in samples], input_size
     )
-    keys = {t: cache.key({**identity, "layer": t}) for t in wanted}
+    tap = {t: {**identity, **tap_identity(spec.backbone, t)} for t in wanted}
+    keys = {t: cache.key(tap[t]) for t in wanted}
     feats = {t: cache.get(keys[t]) for t in wanted}
     missing = [t for t in wanted if feats[t] is None]
     if missing:
-        writers = {t: cache.writer(keys[t], {**identity, "layer": t}) for t in missing}
+        writers = {t: cache.writer(keys[t], tap[t]) for t in missing}
         try:
             extract(
                 backbone,

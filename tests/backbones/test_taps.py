@@ -75,7 +75,16 @@ def test_one_forward_pass_serves_all_taps() -> None:
         (
             "torchvision/alexnet",
             64,
-            {"conv1": 64, "conv5": 256, "pool5": 9216, "fc6": 4096, "fc7": 4096},
+            # conv taps keep their layout: max-pooled to 6×6 (Zeiler & Fergus), not averaged
+            {
+                "conv1": 64 * 36,
+                "conv2": 192 * 36,
+                "conv3": 384 * 36,
+                "conv5": 256 * 36,
+                "pool5": 9216,
+                "fc6": 4096,
+                "fc7": 4096,
+            },
         ),
         (
             "torchvision/vgg16",
@@ -150,3 +159,59 @@ def test_check_backbone_catches_contract_breaks() -> None:
     noisy = Backbone("t/noisy", lambda _p: _Noisy(), {"x": "conv:input", "y": ""}, "y")
     with pytest.raises(AssertionError, match="differs between two eval-mode passes"):
         check_backbone(noisy, input_size=8)
+
+
+def _tiny_backbone(**kw: object) -> Backbone:
+    def build(pretrained: bool) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU())
+
+    return Backbone(name="tiny", build=build, layers={"map": "1"}, default_layer="map", **kw)
+
+
+def test_declared_pooling_keeps_the_layout_and_undeclared_taps_are_averaged() -> None:
+    from benchbase.extract.backbones import feature_identity
+
+    samples = [Sample(str(i), 0) for i in range(3)]
+    shapes, ids = {}, {}
+    for name, bb in {
+        "gap": _tiny_backbone(),
+        "max": _tiny_backbone(pooling={"map": "max:3"}),
+    }.items():
+        writers = {"map": _Writer()}
+        extract(
+            bb,
+            bb.build(False),
+            ["map"],
+            samples,
+            _open,
+            writers,
+            torch.device("cpu"),
+            input_size=24,
+            batch_size=4,
+        )
+        shapes[name] = writers["map"].array().shape
+        ids[name] = feature_identity(bb, "w", ["a"], 24, layer="map")
+    assert shapes == {"gap": (3, 4), "max": (3, 4 * 9)}
+    # an undeclared tap keys its cache as before taps could declare pooling
+    assert ids["gap"] == {**feature_identity(_tiny_backbone(), "w", ["a"], 24), "layer": "map"}
+    assert ids["max"]["pooling"] == "max:3"
+
+
+def test_bad_pooling_declaration_names_the_tap() -> None:
+    with pytest.raises(Exception, match=r"pooling\['map'\].*max:N"):
+        _tiny_backbone(pooling={"map": "max:0"})
+
+
+def test_declared_pooling_enters_the_fingerprint_only_where_declared() -> None:
+    from benchbase.api.types import Cell
+    from benchbase.extract.backbones import resolve
+    from benchbase.run.runner import Runner
+
+    h = host()
+    alex, resnet = resolve(h, "torchvision/alexnet:random"), resolve(h, "timm/resnet18:random")
+    probe = Cell("s", "d", "0", alex.spec, "*", "layer-probe")
+    assert Runner._pooling_identity(probe, alex)["pooling"]["conv1"] == "max:6"
+    assert Runner._pooling_identity(Cell("s", "d", "0", alex.spec, "fc7", "logreg"), alex) == {}
+    assert (
+        Runner._pooling_identity(Cell("s", "d", "0", resnet.spec, "*", "layer-probe"), resnet) == {}
+    )

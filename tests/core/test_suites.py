@@ -88,3 +88,57 @@ def test_unknown_names_and_bad_params_fail_before_any_data_is_read(host, suite_f
     bad_option = suite_from_toml(suite_file(SUITE.replace("splits = 2", "folds = 2")))
     with pytest.raises(BenchbaseError, match="no option 'folds'"):
         expand(host, bad_option, None)
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", ".hidden", "a/b", "a\\b", "x" * 200])
+def test_suite_names_that_are_paths_are_refused_at_load_and_registration(suite_file, name):
+    import json
+
+    from benchbase.api.types import Suite
+
+    with pytest.raises(BenchbaseError, match="is not allowed"):
+        Suite(name=name, datasets=["digits"], backbones=["b"], strategies=["logreg"])
+    text = f"name = {json.dumps(name)}\n" + SUITE.split("\n", 2)[2]
+    with pytest.raises(BenchbaseError, match=r"suite\.toml: its name suite name .* not allowed"):
+        suite_from_toml(suite_file(text))
+
+
+def test_a_suite_file_without_a_name_needs_a_stem_that_is_a_name(tmp_path):
+    path = tmp_path / "my suite.toml"
+    path.write_text(SUITE.split("\n", 2)[2])
+    with pytest.raises(BenchbaseError, match="file's stem is used.*'my suite' is not allowed"):
+        suite_from_toml(path)
+    assert suite_from_toml(path.rename(tmp_path / "my-suite.toml")).name == "my-suite"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda p: p.write_bytes(SUITE.encode("utf-16")),
+            "is UTF-16-encoded; TOML files are UTF-8",
+        ),
+        (
+            lambda p: p.write_bytes(SUITE.replace("tiny", "caf\u00e9").encode("latin-1")),
+            r"is not UTF-8 \(byte 0xe9 on line 2\)",
+        ),
+        (
+            lambda p: p.write_text(
+                SUITE.split("\n", 2)[2] + "deep = " + "[" * 100_000 + "]" * 100_000 + "\n"
+            ),
+            "nests arrays or tables too deeply",
+        ),
+        (lambda p: p.mkdir(), "is a folder, not a file"),
+    ],
+    ids=["utf-16", "latin-1", "deep", "folder"],
+)
+def test_unreadable_suite_files_are_explained_not_tracebacks(tmp_path, make, message, capsys):
+    from benchbase.cli import main
+
+    path = tmp_path / "x.toml"
+    make(path)
+    with pytest.raises(BenchbaseError, match=message):
+        suite_from_toml(path)
+    assert main(["run", "--suite", str(path), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err

@@ -34,6 +34,7 @@ class Server:
         self.requests: list[tuple[str, str | None]] = []
         self.cut_next: set[str] = set()  # send half of the body, then drop the connection
         self.ignore_range = False
+        self.endless: set[str] = set()  # names whose body never ends (no Content-Length)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +45,14 @@ class Server:
                 name = self.path.lstrip("/")
                 rng = self.headers.get("Range")
                 outer.requests.append((name, rng))
+                if name in outer.endless:
+                    self.send_response(200)
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(b"\0" * 65536)
+                    except OSError:  # the client hung up
+                        return
                 if name not in outer.files:
                     self.send_error(404)
                     return
@@ -307,3 +316,158 @@ def test_a_complete_part_file_answered_416_is_kept(server: Server, tmp_path: Pat
     fetch(f"{server.url}/done.bin", tmp_path / "done.bin", progress=False)
     assert (tmp_path / "done.bin").read_bytes() == data
     assert server.requests[-1] == ("done.bin", "bytes=5000-")
+
+
+# --- links resolved through the archive's own tree, sizes, and the data root's folders ---
+
+
+def _tar_with(path: Path, members: list[tuple[str, str]]) -> None:
+    """Members as (name, "dir" | "file" | "link:TARGET")."""
+    with tarfile.open(path, "w") as tf:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tf.addfile(info)
+            elif kind.startswith("link:"):
+                info.type = tarfile.SYMTYPE
+                info.linkname = kind.removeprefix("link:")
+                tf.addfile(info)
+            else:
+                info.size = len(kind)
+                tf.addfile(info, io.BytesIO(kind.encode()))
+
+
+CHAINS = {
+    # each link target is inside when read lexically ("sub/up/.." is "sub"); through the
+    # links already extracted it is the target's parent
+    "up-then-dotdot": [
+        ("sub", "dir"),
+        ("sub/up", "link:.."),
+        ("esc", "link:sub/up/.."),
+        ("esc/evil.txt", "pwned"),
+    ],
+    "chain-of-links": [
+        ("a/b/c", "dir"),
+        ("a/b/c/l1", "link:../.."),
+        ("a/l2", "link:b/c/l1/.."),
+        ("a/l3", "link:l2/.."),
+        ("a/l3/evil.txt", "pwned"),
+    ],
+    "file-through-a-link-member": [
+        ("sub", "dir"),
+        ("sub/up", "link:.."),
+        ("sub/up/../evil.txt", "pwned"),
+    ],
+}
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_symlink_chains_resolving_outside_are_refused(
+    server: Server, tmp_path: Path, chain: str
+) -> None:
+    archive = tmp_path / "chain.tar"
+    _tar_with(archive, CHAINS[chain])
+    server.files["chain.tar"] = archive.read_bytes()
+    # --card without a checksum: nothing but the member check stands in the way
+    card = {"archives": [{"filename": "chain.tar", "url": f"{server.url}/chain.tar"}]}
+    root = tmp_path / "outside" / "data"
+    with pytest.raises(UnsafeArchiveError, match="refusing to extract") as err:
+        download_dataset("x", root, card=card, progress=False, log=lambda m: None)
+    assert "outside the target" in str(err.value) or "evil.txt" in str(err.value)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [Path("chain.tar"), Path("outside/data/chain.tar")]
+
+
+def test_links_that_stay_inside_are_extracted(tmp_path: Path) -> None:
+    archive = tmp_path / "ok.tar"
+    _tar_with(archive, [("d/f.txt", "hi"), ("d/l", "link:f.txt"), ("e", "link:d/../d")])
+    safe_extract(archive, tmp_path / "t")
+    assert (tmp_path / "t" / "e" / "l").read_text() == "hi"
+
+
+def test_a_file_member_over_a_folder_of_the_data_root_is_refused_by_name(tmp_path: Path):
+    target = tmp_path / "data"
+    (target / "JPEGImages").mkdir(parents=True)
+    (target / "JPEGImages" / "mine.jpg").write_bytes(b"user data")
+    archive = tmp_path / "a.tar"
+    _tar_with(archive, [("JPEGImages", "a file now"), ("other.txt", "x")])
+    with pytest.raises(DownloadError, match="would replace what is there") as err:
+        safe_extract(archive, target)
+    assert f"{target / 'JPEGImages'} is a folder" in str(err.value)
+    assert (target / "JPEGImages" / "mine.jpg").read_bytes() == b"user data"
+    assert sorted(p.name for p in target.iterdir()) == ["JPEGImages"]  # nothing else moved
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(20 << 20))
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchiveError, match="decompression bomb"):
+        safe_extract(archive, tmp_path / "t")
+    assert list((tmp_path / "t").iterdir()) == []
+
+
+def test_an_extraction_larger_than_the_free_space_is_refused(
+    tmp_path: Path, caltech256_tar: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from benchbase.data import archives
+
+    archive = tmp_path / "c.tar"
+    archive.write_bytes(caltech256_tar)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(
+        archives.shutil, "disk_usage", lambda p: usage._replace(free=archives.RESERVE + 1000)
+    )
+    with pytest.raises(DownloadError, match="only 64.0 MiB is free under") as err:
+        safe_extract(archive, tmp_path / "t")
+    assert "Traceback" not in str(err.value) and "larger disk" in str(err.value)
+    assert list((tmp_path / "t").iterdir()) == []
+
+
+def test_an_endless_body_stops_at_the_cards_size_and_is_not_kept(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.endless.add("forever.tar")
+    card_file = tmp_path / "card.toml"
+    card_file.write_text(
+        f'[[archives]]\nfilename = "forever.tar"\nurl = "{server.url}/forever.tar"\n'
+        "size_bytes = 100000\n"
+    )
+    root = tmp_path / "data"
+    args = ["datasets", "download", "x", "--data-root", str(root), "--no-progress"]
+    assert main([*args, "--card", str(card_file)]) == 2
+    err = capsys.readouterr().err
+    assert "more than the card's size" in err and "re-run to resume" not in err
+    assert "Traceback" not in err
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_an_endless_body_stops_at_the_free_space(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from benchbase.data import download
+
+    server.endless.add("forever.bin")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(
+        download.shutil, "disk_usage", lambda p: usage._replace(free=download.RESERVE + 300_000)
+    )
+    with pytest.raises(DownloadError, match="more than the free space under") as err:
+        fetch(f"{server.url}/forever.bin", tmp_path / "forever.bin", progress=False)
+    assert "re-run to resume" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_announced_length_over_the_cards_size_is_refused_unread(
+    server: Server, tmp_path: Path
+) -> None:
+    server.files["big.bin"] = b"x" * 3_000_000
+    with pytest.raises(DownloadError, match="announces 3,000,000 bytes"):
+        fetch(f"{server.url}/big.bin", tmp_path / "big.bin", progress=False, max_bytes=2_000_000)
+    assert list(tmp_path.iterdir()) == []

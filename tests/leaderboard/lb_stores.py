@@ -44,12 +44,14 @@ def write_cell(
     options: dict[str, Any] | None = None,
     weights: str = "sha256:0123456789abcdef",
     seed: int = 0,
+    input_size: int = 224,
 ) -> str:
     """One cell: ``layers`` maps each reported layer to a score quality."""
     rng = np.random.default_rng(seed)
     params = params or {"C": [0.1, 1.0, 10.0], "normalize": True}
     cell_layer = cell_layer or next(iter(layers))
-    fp = stable_hash([suite, dataset, split, backbone, cell_layer, strategy, params, weights])
+    key = [suite, dataset, split, backbone, cell_layer, strategy, params, weights]
+    fp = stable_hash(key + ([input_size] if input_size != 224 else []))
     results, preds, chosen = [], {}, {}
     for layer, quality in layers.items():
         scores = _scores(labels, quality, len(classes), rng)
@@ -65,7 +67,7 @@ def write_cell(
         "device": "cpu",
         "weights": weights,
         "options": options or {},
-        "input_size": 224,
+        "input_size": input_size,
         "n_train": 100,
         "n_test": len(labels),
         "chosen": chosen,

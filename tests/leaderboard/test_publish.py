@@ -54,3 +54,34 @@ def test_shipped_pages_exist() -> None:
     assert "[demo](demo.md)" in (folder / "README.md").read_text()
     demo = (folder / "demo.md").read_text()
     assert "digits" in demo and "timm/tf_efficientnet_lite0" in demo and "## Provenance" in demo
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/abs-escaped", ".hidden", "a/b"])
+def test_publish_refuses_a_suite_name_that_is_a_path(tmp_path: Path, name: str, capsys) -> None:
+    import numpy as np
+    from lb_stores import write_cell
+
+    from benchbase.run.store import Store
+
+    out = tmp_path / "runs"
+    store = Store(out)  # a store written before names were checked
+    write_cell(
+        store,
+        suite=name,
+        dataset="digits",
+        split="seed0",
+        backbone="fake/net",
+        strategy="logreg",
+        layers={"pool": 2.0},
+        labels=np.arange(20) % 4,
+        classes=["a", "b", "c", "d"],
+        metric="mean_per_class_accuracy",
+    )
+    store.close()
+    pages = tmp_path / "site" / "leaderboard"
+    assert main(["leaderboard", "publish", "--out", str(out), "--to", str(pages)]) == 2
+    assert "is not allowed" in capsys.readouterr().err
+    assert not pages.exists() and not Path("/tmp/abs-escaped.md").exists()
+    assert [p.name for p in tmp_path.rglob("*.md")] == []
+    args = ["leaderboard", "publish", "--suite", name, "--to", str(pages)]
+    assert main(args) == 2 and not pages.exists()

@@ -90,8 +90,14 @@ def test_voc_table(voc_ctx: tables.Context) -> None:
     assert "| 73.9 |" in cnn_svm and "published: Razavian et al. 2014, Table 1" in cnn_svm
     ours = [r for r in table.rows if not r.published]
     assert len(ours) == 4
-    assert all("fake/" in r.method and "weights" in r.method for r in ours)
-    assert {r.method.split(" · ")[1] for r in ours} == {"fc6", "fc7"}
+    # short labels (network, weights source, layer, classifier); spec and weights id in the
+    # caption, once
+    assert {r.method for r in ours} == {
+        f"{net} (pretrained) · {layer} · SVM"
+        for net in ("AlexNet", "VGG-16")
+        for layer in ("fc6", "fc7")
+    }
+    assert "fake/alexnet, weights sha256:0123456789abcdef" in " ".join(table.caption)
     assert all(r.cells["95% CI"].text.startswith("[") for r in ours)
     assert any("linear-svm: chosen" in n for r in ours for n in r.notes)
     assert "options difficult=ignored" in " ".join(table.caption)
@@ -148,7 +154,7 @@ def test_decaf_grid(acc_ctx: tables.Context) -> None:
     assert table.columns[:3] == ["decaf5", "decaf6", "decaf7"]
     assert {"conv1", "fc7"} <= set(table.columns)
     assert any(r.method == "LogReg with Dropout" and r.published for r in table.rows)
-    probe = next(r for r in table.rows if r.method.startswith("layer-probe[svm] · fake/alexnet "))
+    probe = next(r for r in table.rows if r.method == "AlexNet (pretrained) · SVM")
     assert set(probe.cells) == {"conv1", "conv3", "conv5", "fc6", "fc7"}
     check_all_formats(table)
 
@@ -176,7 +182,10 @@ def test_transfer_table(acc_ctx: tables.Context) -> None:
     table = tables.transfer_table(acc_ctx, "caltech101")
     assert table is not None
     assert [r.method for r in table.rows] == ["n=0", "n=1", "n=3", "n=5"]
-    assert table.columns == ["fine-tuned (AnB+) · fake/alexnet", "frozen (AnB) · fake/alexnet"]
+    assert table.columns == [
+        "fine-tuned (AnB+) · AlexNet (pretrained)",
+        "frozen (AnB) · AlexNet (pretrained)",
+    ]
     assert all(len(r.cells) == 2 for r in table.rows)
     check_all_formats(table)
 

@@ -1,0 +1,65 @@
+"""Zeiler & Fergus 2014 as the paper tapped it: the zeiler-fergus suite's own layer-probe
+layers on a fake Caltech-101 with a random-init AlexNet give one row per layer 1..7, layers
+1-5 keep their spatial layout (≥ 1,000 dims, not a 64..384-number channel average), and the
+suite labels the rows SVM (1)…SVM (7), Softmax (5), Softmax (7)."""
+
+from __future__ import annotations
+
+import pytest
+from strategy_helpers import run_suite
+
+from benchbase.plugin.manager import host
+
+ALEXNET = "torchvision/alexnet"
+
+
+@pytest.fixture(scope="module")
+def zf_run(tmp_path_factory: pytest.TempPathFactory):
+    from benchbase.testing import make_fake_dataset
+
+    tmp = tmp_path_factory.mktemp("zf")
+    suite = host().suites.get("zeiler-fergus")
+    make_fake_dataset("caltech101", tmp / "data")
+    layers = suite.params["layer-probe"]["layers"]
+    labels = "".join(f'"{k}" = "{v}"\n' for k, v in suite.labels.items())
+    toml = (
+        'name = "zf-fake"\ndatasets = ["caltech101"]\n'
+        f'backbones = ["{ALEXNET}:random"]\nstrategies = ["layer-probe", "logreg"]\n'
+        "input_size = 112\n"
+        f'[layers]\n"{ALEXNET}:random" = ["pool5", "fc7"]\n'
+        "[options.caltech101]\ntrain_per_class = 3\nsplits = 1\ntest_per_class = 3\n"
+        f"[params.layer-probe]\nlayers = {layers!r}\nC = [1.0]\n"
+        "[params.logreg]\nC = [1.0]\n"
+        f"[labels]\n{labels}"
+    )
+    rows, cells = run_suite(toml, tmp, ["--data-root", str(tmp / "data")])
+    return tmp / "out", rows, cells
+
+
+def test_one_row_per_paper_layer_with_spatial_dims(zf_run):
+    _, rows, cells = zf_run
+    probe = {r["layer"] for r in rows if r["strategy"] == "layer-probe"}
+    assert probe == {"conv1", "conv2", "conv3", "conv4", "pool5", "fc6", "fc7"}
+    (info,) = [c for c in cells if c["strategy"] == "layer-probe"]
+    dims = {layer: chosen["dim"] for layer, chosen in info["chosen"].items()}
+    for layer in ("conv1", "conv2", "conv3", "conv4", "pool5"):
+        assert dims[layer] >= 1000, (layer, dims[layer])
+    assert dims["conv1"] == 64 * 36 and dims["pool5"] == 256 * 36
+    softmax = {r["layer"] for r in rows if r["strategy"] == "logreg"}
+    assert softmax == {"pool5", "fc7"}
+
+
+def test_suite_labels_name_the_paper_rows():
+    """The suite's labels turn (classifier, layer) into the paper's row names."""
+    suite = host().suites.get("zeiler-fergus")
+    labels = suite.labels
+    svm = [
+        f"{labels['layer-probe']} ({labels[layer]})"
+        for layer in suite.params["layer-probe"]["layers"]
+        if layer in labels
+    ]
+    assert svm == [f"SVM ({i})" for i in range(1, 8)]
+    assert [f"{labels['logreg']} ({labels[layer]})" for layer in suite.layers[ALEXNET]] == [
+        "Softmax (5)",
+        "Softmax (7)",
+    ]
