@@ -50,9 +50,9 @@ def test_geometry_enters_feature_image_and_cell_keys_and_leaves_the_default_alon
     )
     keys = ["a.jpg", "b.jpg"]
     crop = feature_identity(backbone, "w", keys, 32)
-    assert crop == feature_identity(backbone, "w", keys, 32, "crop")
+    assert crop == feature_identity(backbone, "w", keys, 32, resize="crop")
     assert "geometry" not in crop["transform"]  # existing cache entries keep their keys
-    assert feature_identity(backbone, "w", keys, 32, "squash") != crop
+    assert feature_identity(backbone, "w", keys, 32, resize="squash") != crop
     assert ImageCache.identity(keys, 32, 0.875, "bilinear", resize="squash") != ImageCache.identity(
         keys, 32, 0.875, "bilinear"
     )
