@@ -14,11 +14,21 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 - ``all``: the whole network at ``lr``;
 - ``head``: only the new head (a linear probe trained end to end by SGD).
 
+Reading of the recipe's "1/10 of the original learning rate on the top layers, 1/100 on the
+intermediate ones": "top layers" are the ``top_blocks`` (2) pretrained blocks right below the
+new head (ResNet-50: ``layer3``, ``layer4``; AlexNet: ``fc6``, ``fc7``), "intermediate" every
+block beneath them, the stem included, at lr/100 rather than frozen. Why: the recipe names
+no third rate, so nothing is frozen in this mode (``train="top"`` freezes the lower blocks);
+the blocks nearest the head are the most task-specific (Yosinski et al. 2014) and move most;
+and the early layers still adapt slowly to the target's statistics. The head is new and
+trains at the full ``lr``.
+
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
 crop + horizontal flip (per image, from a generator seeded by seed, epoch and image index),
-early stopping on the dataset's metric over a validation split
-carved from the training set (the best epoch's weights score the test set; the validation
-images are held out, not refit on), AMP and channels-last on CUDA, seeded. With
+the number of epochs chosen on the dataset's metric over a validation split carved from the
+training set (early stopping after ``patience`` epochs without gain), then with ``refit``
+(the default) the network trained afresh on every training image for that many epochs and
+scoring the test set (``refit=false``: the best epoch's weights of the held-out run do), AMP and channels-last on CUDA, seeded. With
 ``freeze_bn`` (default) batch-norm layers keep the pretrained running statistics (small
 batches of a small target set make poor estimates); their affine parameters still train. Images are decoded once into a uint8 tensor at
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly; that tensor costs

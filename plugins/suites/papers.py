@@ -113,8 +113,11 @@ FINETUNE = Suite(
     layers={RESNET50: ["pool"], LITE0: ["pool"]},
     description="The lecture's fine-tuning recipe, step by step: a linear head on frozen "
     "features (logreg), + two trained fully-connected layers (adaptation), fine-tune more "
-    "(finetune: new head at lr, top two blocks at lr/10, lower blocks at lr/100, SGD with "
-    "momentum, cosine schedule, random-resized-crop + flip, early stopping on validation). "
+    "(finetune: new head at lr; '1/10 of the lr on the top layers' read as the two "
+    "pretrained blocks right below the head (ResNet-50 layer3/layer4) at lr/10, "
+    "'1/100 on intermediate ones' as every block beneath them, stem included, at lr/100, "
+    "none frozen; SGD with momentum, cosine schedule, random-resized-crop + flip, the number "
+    "of epochs chosen on a validation split, then a refit on the whole training set). "
     "Dataset protocols are the datasets' defaults.",
     reproduces="Chen et al. 2020 (SimCLR) Table B.5: the Kornblith et al. 2019 protocol rows "
     "(supervised ResNet-50: linear vs fine-tuned vs random init) where datasets overlap, and "
