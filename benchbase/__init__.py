@@ -48,6 +48,7 @@ from benchbase.api.types import (
     WeightsSource,
 )
 from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.run.frame import load_results
 
 __version__ = "0.1.0"
 
@@ -71,4 +72,5 @@ __all__ = [
     "WeightsSource",
     "__version__",
     "hookimpl",
+    "load_results",
 ]

@@ -239,6 +239,14 @@ def check_strategy(st: Any) -> None:
         who,
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
+    _require(
+        isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
+    )
+    _require(
+        not st.data_parallel or st.inputs == "images",
+        who,
+        "data_parallel=True needs inputs='images' (a strategy that trains the network itself)",
+    )
 
 
 def check_suite(suite: Any) -> None:
@@ -266,8 +274,11 @@ def check_suite(suite: Any) -> None:
         suite.input_size = _square_size(suite.input_size, who)
     labels = _table(suite.labels, who, "labels", "layer, strategy or backbone")
     for key, value in labels.items():
-        _require(isinstance(value, str) and value.strip() != "", who,
-                 f"labels[{key!r}] must be a non-empty string, got {value!r}")
+        _require(
+            isinstance(value, str) and value.strip() != "",
+            who,
+            f"labels[{key!r}] must be a non-empty string, got {value!r}",
+        )
     suite.labels = dict(labels)
     suite.skip_layers = {
         k: _names(v, who, f"skip_layers[{k!r}]")

@@ -373,6 +373,10 @@ class Strategy:
     #: whose rows are not named by the cell's layer (transfer-n: ``n=<n>``); shown by dry runs.
     row_layers: Callable[[dict[str, Any]], list[str]] | None = None
 
+    #: True when the strategy trains the network itself and can train data-parallel: under
+    #: torchrun its cells run on every rank together (DDP), others run on rank 0 alone.
+    data_parallel: bool = False
+
     #: Optional ``check_params(params)`` called with the resolved parameters at expansion,
     #: before any data is read: raise :class:`benchbase.errors.BenchbaseError` naming the bad
     #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.

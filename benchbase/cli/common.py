@@ -39,6 +39,17 @@ def fill_late_positionals(args: argparse.Namespace, extra: list[str]) -> list[st
     return words
 
 
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts (``--batch-size``, ``--jobs``): integers >= 1 only."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer (e.g. 4)")
+    return value
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, default=str, ensure_ascii=False)
     sys.stdout.write("\n")

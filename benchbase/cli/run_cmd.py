@@ -9,12 +9,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import subparser
+from benchbase.cli.common import positive_int, subparser
 from benchbase.extract import compiling
 from benchbase.plugin.manager import host
 from benchbase.run import executors
 from benchbase.run.runner import Runner, RunSummary
 from benchbase.run.suites import load_suite
+from benchbase.settings import positive_int_env
 
 
 def add_parser(sub: Any) -> None:
@@ -39,7 +40,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder (default: runs/)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=None, help="extraction batch size")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="extraction batch size")
     p.add_argument(
         "--compile",
         choices=("auto", "on", "off"),
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     torchrun = ddp.under_torchrun()  # one of several ranks started by torchrun
     if torchrun:
         ddp.check_args(args)
+    positive_int_env("BENCHBASE_THREADS")  # a bad value fails now, not in a worker
     set_weights(args.weights)
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile

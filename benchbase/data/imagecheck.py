@@ -54,9 +54,12 @@ class _OkCache:
         self.ok: dict[str, str] = {}
         if path is not None and path.is_file():
             try:
-                self.ok = dict(json.loads(path.read_text()))
+                loaded = json.loads(path.read_text())
             except (ValueError, OSError):
-                self.ok = {}  # a damaged cache only costs a re-check
+                loaded = {}  # a damaged cache only costs a re-check
+            # valid JSON of another shape is damaged too: keep only path → stamp strings
+            if isinstance(loaded, dict):
+                self.ok = {k: v for k, v in loaded.items() if isinstance(v, str)}
 
     def known_good(self, source: str) -> bool:
         stamp = self.ok.get(source)

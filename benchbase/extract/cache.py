@@ -9,6 +9,13 @@ Temporary files carry the writer's host and process id: a writer about to comput
 first deletes the temporary files that dead processes on this host left for the same entry
 (a run killed with SIGKILL mid-extraction). A write that fails (a full disk, a quota) removes
 its temporary file and raises a :class:`BenchbaseError` naming the path.
+
+Checkpoints: while an entry is written, its finished rows are saved every
+``BENCHBASE_CHECKPOINT_SECONDS`` (default 30) into ``KEY.parts/`` as chunk files
+``rows-START-END-SHA.npy``, each written to a temporary name and renamed, with the first 16 hex
+digits of its SHA-256 in its name. An interrupted or killed pass resumes after the last chunk
+of an unbroken run from row 0 (:meth:`CacheWriter.resume`); a chunk whose content does not
+match its name is deleted, never read. The parts are removed when the entry commits.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +100,24 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def read_sidecar(path: Path, fields: dict[str, type]) -> dict[str, Any]:
+    """A JSON sidecar whose ``fields`` have the given types (``shape``: a list of ints).
+
+    Valid JSON of another shape (a list, ``null``, a string shape) is as corrupt as
+    garbled bytes: raises ``ValueError`` for the caller to discard the entry."""
+    info = json.loads(path.read_text())
+    if not isinstance(info, dict):
+        raise ValueError(f"the sidecar holds a JSON {type(info).__name__}, not an object")
+    for name, kind in fields.items():
+        value = info.get(name)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and name == "shape":
+            ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+        if not ok:
+            raise ValueError(f"the sidecar's {name!r} is {value!r}, not a {kind.__name__}")
+    return info
+
+
 class FeatureCache:
     """Features keyed by a hash of everything that determines them."""
 
@@ -110,11 +138,11 @@ class FeatureCache:
         if not meta.exists() or not data.exists():
             return None
         try:
-            info = json.loads(meta.read_text())
-            if info.get("key") != key or file_sha256(data) != info.get("sha256"):
+            info = read_sidecar(meta, {"key": str, "sha256": str, "shape": list})
+            if info["key"] != key or file_sha256(data) != info["sha256"]:
                 raise ValueError("checksum mismatch")
             array = np.load(data, mmap_mode="r", allow_pickle=False)
-            if list(array.shape) != info.get("shape"):
+            if list(array.shape) != info["shape"]:
                 raise ValueError("shape mismatch")
         except (ValueError, OSError, json.JSONDecodeError) as exc:
             print(f"benchbase: cache entry {data} is corrupt ({exc}); recomputing", file=sys.stderr)
@@ -136,27 +164,111 @@ class FeatureCache:
         sweep_dead_writers(self._paths(key)[0].parent, key)
 
 
+CHECKPOINT_ENV = "BENCHBASE_CHECKPOINT_SECONDS"
+_CHUNK = re.compile(r"rows-(\d+)-(\d+)-([0-9a-f]{16})\.npy")
+
+
+def checkpoint_seconds() -> float:
+    """Seconds of extraction between two checkpoints (``BENCHBASE_CHECKPOINT_SECONDS``)."""
+    value = os.environ.get(CHECKPOINT_ENV, "30")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise BenchbaseError(f"{CHECKPOINT_ENV}={value!r}: use a number of seconds >= 0, e.g. 30")
+    return seconds
+
+
 class CacheWriter:
-    """Streams rows of one entry into a temporary memory-mapped file, then commits it."""
+    """Streams rows of one entry into a temporary memory-mapped file, then commits it;
+    checkpoints finished rows in chunks on the way (see the module docstring)."""
 
     def __init__(self, cache: FeatureCache, key: str, identity: dict[str, Any]) -> None:
         self.data_path, self.meta_path = cache._paths(key)
         self.key = key
         self.identity = identity
         self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
+        self.parts = self.data_path.with_name(f"{key}.parts")
         self._array: np.ndarray | None = None
+        self._filled = 0  # rows 0.._filled are written (an unbroken run from row 0)
+        self._saved = 0  # rows 0.._saved are in chunk files
+        self._last_save = time.monotonic()
+        self._interval = checkpoint_seconds()
+
+    def _open(self, total: int, dtype: Any, row_shape: tuple[int, ...]) -> np.ndarray:
+        if self._array is None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._array = np.lib.format.open_memmap(
+                self.tmp, mode="w+", dtype=dtype, shape=(total, *row_shape)
+            )
+        return self._array
 
     def write(self, start: int, rows: np.ndarray, total: int) -> None:
         try:
-            if self._array is None:
-                self.tmp.parent.mkdir(parents=True, exist_ok=True)
-                self._array = np.lib.format.open_memmap(
-                    self.tmp, mode="w+", dtype=rows.dtype, shape=(total, *rows.shape[1:])
-                )
-            self._array[start : start + len(rows)] = rows
+            array = self._open(total, rows.dtype, rows.shape[1:])
+            array[start : start + len(rows)] = rows
+            if start <= self._filled:
+                self._filled = max(self._filled, start + len(rows))
+            if time.monotonic() - self._last_save >= self._interval:
+                self._checkpoint()
         except OSError as exc:
             self.abort()
             raise write_failed(self.tmp, exc) from exc
+
+    def _checkpoint(self) -> None:
+        """Save rows ``_saved.._filled`` as one chunk file (temporary name, then renamed)."""
+        assert self._array is not None
+        if self._filled <= self._saved:
+            return
+        self.parts.mkdir(parents=True, exist_ok=True)
+        tmp = self.parts / f".chunk.{writer_owner()}.tmp.npy"
+        try:
+            np.save(tmp, np.ascontiguousarray(self._array[self._saved : self._filled]))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            digest = file_sha256(tmp)[:16]
+            os.replace(tmp, self.parts / f"rows-{self._saved:09d}-{self._filled:09d}-{digest}.npy")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._saved = self._filled
+        self._last_save = time.monotonic()
+
+    def resume(self, total: int) -> int:
+        """Load the verified chunks of an earlier, unfinished pass into this entry; returns how
+        many rows (from row 0) need no extraction. A chunk that fails its check is deleted."""
+        if not self.parts.is_dir():
+            return 0
+        chunks = {}
+        for path in self.parts.iterdir():
+            m = _CHUNK.fullmatch(path.name)
+            if m:
+                chunks.setdefault(int(m.group(1)), []).append((int(m.group(2)), path, m.group(3)))
+        row = 0
+        while row in chunks and row < total:
+            end, path, digest = max(chunks.pop(row))  # the longest chunk starting here
+            try:
+                ok = file_sha256(path)[:16] == digest
+                block = np.load(path, allow_pickle=False) if ok else None
+            except (OSError, ValueError):
+                block = None
+            if block is None or len(block) != end - row or end > total:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                print(
+                    f"benchbase: checkpoint {path} is corrupt; recomputing from it", file=sys.stderr
+                )
+                break
+            try:
+                self._open(total, block.dtype, block.shape[1:])[row:end] = block
+            except OSError as exc:
+                self.abort()
+                raise write_failed(self.tmp, exc) from exc
+            row = end
+        self._filled = self._saved = row
+        return row
 
     def commit(self) -> np.ndarray:
         if self._array is None:
@@ -180,9 +292,11 @@ class CacheWriter:
             with contextlib.suppress(OSError):
                 self.data_path.unlink()  # without its sidecar the entry is never trusted
             raise write_failed(self.meta_path, exc) from exc
+        shutil.rmtree(self.parts, ignore_errors=True)  # the entry supersedes its checkpoints
         return np.load(self.data_path, mmap_mode="r", allow_pickle=False)
 
     def abort(self) -> None:
+        """Drop the temporary file; the checkpoints stay for the next pass to resume from."""
         self._array = None
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()

@@ -66,9 +66,11 @@ def configure_cpu_threads(workers: int = 0) -> int:
     CPU-limited container; oversubscribed OpenMP threads spin and can run several times
     slower). An explicit ``OMP_NUM_THREADS`` or a smaller earlier ``torch.set_num_threads``
     is left alone. Returns the thread count in use."""
-    wanted = os.environ.get("BENCHBASE_THREADS")
+    from benchbase.settings import positive_int_env
+
+    wanted = positive_int_env("BENCHBASE_THREADS")
     if wanted:
-        torch.set_num_threads(max(1, int(wanted)))
+        torch.set_num_threads(wanted)
         return torch.get_num_threads()
     budget = max(1, available_cores() - workers)
     if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() > budget:

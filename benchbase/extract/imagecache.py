@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchbase.api.types import stable_hash
-from benchbase.extract.cache import atomic_write_text, file_sha256, sweep_dead_writers, writer_owner
+from benchbase.extract.cache import (
+    atomic_write_text,
+    file_sha256,
+    read_sidecar,
+    sweep_dead_writers,
+    writer_owner,
+)
 from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
@@ -73,10 +79,12 @@ class ImageCache:
         if not meta.exists() or not data.exists():
             return None
         try:
-            info = json.loads(meta.read_text())
-            if info.get("key") != key or data.stat().st_size != info.get("bytes"):
+            info = read_sidecar(meta, {"key": str, "bytes": int, "sha256": str, "shape": list})
+            if info["key"] != key or data.stat().st_size != info["bytes"]:
                 raise ValueError("size mismatch")
-            if file_sha256(data) != info.get("sha256"):
+            if len(info["shape"]) != 4:
+                raise ValueError("shape is not (N, 3, S, S)")
+            if file_sha256(data) != info["sha256"]:
                 raise ValueError("checksum mismatch")
         except (ValueError, OSError, json.JSONDecodeError):
             for path in (data, meta):

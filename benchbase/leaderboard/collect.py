@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.run.frame import unknown_filter
 from benchbase.run.store import Store
 
 #: The headline metric of a dataset, by preference (``accuracy`` in the papers = ``top1``).
@@ -183,5 +184,19 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
 
 
 def require(methods: list[Method], out_dir: Path, suite: str | None, dataset: str | None) -> None:
-    if not methods:
-        raise BenchbaseError(f"no results in {out_dir} for suite={suite!r} dataset={dataset!r}")
+    """No methods for the selection: say what the store holds (did you mean …)."""
+    if methods:
+        return
+    stored = read(out_dir)
+    if not stored:
+        raise BenchbaseError(
+            f"no results in {out_dir}: run a suite first (benchbase run --suite NAME --out {out_dir})"
+        )
+    for column, wanted in (("suite", suite), ("dataset", dataset)):
+        have = sorted({getattr(m, column) for m in stored})
+        if wanted and wanted not in have:
+            raise BenchbaseError(unknown_filter(column, wanted, have, out_dir))
+    raise BenchbaseError(
+        f"no results in {out_dir} for suite {suite} on dataset {dataset} together "
+        f"(that suite's datasets: {', '.join(sorted({m.dataset for m in stored if m.suite == suite}))})"
+    )

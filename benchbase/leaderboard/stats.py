@@ -133,6 +133,10 @@ class PairedTest:
     p_value: float
     resamples: int
     n_images: int
+    #: splits paired (the statistic is the mean over them)
+    n_splits: int = 1
+    #: no resample crossed zero: the true p is below 1/resamples, not equal to it
+    at_floor: bool = False
 
 
 def paired_bootstrap(
@@ -146,20 +150,50 @@ def paired_bootstrap(
     """Bootstrap of ``metric(a) - metric(b)`` with the same resampled test images for both.
 
     The two-sided p-value is twice the smaller tail of the bootstrap difference around 0
-    (percentile method; floor 1/resamples).
+    (percentile method; floor 1/resamples, see :attr:`PairedTest.at_floor`).
     """
-    (sa, la), (sb, lb) = a, b
-    if la.shape != lb.shape or not np.array_equal(la, lb):
-        raise ValueError("the two rows were not scored on the same test images (labels differ)")
+    return paired_bootstrap_splits(metric, [(a, b)], resamples, level, seed)
+
+
+def paired_bootstrap_splits(
+    metric: str,
+    pairs: Sequence[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]],
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = SEED,
+) -> PairedTest:
+    """The paired bootstrap of the mean over splits: ``pairs`` holds, per split, the
+    (scores, labels) of A and of B on that split's test images. Each split's images are
+    resampled independently, with the same draw for A and B."""
     rng = np.random.default_rng(seed)
-    w = bootstrap_weights(len(la), resamples, rng)
-    ones = np.ones((1, len(la)))
-    va = float(weighted_metric(metric, la, sa, ones)[0])
-    vb = float(weighted_metric(metric, lb, sb, ones)[0])
-    diffs = weighted_metric(metric, la, sa, w) - weighted_metric(metric, lb, sb, w)
-    diffs = diffs[~np.isnan(diffs)]
+    va, vb, diffs, n_images = [], [], [], 0
+    for (sa, la), (sb, lb) in pairs:
+        if la.shape != lb.shape or not np.array_equal(la, lb):
+            raise ValueError("the two rows were not scored on the same test images (labels differ)")
+        w = bootstrap_weights(len(la), resamples, rng)
+        ones = np.ones((1, len(la)))
+        va.append(float(weighted_metric(metric, la, sa, ones)[0]))
+        vb.append(float(weighted_metric(metric, lb, sb, ones)[0]))
+        diffs.append(weighted_metric(metric, la, sa, w) - weighted_metric(metric, lb, sb, w))
+        n_images += len(la)
+    diff = np.mean(diffs, axis=0)
+    diff = diff[~np.isnan(diff)]
     alpha = (1 - level) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
-    p = float(min(1.0, max(2 * tail, 1.0 / len(diffs))))
-    return PairedTest(metric, va, vb, va - vb, float(low), float(high), p, resamples, len(la))
+    low, high = np.quantile(diff, [alpha, 1 - alpha])
+    tail = min((diff <= 0).mean(), (diff >= 0).mean())
+    floor = 1.0 / len(diff)
+    p = float(min(1.0, max(2 * tail, floor)))
+    a, b = float(np.mean(va)), float(np.mean(vb))
+    return PairedTest(
+        metric,
+        a,
+        b,
+        a - b,
+        float(low),
+        float(high),
+        p,
+        resamples,
+        n_images,
+        len(pairs),
+        bool(tail == 0),
+    )

@@ -24,7 +24,7 @@ import numpy as np
 
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct
+from benchbase.leaderboard.labels import Labels, distinct, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -251,12 +251,17 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
-    if ctx.predictions is not None:
-        text += (
-            f"95% CI: percentile bootstrap over test images ({ctx.resamples} resamples) "
-            "of the mean over splits"
-        )
     return [text.rstrip("; ") + ".", legend]
+
+
+def ci_caption(table: Table, ctx: Context) -> list[str]:
+    """How the 95% CI column was computed, for the tables that have one."""
+    if "95% CI" not in table.columns:
+        return []
+    return [
+        f"95% CI: percentile bootstrap over test images ({ctx.resamples} resamples) of the "
+        "mean over splits."
+    ]
 
 
 def _span(values: set[int]) -> str:
@@ -273,9 +278,17 @@ def refs_caption(refs: list[RefRow]) -> list[str]:
 
 
 def _sort_ours(methods: list[Method], ctx: Context) -> list[Method]:
+    """Rows grouped by weights: pretrained networks first, random initialisations after,
+    each network's weights together, then strategy and layer depth."""
     return sorted(
         methods,
-        key=lambda m: (m.backbone, m.weights, m.strategy, ctx.layer_key(m.backbone, m.layer)),
+        key=lambda m: (
+            weights_source(m.backbone, m.weights) == "random",
+            m.backbone,
+            m.weights,
+            m.strategy,
+            ctx.layer_key(m.backbone, m.layer),
+        ),
     )
 
 
@@ -305,7 +318,11 @@ def voc_table(ctx: Context, dataset: str) -> Table:
     if ci and ours:
         table.columns.append("95% CI")
     bold_best(table, columns)
-    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
+    table.caption = (
+        protocol_caption(ours, ctx, varies(ours, "layer"))
+        + ci_caption(table, ctx)
+        + refs_caption(refs)
+    )
     return table
 
 
@@ -337,7 +354,11 @@ def accuracy_table(ctx: Context, dataset: str) -> Table:
             cells["95% CI"] = ci_cell(m, ctx)
         table.rows.append(our_row(m, cells, label))
     bold_best(table, [c for c in columns if c != "95% CI"])
-    table.caption = protocol_caption(ours, ctx, varies(ours, "layer")) + refs_caption(refs)
+    table.caption = (
+        protocol_caption(ours, ctx, varies(ours, "layer"))
+        + ci_caption(table, ctx)
+        + refs_caption(refs)
+    )
     return table
 
 

@@ -8,7 +8,7 @@ OUT [--data-root DIR] [--device cuda|cpu]``.
    backbone group whose features a remaining cell needs is extracted once, rank ``r`` of
    ``N`` forwarding a contiguous 1/N of the image list; the shards are merged atomically
    into the ordinary feature cache entries.
-2. **Data-parallel cells**: the cells of the image strategies in :data:`DATA_PARALLEL` are
+2. **Data-parallel cells**: the cells of image strategies declaring ``Strategy.data_parallel`` are
    run by all ranks together, one cell after another: each rank trains on a fixed share of
    every global batch, gradients are summed across ranks, training batch-norm layers
    normalise with the statistics of the global batch (see
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from benchbase.run.executors import WorkerConfig
     from benchbase.run.runner import RunSummary
 
-#: Image strategies whose cells run data-parallel when a process group is initialised.
-DATA_PARALLEL = frozenset({"finetune", "transfer-n"})
 BACKENDS = ("auto", "nccl", "gloo")
 
 
@@ -181,7 +179,8 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
         dist.barrier()
         if me != 0:
             runner._screen_images(grid, names)
-        kinds = {c.strategy: h.strategies.get(c.strategy).inputs for c in todo}
+        strategies = {c.strategy: h.strategies.get(c.strategy) for c in todo}
+        kinds = {name: s.inputs for name, s in strategies.items()}
         needs_features = [c for c in todo if kinds[c.strategy] == "features"]
         forwarded = torch.tensor(
             [extract_features(runner, grid, needs_features, device)],
@@ -190,7 +189,9 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
         dist.all_reduce(forwarded)  # every rank's share of the images forwarded
         if cells:
             parallel = [
-                c for c in todo if c.strategy in DATA_PARALLEL and kinds[c.strategy] == "images"
+                c
+                for c in todo
+                if strategies[c.strategy].data_parallel and kinds[c.strategy] == "images"
             ]
             store: Any = Store(runner.out_dir) if me == 0 else _NoStore()
             try:

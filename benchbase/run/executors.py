@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchbase.cli.common import positive_int
 from benchbase.errors import BenchbaseError
 
 EXECUTORS = ("local", "submitit")
@@ -85,7 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="local (this machine) or submitit (SLURM jobs; --cluster local to try it here)",
     )
     g.add_argument(
-        "--jobs", type=int, default=1, help="worker processes (local) or array tasks (submitit)"
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="worker processes (local) or array tasks (submitit)",
     )
     g.add_argument("--partition", default=None, help="submitit: SLURM partition")
     g.add_argument("--gpus-per-job", type=int, default=1, help="submitit: GPUs per job")

@@ -32,6 +32,7 @@ from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
 from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
+from benchbase.run.storefile import check_out_dir
 from benchbase.run.suites import Grid, check_layers, expand
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        check_out_dir(self.out_dir)  # a file or read-only --out fails before any work
         missing = self.preflight().missing
         grid, fps, done = self.plan()
         summary = RunSummary(cells=len(grid.cells), missing=dict(missing))
@@ -199,15 +201,21 @@ class Runner:
         """Fail before any extraction when images are missing or undecodable, or (with
         ``skip_bad_images``) leave them out and record them in ``DatasetData.skipped``."""
         from benchbase.data.imagecheck import screen
+        from benchbase.run.suites import check_splits
 
         for name in sorted(names):
+            before = grid.data[name]
             grid.data[name] = screen(
                 name,
-                grid.data[name],
+                before,
                 self.host.datasets.get(name).open_image,
                 skip_bad=self.skip_bad_images,
                 cache_file=self.out_dir / "imagecheck" / f"{name}.json",
             )
+            if grid.data[name] is not before:  # a class may have lost its only images
+                check_splits(
+                    name, grid.data[name], "once --skip-bad-images left the bad images out"
+                )
 
     def _run_group(
         self,
@@ -279,7 +287,7 @@ class Runner:
                 features[layer] = cached
         missing = [layer for layer in layers if layer not in features]
         if missing:
-            from benchbase.extract.features import extract
+            from benchbase.extract.features import ExtractionStats, extract
 
             dataset = self.host.datasets.get(ds_name)
             model = spec.build()
@@ -288,20 +296,35 @@ class Runner:
                 for layer in missing
             }
             try:
-                stats = extract(
-                    spec.backbone,
-                    model,
-                    missing,
-                    ordered,
-                    dataset.open_image,
-                    writers,
-                    device,
-                    input_size=input_size,
-                    batch_size=self.batch_size,
-                    progress=f"{ds_name} × {spec.spec}",
-                    image_cache=self.image_cache,
-                    resize=resize,
-                )
+                # a pass killed or interrupted earlier left checkpoints: resume after them
+                # (not under torchrun, whose ranks split the image list among themselves)
+                done = 0 if _ranks() > 1 else min(w.resume(len(ordered)) for w in writers.values())
+                remaining = ordered[done:]
+                stats = ExtractionStats(0, 0.0, 0)
+                if done:
+                    print(
+                        f"benchbase: {ds_name} × {spec.spec}: resuming extraction at image "
+                        f"{done}/{len(ordered)} (checkpoint of an interrupted pass)",
+                        file=sys.stderr,
+                    )
+                if remaining:
+                    stats = extract(
+                        spec.backbone,
+                        model,
+                        missing,
+                        remaining,
+                        dataset.open_image,
+                        {t: _Offset(w, done, len(ordered)) for t, w in writers.items()}
+                        if done
+                        else writers,
+                        device,
+                        input_size=input_size,
+                        batch_size=self.batch_size,
+                        progress=f"{ds_name} × {spec.spec}",
+                        # the uint8 cache holds whole image lists: not filled by a resumed pass
+                        image_cache=None if done else self.image_cache,
+                        resize=resize,
+                    )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
             except OSError as exc:  # a full disk in any writer of the pass (images, features)
@@ -452,6 +475,19 @@ class Runner:
             fingerprint, cell_row, results, info, {o.layer: (o.scores, test_y) for o in outcomes}
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
+
+
+class _Offset:
+    """A cache writer seen from a pass over ``rows offset..``: rows land ``offset`` further."""
+
+    def __init__(self, writer: Any, offset: int, total: int) -> None:
+        self.writer, self.offset, self.total = writer, offset, total
+
+    def write(self, start: int, rows: np.ndarray, _total: int) -> None:
+        self.writer.write(start + self.offset, rows, self.total)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.writer, name)
 
 
 def _ranks() -> int:

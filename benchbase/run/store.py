@@ -22,6 +22,14 @@ import numpy as np
 
 from benchbase.api.types import Result
 from benchbase.errors import BenchbaseError
+from benchbase.run import storefile
+from benchbase.run.storefile import (
+    SCHEMA_VERSION,
+    check_out_dir,
+    check_schema,
+    connect,
+    lock_wait,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -107,27 +115,37 @@ class Store:
     """Results of every run written under one output folder."""
 
     def __init__(self, out_dir: Path, create: bool = True) -> None:
+        """``create=False`` (readers) needs an existing store and reads it through a
+        read-only connection when its folder cannot be written (:attr:`readonly`)."""
         self.path = Path(out_dir) / DB_NAME
         if not create and not self.path.exists():
             raise BenchbaseError(
                 f"no results at {self.path}; run a suite first (benchbase run --suite demo "
                 f"--out {out_dir})"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        if create:
+            check_out_dir(self.path.parent, DB_NAME)
         self._keeper: ClaimKeeper | None = None
         with damaged_database(self.path):
-            self._set_up()
+            self.conn, self.readonly = connect(self.path, create)
+            with lock_wait(self.path):
+                self._set_up()
 
-    def _set_up(self, wait_seconds: float = 60.0) -> None:
+    def _set_up(self, wait_seconds: float | None = None) -> None:
         """WAL mode and the schema. Switching the journal mode ignores SQLite's busy timeout,
         so when two runs open a new database at the same moment one is told "locked": retry."""
-        deadline = time.monotonic() + wait_seconds
+        if self.readonly:
+            check_schema(self.conn, self.path, SCHEMA)
+            return
+        deadline = time.monotonic() + (wait_seconds or storefile.BUSY_SECONDS)
         while True:
             try:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
+                version = check_schema(self.conn, self.path, SCHEMA)
                 self.conn.executescript(SCHEMA)
+                if version < SCHEMA_VERSION:
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -145,7 +163,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with damaged_database(self.path):
+        with damaged_database(self.path), lock_wait(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -155,7 +173,7 @@ class Store:
             self.conn.execute("COMMIT")
 
     def _fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with damaged_database(self.path):
+        with damaged_database(self.path), lock_wait(self.path):
             return self.conn.execute(query, tuple(args)).fetchall()
 
     # --- claims: concurrent runs on one --out compute each cell once -----------------
@@ -301,16 +319,25 @@ class Store:
         return rows
 
     def predictions(self, fingerprint: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
-        row = self.conn.execute(
+        rows = self._fetch(
             "SELECT scores, labels, shape, label_shape FROM predictions "
             "WHERE fingerprint = ? AND layer = ?",
             (fingerprint, layer),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             raise BenchbaseError(f"no stored predictions for cell {fingerprint} layer {layer!r}")
-        scores = np.frombuffer(row[0], dtype=np.float32).reshape(json.loads(row[2]))
-        labels = np.frombuffer(row[1], dtype=np.int32).reshape(json.loads(row[3]))
-        return scores, labels
+        scores, labels, shape, label_shape = rows[0]
+        try:
+            return (
+                np.frombuffer(scores, dtype=np.float32).reshape(json.loads(shape)),
+                np.frombuffer(labels, dtype=np.int32).reshape(json.loads(label_shape)),
+            )
+        except (TypeError, ValueError) as exc:  # bytes that do not match their shape
+            raise BenchbaseError(
+                f"the results database {self.path} holds damaged predictions for cell "
+                f"{fingerprint} layer {layer!r} ({exc}). Move the database aside (mv {self.path} "
+                f"{self.path}.damaged) and re-run to recompute, or leave out that cell."
+            ) from None
 
 
 def _pid_alive(pid: int) -> bool:

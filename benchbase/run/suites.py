@@ -205,6 +205,10 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
         resolve_backbone(host, name)
     strategies = [host.strategies.get(n) for n in suite.strategies]
     params = {s.name: s.resolve_params(suite.params.get(s.name)) for s in strategies}
+    from benchbase.toolkit.params import check_strategy_params
+
+    for s in strategies:  # values (C > 0, enums, fractions) before any data is read
+        check_strategy_params(s, params[s.name], suite.name)
     for unknown in set(suite.params) - {s.name for s in strategies}:
         raise BenchbaseError(
             f"suite {suite.name!r}: [params.{unknown}] names no strategy of the suite"
@@ -317,32 +321,54 @@ def check_data_root(data_root: Path | None) -> None:
         )
 
 
-def check_splits(name: str, data: DatasetData) -> None:
-    """Every split has training and test images, and (multiclass) every class has at least
-    one training image; otherwise a :class:`DataLayoutError` naming the split and classes."""
+def check_splits(name: str, data: DatasetData, after: str = "") -> None:
+    """At least two classes; every split has training and test images, and (multiclass)
+    every class has training and test images in every split; otherwise a
+    :class:`DataLayoutError` naming the split, the classes and the fix. ``after`` says what
+    changed the splits (``"once --skip-bad-images left the bad images out"``)."""
+    when = f" {after}" if after else ""
     if not data.splits:
         raise DataLayoutError(f"dataset {name!r} has no splits: check its files and options")
+    if len(data.classes) < 2:
+        raise DataLayoutError(
+            f"dataset {name!r} has {len(data.classes)} class(es) ({', '.join(data.classes)}): a "
+            "classifier needs at least 2. Check the folders under --data-root (one folder per "
+            "class) and the dataset's options."
+        )
+    fix_options = (
+        f"lower the training images per class in [options.{name}] (or "
+        f"--option {name}.train_per_class=N)"
+    )
     for split in data.splits:
         for part in ("train", "test"):
             if not getattr(split, part):
                 raise DataLayoutError(
-                    f"dataset {name!r}: split {split.name!r} has no {part} images; check the "
-                    "split lists under --data-root (an empty list file?) and the dataset options"
+                    f"dataset {name!r}: split {split.name!r} has no {part} images{when}; check "
+                    "the split lists under --data-root (an empty list file?) and the dataset "
+                    "options"
                 )
-        labels = [s.label for s in split.train]
-        if isinstance(labels[0], tuple):
+        if isinstance(split.train[0].label, tuple):
             continue  # multilabel: per-class positives are the metric's concern
-        counts = {i: 0 for i in range(len(data.classes))}
-        for label in labels:
-            counts[label] = counts.get(label, 0) + 1
-        empty = [data.classes[i] for i, n in counts.items() if n == 0]
-        if empty:
-            shown = ", ".join(map(repr, empty[:10])) + (" …" if len(empty) > 10 else "")
-            raise DataLayoutError(
-                f"dataset {name!r}: split {split.name!r} has no training image of {len(empty)} "
-                f"class(es): {shown}. Every class needs training images: add images for them, "
-                f"or lower the training images per class in [options.{name}]"
-            )
+        for part, noun, fix in (
+            ("train", "training", f"add images for them, or {fix_options}"),
+            (
+                "test",
+                "test",
+                f"add images for them, or {fix_options}; a mean over classes must not "
+                "silently leave them out",
+            ),
+        ):
+            counts = dict.fromkeys(range(len(data.classes)), 0)
+            for sample in getattr(split, part):
+                counts[sample.label] = counts.get(sample.label, 0) + 1
+            empty = [data.classes[i] for i, n in counts.items() if n == 0 and i < len(data.classes)]
+            if empty:
+                shown = ", ".join(map(repr, empty[:10])) + (" …" if len(empty) > 10 else "")
+                raise DataLayoutError(
+                    f"dataset {name!r}: split {split.name!r} has no {noun} image of "
+                    f"{len(empty)} class(es){when}: {shown}. Every class needs {noun} "
+                    f"images: {fix}"
+                )
 
 
 def check_layers(host: Host, cells: list[Cell]) -> None:

@@ -18,6 +18,15 @@ _EXPORTS: dict[str, str] = {
     "l2_normalize": "benchbase.toolkit.selection",
     "select_and_refit": "benchbase.toolkit.selection",
     "train_val_indices": "benchbase.toolkit.splitting",
+    # declared checks of parameter values (Strategy.check_params)
+    "ParamRules": "benchbase.toolkit.params",
+    "at_least": "benchbase.toolkit.params",
+    "grid": "benchbase.toolkit.params",
+    "non_negative": "benchbase.toolkit.params",
+    "one_of": "benchbase.toolkit.params",
+    "open_fraction": "benchbase.toolkit.params",
+    "positive": "benchbase.toolkit.params",
+    "unit_interval": "benchbase.toolkit.params",
     # images and features
     "ImageList": "benchbase.extract.images",
     "normalize": "benchbase.extract.images",

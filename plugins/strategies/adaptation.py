@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import SHARED
 
 from benchbase import FeatureTask, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.metrics import evaluate
@@ -197,6 +198,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="adaptation",
+            check_params=SHARED,
             evaluate=adaptation,
             version="1",
             description="Oquab et al. 2014: frozen backbone, two new fully-connected layers "
@@ -208,6 +210,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="adaptation-tiles",
+            check_params=SHARED,
             evaluate=adaptation_tiles,
             version="1",
             description="Oquab et al. 2014 with test-time multi-scale tiling: the adaptation "

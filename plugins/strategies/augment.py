@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies.linear import C_GRID, svm
+from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
@@ -283,6 +284,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="linear-svm-aug",
+            check_params=SHARED,
             evaluate=linear_svm_aug,
             # 2: views from the whole image, crops of 4/9 of the area, power 2, test images
             # scored on the original view only, one-vs-one option

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
+from benchbase_plugins.strategies.rules import SHARED
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -97,6 +98,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg-dropout",
+            check_params=SHARED,
             evaluate=logreg_dropout,
             version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
@@ -108,6 +110,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="svm-dropout",
+            check_params=SHARED,
             evaluate=svm_dropout,
             version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -671,6 +672,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="finetune",
+            check_params=rules(train=one_of(*TRAIN_MODES)),
             evaluate=finetune,
             # 3: epochs chosen on validation, then a refit on the whole training set
             version="3",
@@ -690,5 +692,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            data_parallel=True,
         )
     )

@@ -8,6 +8,8 @@ Params: ``k`` (the grid swept on a validation split carved from the training set
 
 from __future__ import annotations
 
+from benchbase_plugins.strategies.rules import SHARED
+
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.toolkit import l2_normalize, select_and_refit
 
@@ -46,6 +48,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="knn",
+            check_params=SHARED,
             evaluate=knn,
             version="1",
             description="Cosine k-nearest-neighbour on L2-normalised frozen features; k chosen "

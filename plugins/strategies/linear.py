@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
+from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
@@ -117,6 +118,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="linear-svm",
+            check_params=SHARED,
             evaluate=linear_svm,
             version="1",
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
@@ -135,6 +137,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg",
+            check_params=SHARED,
             evaluate=logreg,
             version="1",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "

@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import partial
 
 from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -62,6 +63,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="layer-probe",
+            check_params=rules(classifier=one_of(*CLASSIFIERS)),
             evaluate=layer_probe,
             version="2",
             description="Zeiler & Fergus 2014 Table 7 / DeCAF5-7 per-layer probe: a linear SVM "

@@ -28,6 +28,7 @@ from benchbase_plugins.strategies.finetune import (
     replace_head,
     train_and_refit,
 )
+from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -121,6 +122,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="transfer-n",
+            check_params=rules(mode=one_of(*MODES), granularity=one_of("coarse", "fine")),
             evaluate=transfer_n,
             # 4: epochs chosen on validation, then a refit on the whole training set
             version="4",
@@ -136,5 +138,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             },
             inputs="images",
             row_layers=row_layers,
+            data_parallel=True,
         )
     )

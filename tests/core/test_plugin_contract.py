@@ -292,3 +292,15 @@ def test_cell_failed_is_called_with_the_error(tmp_path):
             device="cpu",
         ).run()
     assert isinstance(seen[0], PluginContractError)
+
+
+def test_data_parallel_is_declared_by_the_strategy():
+    from benchbase.plugin.manager import Host
+
+    host = Host(entry_points=False)
+    declared = {s.name for s in host.strategies if s.data_parallel}
+    assert declared == {"finetune", "transfer-n"}
+    with pytest.raises(PluginContractError, match="data_parallel=True needs inputs='images'"):
+        Strategy("feat", _centroid, data_parallel=True)
+    with pytest.raises(PluginContractError, match="data_parallel must be True or False"):
+        Strategy("img", _centroid, inputs="images", data_parallel="yes")

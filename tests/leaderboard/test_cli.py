@@ -59,7 +59,8 @@ def test_compare(accuracy_store: Path, capsys: pytest.CaptureFixture) -> None:
     a, b = fc7[0], conv1[0]
     assert main(["compare", a, b, "--out", str(accuracy_store), "--resamples", "300"]) == 0
     out = capsys.readouterr().out
-    assert "paired bootstrap" in out and "p = " in out and "95% CI of A − B" in out
+    assert "paired bootstrap" in out and "95% CI of A − B" in out
+    assert "p = " in out or "p < 0.003333 (1/300" in out  # below the resampling floor
     short = a.split(":")[0][:8] + ":fc7"
     assert main(["compare", short, b, "--out", str(accuracy_store), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

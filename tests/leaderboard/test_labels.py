@@ -232,3 +232,23 @@ def test_latex_bounds_the_label_column_and_keeps_notes_inside_each_table(
         used = set(re.findall(r"\$\^\{(\d+)\}\$", tabular))
         defined = set(re.findall(r"\$\^\{(\d+)\}\$ ", after.split(r"\end{table}")[0]))
         assert used <= defined, (used, defined)
+
+
+def test_rows_are_grouped_by_weights_pretrained_first(accuracy_store: Path) -> None:
+    table = tables.accuracy_table(build_context(accuracy_store, ci=False), "caltech101")
+    ours = [r.method for r in table.rows if not r.published]
+    random = [i for i, label in enumerate(ours) if "(random)" in label]
+    assert random and random == list(range(len(ours) - len(random), len(ours)))
+    nets = [label.split(" (")[0] for label in ours[: random[0]]]
+    assert nets == sorted(nets)  # each network's rows together
+
+
+def test_layer_table_reads_as_the_papers_rows_with_a_suites_labels(accuracy_store: Path) -> None:
+    zf = {"conv1": "1", "conv3": "3", "conv5": "5", "fc6": "6", "fc7": "7", "layer-probe": "SVM"}
+    ctx = build_context(accuracy_store, suite="zeiler-fergus", labels=zf, ci=False)
+    ctx.methods = collect.read(accuracy_store)  # every suite's rows, labelled by the file
+    table = tables.layer_table(ctx)
+    assert table is not None
+    ours = [r.method for r in table.rows if not r.published]
+    assert ours[:5] == [f"SVM ({n}) · AlexNet (pretrained)" for n in (1, 3, 5, 6, 7)]
+    assert "SVM (1) · AlexNet (random)" in ours

@@ -12,6 +12,9 @@ a test wants it and then killed with a real SIGKILL:
 
 - ``BBREL_FAULT=extract``: feature extraction stalls after its first batch is written to
   the cache's temporary file (the third ``CacheWriter.write`` call of the process);
+- ``BBREL_FAULT=extract-half``: feature extraction stalls at the first cache write that
+  starts at or after half of the image list (with ``BENCHBASE_CHECKPOINT_SECONDS=0`` every
+  earlier batch is checkpointed by then);
 - ``BBREL_FAULT=fit``: the second cell fitted in this process stalls inside ``evaluate``;
 - ``BBREL_FAULT=write``: the second cell stored by this process stalls inside its SQLite
   transaction, after every row is inserted and before ``COMMIT``;
@@ -145,11 +148,13 @@ def _patch_cache_writer() -> None:
 
     write = cache.CacheWriter.write
 
-    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def patched(self: Any, start: int, rows: Any, total: int) -> Any:
         _COUNTS["extract"] += 1
-        if _COUNTS["extract"] == 3:
+        if _fault() == "extract" and _COUNTS["extract"] == 3:
             stall("extract")
-        return write(self, *args, **kwargs)
+        if _fault() == "extract-half" and start >= total // 2:
+            stall("extract-half")
+        return write(self, start, rows, total)
 
     cache.CacheWriter.write = patched
 
@@ -198,7 +203,7 @@ if os.environ.get("BBREL_POLL"):
     _patch_poll(float(os.environ["BBREL_POLL"]))
 if _fault() == "write":
     _patch_store()
-if _fault() == "extract":
+if _fault() in ("extract", "extract-half"):
     _patch_cache_writer()
 
 

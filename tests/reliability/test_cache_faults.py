@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from benchbase.extract.cache import FeatureCache
 
@@ -81,3 +82,52 @@ def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
     cache.writer(key, IDENTITY).abort()
     assert [p.exists() for p in left] == [False, False]
     assert live.exists() and remote.exists()
+
+
+WRONG_TYPES = {
+    "list": lambda info: [info],
+    "null": lambda info: None,
+    "string": lambda info: "ok",
+    "key-number": lambda info: {**info, "key": 7},
+    "shape-string": lambda info: {**info, "shape": "2,2"},
+    "shape-bools": lambda info: {**info, "shape": [True, 2]},
+    "sha-missing": lambda info: {k: v for k, v in info.items() if k != "sha256"},
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_TYPES))
+def test_valid_json_of_the_wrong_type_in_a_cache_sidecar_is_discarded(tmp_path, capsys, wrong):
+    import torch
+
+    from benchbase.extract.imagecache import ImageCache
+
+    cache = FeatureCache(tmp_path / "features")
+    key = _commit(cache, IDENTITY, np.ones((2, 2), np.float32))
+    meta = cache._paths(key)[1]
+    meta.write_text(json.dumps(WRONG_TYPES[wrong](json.loads(meta.read_text()))))
+    assert cache.get(key) is None
+    assert "corrupt" in capsys.readouterr().err and not meta.exists()
+
+    images = ImageCache(tmp_path / "images")
+    identity = ImageCache.identity(["a", "b"], 8, 1.0, "bilinear")
+    writer = images.writer(identity)
+    writer.write(0, torch.zeros((2, 3, 8, 8), dtype=torch.uint8))
+    writer.commit()
+    meta = next((tmp_path / "images").glob("*.json"))
+    meta.write_text(json.dumps(WRONG_TYPES[wrong](json.loads(meta.read_text()))))
+    assert images.get(identity) is None and not meta.exists()
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "null", '"x"', '{"a.jpg": 3}'])
+def test_an_image_check_cache_of_the_wrong_type_only_costs_a_re_check(tmp_path, content):
+    from benchbase.api.types import Sample
+    from benchbase.data.imagecheck import find_bad_images
+    from benchbase.testing import save_image, synthetic_image
+
+    image = tmp_path / "a.jpg"
+    save_image(synthetic_image(0, 2, seed=0), image)
+    cache = tmp_path / "ok.json"
+    cache.write_text(content.replace("a.jpg", str(image)))
+    assert find_bad_images([Sample(str(image), 0)], cache_file=cache) == []
+    saved = json.loads(cache.read_text())  # rewritten as path → "size:mtime"
+    assert isinstance(saved, dict) and isinstance(saved[str(image)], str)

@@ -77,3 +77,41 @@ def test_kill_9_during_extraction_fitting_and_store_write_5x_each_then_resume(
         ]
         for future in futures:
             future.result()
+
+
+def test_kill_9_at_half_an_extraction_resumes_from_the_last_checkpoint(
+    tmp_path, rel_env, reference
+):
+    """Checkpoints every batch (4 images of 20): killed when the batch at image 12 is being
+    written, the re-run extracts only the 8 images after the last checkpoint, and its
+    results equal an uninterrupted run's."""
+    suite, expected = reference
+    out = tmp_path / "out"
+    cmd = run_cmd(suite, out)
+    env = {**rel_env, "BENCHBASE_CHECKPOINT_SECONDS": "0"}
+    kill_at(cmd, env, "extract-half", tmp_path / "mark")
+    assert _committed_entries(out) == []
+    parts = sorted((out / "features").rglob("*.parts/rows-*.npy"))
+    assert len(parts) == 2 * 3  # two layers × three finished batches, each its own file
+    err = _resume(cmd, env, out, expected)
+    assert "resuming extraction at image 12/20" in err
+    assert f"{2 * SPLITS} cells computed, 0 already done, 8 images through a backbone" in err
+    assert not list((out / "features").rglob("*.parts"))  # the entry superseded them
+
+
+def test_a_corrupt_checkpoint_is_never_read(tmp_path, rel_env, reference):
+    """A chunk whose bytes do not match the digest in its name is deleted and recomputed."""
+    suite, expected = reference
+    out = tmp_path / "out"
+    cmd = run_cmd(suite, out)
+    env = {**rel_env, "BENCHBASE_CHECKPOINT_SECONDS": "0"}
+    kill_at(cmd, env, "extract-half", tmp_path / "mark")
+    second = sorted((out / "features").rglob("*.parts/rows-000000004-*.npy"))
+    assert len(second) == 2
+    data = bytearray(second[0].read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit in the last feature value
+    second[0].write_bytes(bytes(data))
+    err = _resume(cmd, env, out, expected)
+    assert "is corrupt; recomputing from it" in err
+    assert "resuming extraction at image 4/20" in err  # the chunks before it still count
+    assert "16 images through a backbone" in err
