@@ -36,7 +36,7 @@ hidden = 128
 max_epochs = 60
 scales = [1.0, 0.9]
 [params.linear-svm-aug]
-views = ["center", "tl"]
+views = ["full", "tl"]
 C = [0.1, 1.0, 10.0]
 """
 
@@ -83,7 +83,7 @@ def test_augmented_svm_scores_and_caches_its_views(results):
     assert info["chosen"]["pool"]["test_views"] == 1  # test images scored once, whole
     assert [row["C"] for row in info["sweep"]["pool"]] == [0.1, 1.0, 10.0]
     cached = list((workdir / "out" / "strategy-cache" / "linear-svm-aug").rglob("*.npy"))
-    assert len(cached) == 6  # train: 4 views + the original (validation); test: the original
+    assert len(cached) == 5  # train: the 4 views (the original among them); test: the original
 
 
 def test_adaptation_tiles_sums_patch_scores(results):

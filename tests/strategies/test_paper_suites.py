@@ -88,7 +88,7 @@ QUICK_PARAMS = {
     "transfer-n": {"n": [0, 2], "epochs": 2, "batch_size": 16, "min_scale": 0.7},
     "adaptation-tiles": {"hidden": 64, "max_epochs": 20, "scales": [1.0, 0.9]},
     "adaptation": {"hidden": 64, "max_epochs": 20},
-    "linear-svm-aug": {"views": ["center", "tl"], "C": [0.1, 1.0]},
+    "linear-svm-aug": {"views": ["full", "tl"], "C": [0.1, 1.0]},
 }
 
 
