@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbase.api.command import Command
 from benchbase.api.types import (
     Backbone,
     Cell,
@@ -42,6 +43,7 @@ from benchbase.api.types import (
     Outcome,
     Result,
     Sample,
+    SourceHalf,
     Split,
     Strategy,
     Suite,
@@ -58,6 +60,7 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "Command",
     "DataLayoutError",
     "Dataset",
     "DatasetData",
@@ -66,6 +69,7 @@ __all__ = [
     "Outcome",
     "Result",
     "Sample",
+    "SourceHalf",
     "Split",
     "Strategy",
     "Suite",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from benchbase.api.command import Command
     from benchbase.api.types import Backbone, Cell, Dataset, Result, Strategy, Suite
 
 hookspec = pluggy.HookspecMarker("benchbase")
@@ -53,6 +54,18 @@ def register_suites(register: Callable[[Suite], None]) -> None:
     """Register named suites (``benchbase run --suite NAME``).
 
     :param register: call ``register(benchbase.Suite(...))`` once per suite.
+    :return: nothing (a returned value is an error: objects go through ``register``).
+    """
+
+
+@hookspec
+def register_commands(register: Callable[[Command], None]) -> None:
+    """Register ``benchbase`` subcommands (the built-in ones are registered this way too).
+
+    :param register: call ``register(benchbase.Command(name="mycmd", add_parser=...))`` once
+        per command; ``add_parser(subparsers)`` adds the sub-parser and sets
+        ``handler=function(args) -> int`` with ``set_defaults``. A name another plugin (or a
+        built-in command) already uses is an error naming both plugins.
     :return: nothing (a returned value is an error: objects go through ``register``).
     """
 

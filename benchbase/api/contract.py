@@ -313,7 +313,7 @@ def check_outcomes(
     for outcome in outcomes:
         if not isinstance(outcome, Outcome):
             raise PluginContractError(f"{who} returned a list holding {_kind(outcome)}; {fix}")
-        # a row label, usually the task's layer (transfer-n reports "n=<n>" rows instead)
+        # a row label, usually the task's layer (transfer-n reports "A3B", "baseB"... instead)
         if not isinstance(outcome.layer, str) or not outcome.layer:
             raise PluginContractError(
                 f"{who} returned an Outcome whose layer is {outcome.layer!r}; set it to the "

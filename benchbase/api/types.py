@@ -82,6 +82,16 @@ class Split:
 
 
 @dataclass(frozen=True)
+class SourceHalf:
+    """Half A of a class-halves protocol (Yosinski et al. 2014): the source task whose
+    network is transferred to the target half B. ``splits`` maps a split name to A's own
+    train/test images of that split, labelled by index into ``classes``."""
+
+    classes: list[str]
+    splits: dict[str, Split]
+
+
+@dataclass(frozen=True)
 class DatasetData:
     """What a dataset's ``load`` returns for one data root."""
 
@@ -91,6 +101,13 @@ class DatasetData:
     options: dict[str, Any] = field(default_factory=dict)
     #: Files found on disk but skipped (non-images, undecodable with --skip-bad-images).
     skipped: list[str] = field(default_factory=list)
+    #: Class halves (A, B) by class name, for the class-halves protocol: the runner then
+    #: evaluates on half B and hands half A to image strategies as their source task
+    #: (:class:`SourceHalf`). A dataset may set it (ImageNet's published splits); the
+    #: ``halves_seed`` / ``half_a`` options set it for any multiclass dataset.
+    halves: tuple[list[str], list[str]] | None = None
+    #: Set by the runner once the halves are applied: half A of every split.
+    source: SourceHalf | None = None
 
     def images(self) -> list[Sample]:
         """Every image of every split once, in order (splits in order, train then test): the
@@ -103,17 +120,28 @@ class DatasetData:
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """``img`` as 8-bit RGB. 16- and 32-bit greyscale (PNG/TIFF modes ``I;16``, ``I``) are
-    scaled to 0-255 by their bit depth first (for ``I``, the smallest of 8/16/32 bits that
-    holds the values): PIL's own ``convert`` clips them at 255, so they came out white."""
-    if img.mode.startswith("I;16") or img.mode == "I":
+    """``img`` as 8-bit RGB. Deep greyscale (PNG/TIFF modes ``I;16``, ``I``, and float ``F``)
+    is scaled to 0-255 by its depth first: ``I;16`` by 16 bits; ``I`` and ``F`` by the
+    smallest range that holds the values (0-1 for floats, then 8, 16, 32 bits; floats above
+    16 bits by their maximum). PIL's own ``convert`` clips them at 255 (white) or, for
+    floats in 0-1, rounds them to black."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
         import numpy as np
         from PIL import Image
 
-        values = np.asarray(img).astype(np.float64)
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         top = values.max(initial=0)
-        bits = 16 if img.mode.startswith("I;16") else 8 if top < 256 else 16 if top < 65536 else 32
-        grey = (values * 255.0 / (2**bits - 1)).round()
+        if img.mode.startswith("I;16"):
+            full = 65535.0
+        elif img.mode == "F" and top <= 1.0:
+            full = 1.0
+        elif top <= 255:
+            full = 255.0
+        elif top <= 65535:
+            full = 65535.0
+        else:
+            full = 2.0**32 - 1 if img.mode == "I" else top
+        grey = (values * 255.0 / full).round()
         img = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
     return img.convert("RGB")
 
@@ -156,6 +184,9 @@ class Dataset:
     fake: Callable[[Path, str], None] | None = None
     #: Placements ``load`` accepts, for ``fake`` and tests (e.g. ["torchvision", "extracted"]).
     placements: list[str] = field(default_factory=lambda: [""])
+    #: Protocol options a run on the ``fake`` layout needs (e.g. fewer training images per
+    #: class than the real protocol): ``datasets fake --suite`` prints them as overrides.
+    fake_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_dataset(self)
@@ -336,6 +367,10 @@ class ImageTask:
     #: Folder for the strategy's own caches (e.g. features of augmented views).
     cache_dir: Path
     weights_id: str = ""
+    #: Under the class-halves protocol: half A's images of this split (labels index
+    #: ``source_classes``), the source task; None otherwise (the target is the whole dataset).
+    source: Split | None = None
+    source_classes: list[str] = field(default_factory=list)
     #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
     resize: str = "crop"
 

@@ -8,35 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from benchbase import __version__
-from benchbase.cli import (
-    advise_cmd,
-    backbones_cmd,
-    compare_cmd,
-    datasets_cmd,
-    leaderboard_cmd,
-    list_cmd,
-    plot_cmd,
-    plugins_cmd,
-    results_cmd,
-    run_cmd,
-    suites_cmd,
-)
+from benchbase.api.command import Command
+from benchbase.cli.builtin import BUILTIN_COMMANDS
 from benchbase.cli.common import fill_late_positionals
 from benchbase.errors import BenchbaseError
-
-COMMANDS = (
-    list_cmd,
-    suites_cmd,
-    plugins_cmd,
-    datasets_cmd,
-    backbones_cmd,
-    run_cmd,
-    results_cmd,
-    leaderboard_cmd,
-    compare_cmd,
-    plot_cmd,
-    advise_cmd,
-)
+from benchbase.plugin import manager
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,18 +24,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"benchbase {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.add_parser(sub)
+    for command in commands():
+        try:
+            command.add_parser(sub)
+        except Exception as exc:
+            origin = manager.host().commands.origin(command.name)
+            raise BenchbaseError(
+                f"command {command.name!r} (plugin {origin!r}) failed to add its parser: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     return parser
+
+
+def commands() -> list[Command]:
+    """Every registered command: the built-in ones in their order, then the plugins' by name."""
+    registry = manager.host().commands
+    builtin = [c.name for c in BUILTIN_COMMANDS if c.name in registry]
+    others = [n for n in registry.names() if n not in builtin]
+    return [registry.get(n) for n in builtin + others]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    try:
+        parser = build_parser()
+    except BenchbaseError as exc:
+        print(f"benchbase: error: {exc}", file=sys.stderr)
+        return 2
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words:  # a bare `benchbase`: what it can do, not an argparse error
+        parser.print_help()
+        return 0
+    args, extra = parser.parse_known_args(words)
     extra = fill_late_positionals(args, extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # the subcommand's usage, not the top-level one
+        getattr(args, "_subparser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args) or 0)
     except BenchbaseError as exc:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import print_json, subparser
+from benchbase.cli.common import device_arg, print_json, subparser
 
 
 def add_parser(sub: Any) -> None:
@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
         "--option", action="append", default=[], metavar="NAME=VALUE", help="dataset option"
     )
     p.add_argument("--out", type=Path, default=Path("runs"), help="folder of the feature cache")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_arg, default="auto")
     p.add_argument("--per-class", type=int, default=20, help="probe training images per class")
     p.add_argument("--max-test", type=int, default=500, help="probe test images")
     p.add_argument("--input-size", type=int, default=None)

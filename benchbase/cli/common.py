@@ -50,6 +50,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+DATA_ROOT_ENV = "BENCHBASE_DATA_ROOT"
+
+
+def add_data_root(p: argparse.ArgumentParser, required: bool = False) -> None:
+    """``--data-root DIR``, defaulting to ``$BENCHBASE_DATA_ROOT`` when that is set."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get(DATA_ROOT_ENV)
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path(env).expanduser() if env else None,
+        required=required and not env,
+        help=f"folder holding the datasets (default: ${DATA_ROOT_ENV}"
+        + (f", now {env})" if env else ", unset)"),
+    )
+
+
+def device_arg(text: str) -> str:
+    """argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (checked at parse time;
+    whether a GPU is there is checked when the run starts)."""
+    import re
+
+    if text in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu, cuda or cuda:N")
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, default=str, ensure_ascii=False)
     sys.stdout.write("\n")

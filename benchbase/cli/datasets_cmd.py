@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import parse_options, print_json, subparser
+from benchbase.cli.common import add_data_root, parse_options, print_json, subparser
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.manager import host
 from benchbase.run.suites import call_load
@@ -43,7 +44,7 @@ def add_parser(sub: Any) -> None:
         "  benchbase datasets info caltech256 --data-root ~/data --option train_per_class=30",
     )
     info.add_argument("name")
-    info.add_argument("--data-root", type=Path, default=None)
+    add_data_root(info)
     _option_arg(info)
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> None:
         "--option train_per_class=3 --ignore-counts",
     )
     check.add_argument("name")
-    check.add_argument("--data-root", type=Path, default=None)
+    add_data_root(check)
     _option_arg(check)
     check.add_argument(
         "--ignore-counts",
@@ -74,9 +75,16 @@ def add_parser(sub: Any) -> None:
         "Write a miniature copy of a dataset in its official layout (synthetic images whose "
         "class is visible), for tests and trying a suite end to end.",
         "  benchbase datasets fake mit67 --out /tmp/fake\n"
-        "  benchbase datasets fake caltech101 --out /tmp/fake --placement extracted",
+        "  benchbase datasets fake caltech101 --out /tmp/fake --placement extracted\n"
+        "  benchbase datasets fake --suite razavian --out /tmp/fake   # every dataset it needs",
     )
-    fake.add_argument("name")
+    fake.add_argument("name", nargs="?", help="the dataset (or --suite)")
+    fake.add_argument(
+        "--suite",
+        default=None,
+        help="write the fake of every dataset the suite reads, and print the run command "
+        "with the options the fakes need",
+    )
     fake.add_argument("--out", type=Path, required=True, help="data root to write")
     fake.add_argument("--placement", default="", help="one of the dataset's placements")
     fake.set_defaults(handler=run_fake)
@@ -89,8 +97,8 @@ def add_parser(sub: Any) -> None:
         "  benchbase datasets download caltech256 --data-root ~/data\n"
         "  benchbase datasets download mit67 --data-root ~/data --mirror http://mirror.lan/mit67",
     )
-    download.add_argument("name")
-    download.add_argument("--data-root", type=Path, required=True)
+    download.add_argument("name", nargs="+", help="one or more dataset names")
+    add_data_root(download, required=True)
     download.add_argument(
         "--mirror", default=None, help="base URL to fetch <mirror>/<archive filename> from"
     )
@@ -242,30 +250,85 @@ def run_check(args: argparse.Namespace) -> int:
 # --- fake, download -------------------------------------------------------------------
 
 
+def fake_text(fake: Any) -> str:
+    """The fake's own docstring (through ``functools.partial``), on one line."""
+    import functools
+
+    while isinstance(fake, functools.partial):
+        fake = fake.func
+    return " ".join((getattr(fake, "__doc__", None) or "").split())
+
+
 def run_fake(args: argparse.Namespace) -> int:
     from benchbase.testing import make_fake_dataset
 
+    if (args.name is None) == (args.suite is None):
+        raise BenchbaseError(
+            "datasets fake: name one dataset or pass --suite NAME, e.g. `benchbase datasets "
+            "fake mit67 --out /tmp/fake` or `benchbase datasets fake --suite razavian --out /tmp/fake`"
+        )
+    if args.suite is not None:
+        return fake_suite(args.suite, args.out)
     ds = host().datasets.get(args.name)
     root = make_fake_dataset(args.name, args.out, args.placement)
     placement = args.placement or ds.placements[0]
     print(f"wrote a miniature {ds.name} ({placement} placement) under {root}")
-    if ds.fake is not None and ds.fake.__doc__:
-        print("  " + " ".join(ds.fake.__doc__.split()))
-    print(f"try: benchbase datasets info {ds.name} --data-root {root}")
+    if fake_text(ds.fake):
+        print("  " + fake_text(ds.fake))
+    options = " ".join(f"--option {k}={_toml(v)}" for k, v in ds.fake_options.items())
+    print(f"try: benchbase datasets info {ds.name} --data-root {root} {options}".rstrip())
+    return 0
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+
+def fake_suite(ref: str, out: Path) -> int:
+    """Every fake the suite's datasets need under ``out``; prints the run command with the
+    ``--option`` overrides those fakes need (shipped datasets are left alone)."""
+    from benchbase.run.suites import load_suite
+    from benchbase.testing import make_fake_dataset
+
+    h = host()
+    suite = load_suite(h, ref)
+    flags = []
+    for name in suite.datasets:
+        ds = h.datasets.get(name)
+        if not ds.needs_data_root:
+            print(f"{name}: ships its data, no fake needed")
+            continue
+        if ds.fake is None:
+            raise BenchbaseError(
+                f"dataset {name!r} offers no fake layout; suite {suite.name!r} needs it"
+            )
+        make_fake_dataset(name, out)
+        print(f"{name}: wrote a miniature copy under {out}")
+        flags += [f"--option {name}.{k}={_toml(v)}" for k, v in ds.fake_options.items()]
+    command = f"benchbase run --suite {ref} --data-root {out} " + " ".join(flags)
+    print(f"try: {command.rstrip()} --dry-run")
     return 0
 
 
 def run_download(args: argparse.Namespace) -> int:
+    """Each named dataset in turn; exit 1 when any needs files fetched by hand."""
+    if args.card is not None and len(args.name) > 1:
+        raise BenchbaseError("--card describes one dataset: name one dataset with it")
+    for name in args.name:  # unknown names fail before anything is fetched
+        if args.card is None:
+            host().datasets.get(name)
+    return max(download_one(args, name) for name in name)
+
+
+def download_one(args: argparse.Namespace, name: str) -> int:
     from benchbase.api.tomlfile import read_toml
     from benchbase.data.download import download_dataset
 
     card = None
     if args.card is not None:
         card = read_toml(args.card, "dataset card")
-    else:
-        host().datasets.get(args.name)  # an unknown name fails with did-you-mean
     manual = download_dataset(
-        args.name,
+        name,
         args.data_root,
         card=card,
         mirror=args.mirror,
@@ -280,7 +343,7 @@ def run_download(args: argparse.Namespace) -> int:
         )
         return 1
     print(
-        f"{args.name}: downloaded and extracted under {args.data_root}; verify with: "
-        f"benchbase datasets check {args.name} --data-root {args.data_root}"
+        f"{name}: downloaded and extracted under {args.data_root}; verify with: "
+        f"benchbase datasets check {name} --data-root {args.data_root}"
     )
     return 0

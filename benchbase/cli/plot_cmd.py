@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
         "  benchbase plot tsne --out runs/ --dataset digits --backbone timm/tf_efficientnet_lite0 "
         "--layer pool --to tsne.png\n\n"
         "layers: metric vs layer, one line per backbone × strategy (error bars: std over splits).\n"
-        "transfer: metric vs n layers copied, frozen (AnB) vs fine-tuned (AnB+).\n"
+        "transfer: Yosinski et al.'s Figure 2, metric vs n layers copied: AnB, AnB+, BnB,\n"
+        "  BnB+ (dots: splits, lines: their mean), baseB as a horizontal line.\n"
         "tsne: the cached features of a dataset at one layer (from `benchbase run`), coloured\n"
         "by class; datasets that read files need --data-root to list their images.",
     )
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             why = "no backbone × strategy was run on two or more layers"
         else:
             fig = plots.transfer_figure(methods)
-            why = "no transfer-n rows (layer values n=<int> or n=<int>+)"
+            why = "no transfer-n rows (layers A<n>B, A<n>B+, B<n>B, B<n>B+, baseB)"
         if fig is None:
             raise BenchbaseError(f"nothing to plot in {args.out}: {why}")
     print(plots.save_png(fig, to))
@@ -84,10 +85,14 @@ def tsne(args: argparse.Namespace) -> Any:
     dataset = h.datasets.get(args.dataset)
     spec = resolve(h, args.backbone)
     layer = args.layer or spec.backbone.default_layer
-    options = dataset.resolve_options(_stored_options(args.out, args.dataset))
+    from benchbase.run import halves
+
+    stored, halved = halves.take_options(_stored_options(args.out, args.dataset))
+    stored.pop("halves", None)  # the summary halves.apply adds
+    options = dataset.resolve_options(stored)
     if dataset.needs_data_root and args.data_root is None:
         raise BenchbaseError(f"dataset {args.dataset!r} reads files: pass --data-root DIR")
-    data = dataset.load(args.data_root or Path("."), options)
+    data = halves.apply(args.dataset, dataset.load(args.data_root or Path("."), options), halved)
     features, samples = cached_features.find(
         args.out / "features", data, spec.backbone.name, spec.weights_id, layer
     )

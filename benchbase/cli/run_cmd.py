@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import positive_int, subparser
+from benchbase.cli.common import add_data_root, device_arg, positive_int, subparser
 from benchbase.extract import compiling
 from benchbase.plugin.manager import host
-from benchbase.run import executors
+from benchbase.run import executors, overrides
 from benchbase.run.runner import Runner, RunSummary
 from benchbase.run.suites import load_suite
 from benchbase.settings import positive_int_env
@@ -37,9 +38,11 @@ def add_parser(sub: Any) -> None:
         "and prints the summary; docs/SCALING.md).",
     )
     p.add_argument("--suite", required=True, help="registered suite name or a .toml file")
-    p.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets")
+    add_data_root(p)
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder (default: runs/)")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument(
+        "--device", type=device_arg, default="auto", help="auto (GPU when present), cpu or cuda[:N]"
+    )
     p.add_argument("--batch-size", type=positive_int, default=None, help="extraction batch size")
     p.add_argument(
         "--compile",
@@ -64,6 +67,22 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="leave undecodable images out (recorded in each result's provenance) instead "
         "of failing before extraction",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="DATASET.KEY=VALUE",
+        help="override a dataset's protocol option (TOML value, repeatable), e.g. "
+        "--option caltech101.train_per_class=15",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override any suite key (TOML value, repeatable), e.g. --set "
+        "params.linear-svm.C=[0.1,1] --set input_size=96 --set labels.pool=Pool",
     )
     p.add_argument(
         "--dry-run",
@@ -94,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile
     h = host()
-    suite = load_suite(h, args.suite)
+    sets = overrides.as_sets(args.option, args.set)
+    suite = overrides.apply(load_suite(h, args.suite), sets)
+    if sets:  # worker processes and torchrun ranks rebuild the suite: they apply them too
+        os.environ[overrides.ENV] = json.dumps(sets)
+    else:
+        os.environ.pop(overrides.ENV, None)
     runner = Runner(
         h,
         suite,

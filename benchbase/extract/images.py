@@ -24,15 +24,40 @@ _INTERPOLATION = {
 }
 
 
+#: Largest full resize (bytes of RGBA, as PIL stores RGB) done before the centre crop; past it
+#: only the source region the crop keeps is resampled, so memory follows the output, not
+#: the input (a 277-byte 1×100000 PNG would otherwise make a ~3 GB image). Below it the
+#: pixels are exactly the full resize's (box resampling may differ by 1 in a few pixels).
+FULL_RESIZE_BYTES = 32 << 20
+
+
+def _scaled_size(w: int, h: int, size: int) -> tuple[int, int]:
+    short, long = (w, h) if w <= h else (h, w)
+    new_long = int(size * long / short)
+    return (size, new_long) if w <= h else (new_long, size)
+
+
 def resize_shorter(img: Image.Image, size: int, mode: Image.Resampling) -> Image.Image:
     """Resize so that the shorter side is ``size``, keeping the aspect ratio."""
-    w, h = img.size
-    short, long = (w, h) if w <= h else (h, w)
-    if short == size:
+    if min(img.size) == size:
         return img
-    new_long = int(size * long / short)
-    new_w, new_h = (size, new_long) if w <= h else (new_long, size)
-    return img.resize((new_w, new_h), mode)
+    return img.resize(_scaled_size(*img.size, size), mode)
+
+
+def resize_and_crop(
+    img: Image.Image, scaled: int, size: int, mode: Image.Resampling
+) -> Image.Image:
+    """:func:`center_crop` of :func:`resize_shorter`, resampling only the cropped region of
+    the source when the full resize would exceed :data:`FULL_RESIZE_BYTES`."""
+    w, h = img.size
+    new_w, new_h = _scaled_size(w, h, scaled)
+    if min(w, h) == scaled or new_w * new_h * 4 <= FULL_RESIZE_BYTES or min(new_w, new_h) < size:
+        return center_crop(resize_shorter(img, scaled, mode), size)
+    top = int(round((new_h - size) / 2.0))
+    left = int(round((new_w - size) / 2.0))
+    sx, sy = w / new_w, h / new_h
+    box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    return img.resize((size, size), mode, box=box)
 
 
 def center_crop(img: Image.Image, size: int) -> Image.Image:
@@ -84,7 +109,7 @@ def resize_crop(
         elif resize == "squash-crop":
             img = center_crop(img.resize((scaled, scaled), mode), size)
         else:
-            img = center_crop(resize_shorter(img, scaled, mode), size)
+            img = resize_and_crop(img, scaled, size, mode)
         return (
             torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
         )

@@ -16,7 +16,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key
 from benchbase.leaderboard.model import METRIC_NAMES
-from benchbase.leaderboard.tables import TRANSFER_LAYER, transfer_mode, transfer_n
+from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -93,41 +93,59 @@ def layers_figure(
     return fig
 
 
+#: The colours of Yosinski et al.'s Figure 2: blues for the selffer B curves, reds for A
+CURVE_STYLE = {
+    "baseB": {"color": "0.25", "linestyle": ":"},
+    "BnB": {"color": "#1f3b99", "linestyle": "-"},
+    "BnB+": {"color": "#7fa7e6", "linestyle": "--"},
+    "AnB": {"color": "#b2182b", "linestyle": "-"},
+    "AnB+": {"color": "#f4a6a6", "linestyle": "--"},
+}
+
+
 def transfer_figure(methods: list[Method]) -> Figure | None:
-    """Metric vs n (layers copied), frozen vs fine-tuned (Yosinski et al. 2014 figure 2)."""
+    """Yosinski et al. 2014 Figure 2: accuracy vs n (layers copied), one line per curve
+    (AnB, AnB+, BnB, BnB+) and backbone through the mean over splits, each split's value as
+    a dot, baseB as a horizontal line. One panel per dataset."""
     rows = [m for m in methods if TRANSFER_LAYER.match(m.layer)]
     if not rows:
         return None
     datasets = _datasets(rows)
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    order = {c: i for i, c in enumerate(CURVES)}
     for ax, dataset in zip(axes[0], datasets, strict=True):
         lines: dict[tuple[str, str], list[Method]] = {}
         for m in rows:
-            if m.dataset == dataset:
-                lines.setdefault((m.backbone, transfer_mode(m)), []).append(m)
-        for (backbone, mode), ms in sorted(lines.items()):
-            ms.sort(key=transfer_n)
-            n = [transfer_n(m) for m in ms]
-            means, stds = zip(
-                *(stats.mean_std([v * 100 for v in m.series()]) for m in ms), strict=True
-            )
-            style = "--" if mode.startswith("frozen") else "-"
-            ax.errorbar(
-                n,
-                means,
-                yerr=[s or 0.0 for s in stds],
-                marker="o",
-                linestyle=style,
-                capsize=3,
-                label=f"{backbone} · {mode}",
-            )
+            p = point(m.layer)
+            if m.dataset == dataset and p is not None:
+                lines.setdefault((m.backbone, p.curve), []).append(m)
+        several = len({b for b, _ in lines}) > 1
+        for (backbone, curve), ms in sorted(
+            lines.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])
+        ):
+            style = CURVE_STYLE[curve]
+            label = curve_title(curve) + (f" · {backbone}" if several else "")
+            if curve == "baseB":
+                mean = stats.mean_std([v * 100 for v in ms[0].series()])[0]
+                ax.axhline(mean, linewidth=1.2, label=label, **style)
+                continue
+            ms.sort(key=lambda m: point(m.layer).n)
+            n = [point(m.layer).n for m in ms]
+            series = [[v * 100 for v in m.series()] for m in ms]
+            for x, values in zip(n, series, strict=True):
+                ax.plot(
+                    [x] * len(values), values, "o", markersize=3, alpha=0.5, color=style["color"]
+                )
+            means = [stats.mean_std(v)[0] for v in series]
+            ax.plot(n, means, marker="o", linewidth=1.6, label=label, **style)
+        metric = rows[0].metric
         ax.set_title(dataset)
-        ax.set_xlabel("n: layers copied from the pretrained network")
-        ax.set_ylabel("accuracy (%)")
+        ax.set_xlabel("layer n at which the network is chopped and retrained")
+        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Transferability: frozen (AnB) vs fine-tuned (AnB+)", fontsize=10)
+    fig.suptitle("Transferability (Yosinski et al. 2014, Figure 2)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -15,7 +15,6 @@ One builder per table kind, each returning a :class:`~benchbase.leaderboard.mode
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +36,9 @@ from benchbase.leaderboard.model import (
     published_cell,
 )
 from benchbase.leaderboard.references import RefRow
+from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
 
 KINDS = ("voc", "accuracy", "layers", "grid", "summary", "transfer")
-#: transfer-n layer labels: ``n=<n>`` frozen (AnB), ``n=<n>+`` fine-tuned (AnB+)
-TRANSFER_LAYER = re.compile(r"^n=(\d+)(\+?)$")
 Predictions = Callable[[str, str], tuple[np.ndarray, np.ndarray]]
 
 
@@ -543,31 +541,29 @@ def _mean_rank(table: Table) -> None:
 
 
 def transfer_mode(m: Method) -> str:
-    """``frozen (AnB)`` or ``fine-tuned (AnB+)``, from the layer label's ``+`` suffix."""
-    match = TRANSFER_LAYER.match(m.layer)
-    if match and match.group(2):
-        return "fine-tuned (AnB+)"
-    mode = m.params.get("mode")
-    if mode in ("finetune", "fine-tuned"):
-        return "fine-tuned (AnB+)"
-    return "frozen (AnB)"
+    """The Yosinski et al. curve of a transfer-n row: baseB, BnB, BnB+, AnB or AnB+."""
+    p = point(m.layer)
+    return p.curve if p else "AnB"
 
 
 def transfer_n(m: Method) -> int:
-    match = TRANSFER_LAYER.match(m.layer)
-    return int(match.group(1)) if match else -1
+    p = point(m.layer)
+    return p.n if p else -1
 
 
 def transfer_table(ctx: Context, dataset: str) -> Table | None:
-    """Yosinski et al.: accuracy when the first n layers are copied, frozen vs fine-tuned."""
+    """Yosinski et al.: accuracy when the first n layers are copied (rows n), one column per
+    curve (baseB, BnB, BnB+, AnB, AnB+) and backbone, as the points of their Figure 2."""
     ours = ctx.ours(dataset, transfer=True)
     if not ours:
         return None
-    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, transfer_mode(m)))
+    order = {c: i for i, c in enumerate(CURVES)}
+    ordered = sorted(ours, key=lambda m: (m.backbone, m.weights, order[transfer_mode(m)]))
     groups = rows_by(ordered, lambda m: (*config(m), transfer_mode(m)), lambda m: m.layer)
     names = ctx.names
     heads = distinct(
-        [g[0] for g in groups], lambda m, tag: [transfer_mode(m), names.backbone(m, tag)]
+        [g[0] for g in groups],
+        lambda m, tag: [curve_title(transfer_mode(m)), names.backbone(m, tag)],
     )
     columns: list[str] = []
     rows: dict[int, Row] = {}
@@ -586,8 +582,9 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     table.first_header = "layers copied"
     table.rows = [rows[n] for n in sorted(rows)]
     table.caption = [
-        "Yosinski et al. 2014 protocol: copy layers 1..n, re-initialise the rest, train with "
-        "the copied layers frozen or fine-tuned."
+        "Yosinski et al. 2014 protocol: copy layers 1..n of base A (AnB: transfer) or of "
+        "base B (BnB: the selffer control), re-initialise the rest, train on B with the "
+        "copied layers frozen or fine-tuned (+); baseB is trained on B from scratch."
     ] + protocol_caption(ours, ctx)
     return table
 

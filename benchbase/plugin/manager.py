@@ -23,6 +23,7 @@ from typing import Any
 import pluggy
 
 from benchbase import hookspecs
+from benchbase.api.command import Command
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.registry import Registry
@@ -37,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.datasets.caltech",
     "benchbase_plugins.datasets.cub",
     "benchbase_plugins.datasets.sun397",
+    "benchbase_plugins.datasets.imagenet",
     "benchbase_plugins.backbones.timm_backbones",
     "benchbase_plugins.backbones.torchvision_backbones",
     "benchbase_plugins.strategies.linear",
@@ -51,11 +53,15 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.suites.papers",
 )
 
+#: Parts of benchbase itself written as plugins (the built-in commands): never blocked.
+CORE_PLUGINS: tuple[str, ...] = ("benchbase.cli.builtin",)
+
 _REGISTRATION_HOOKS = {
     "register_datasets": "datasets",
     "register_backbones": "backbones",
     "register_strategies": "strategies",
     "register_suites": "suites",
+    "register_commands": "commands",
 }
 
 
@@ -83,14 +89,19 @@ class Host:
         self.backbones: Registry[Backbone] = Registry("backbone", Backbone)
         self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
+        self.commands: Registry[Command] = Registry("command", Command)
         self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
-        for registry in (self.datasets, self.backbones, self.strategies, self.suites):
+        for registry in (
+            self.datasets, self.backbones, self.strategies, self.suites, self.commands
+        ):
             registry.unknown_hint = self._failures_hint
 
         blocked = {b.strip() for b in os.environ.get("BENCHBASE_BLOCK_PLUGINS", "").split(",")}
         blocked.discard("")
+        for modname in CORE_PLUGINS:
+            self._add(modname, lambda m=modname: importlib.import_module(m), "benchbase")
         for modname in BUILTIN_PLUGINS:
             if modname.rsplit(".", 1)[-1] in blocked or modname in blocked:
                 continue

@@ -147,6 +147,7 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
 
     from benchbase.extract.backbones import resolve
     from benchbase.plugin.manager import host
+    from benchbase.run import overrides
     from benchbase.run.executors import extract_features
     from benchbase.run.runner import Runner, RunSummary
     from benchbase.run.store import Store
@@ -161,7 +162,7 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
     h = host()
     runner = Runner(
         h,
-        load_suite(h, config.suite),
+        overrides.from_env(load_suite(h, config.suite)),
         Path(config.out),
         Path(config.data_root) if config.data_root else None,
         config.device,

@@ -55,11 +55,12 @@ def run_worker(config: WorkerConfig) -> dict[str, Any]:
     """One worker: a plain runner on the shared output folder. Returns its summary."""
     os.environ.update(config.env)
     from benchbase.plugin.manager import host
+    from benchbase.run import overrides
     from benchbase.run.runner import Runner
     from benchbase.run.suites import load_suite
 
     h = host()
-    suite = load_suite(h, config.suite)
+    suite = overrides.from_env(load_suite(h, config.suite))
     runner = Runner(
         h,
         suite,

@@ -384,6 +384,8 @@ class Runner:
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
                     resize=cell.resize,
+                    source=data.source.splits[split.name] if data.source else None,
+                    source_classes=list(data.source.classes) if data.source else [],
                 )
                 for layer in layers
             }

@@ -127,10 +127,9 @@ def check_out_dir(out: Path, db_name: str = "results.sqlite") -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        # the failing path is --out or one of its parents: naming --out says enough
         raise BenchbaseError(
-            f"cannot create --out {out}: {exc.strerror or exc}"
-            + (f" ({exc.filename})" if exc.filename else "")
-            + "; pass a folder you can write"
+            f"cannot create --out {out}: {exc.strerror or exc}; pass a folder you can write"
         ) from None
     db = out / db_name
     if not writable(out) or (db.exists() and not os.access(db, os.W_OK)):

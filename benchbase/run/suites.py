@@ -11,6 +11,7 @@ from benchbase.api.tomlfile import read_toml
 from benchbase.api.types import Cell, Dataset, DatasetData, Suite
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.run import halves
 
 if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
@@ -216,14 +217,15 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
     check_data_root(data_root)
     grid = Grid(suite)
     for ds in datasets:
-        options = ds.resolve_options(suite.options.get(ds.name))
+        own, halves_options = halves.take_options(suite.options.get(ds.name))
+        options = ds.resolve_options(own)
         if ds.needs_data_root and data_root is None:
             grid.missing[ds.name] = "no --data-root given"
             if not allow_missing:
                 raise BenchbaseError(f"dataset {ds.name!r} reads files: pass --data-root DIR")
             continue
         try:
-            loaded = load_dataset(ds, data_root, options)
+            loaded = halves.apply(ds.name, load_dataset(ds, data_root, options), halves_options)
         except DataLayoutError as exc:
             if not allow_missing:
                 raise

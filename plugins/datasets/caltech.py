@@ -190,7 +190,9 @@ def random_splits(
         raise BenchbaseError(
             f"{name}: train_per_class={train_per_class} needs at least {train_per_class + 1} "
             f"images per class (one left for testing); these classes have fewer: {listed}. "
-            "Lower train_per_class, e.g. --option train_per_class=N"
+            f"Lower train_per_class: [options.{name}] train_per_class = N in the suite, or "
+            f"`benchbase run ... --option {name}.train_per_class=N` (`datasets info/check`: "
+            "--option train_per_class=N)"
         )
     splits = []
     for seed in range(n_splits):
@@ -302,6 +304,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
                 "background": True,
             },
             fake=fake_101,
+            fake_options={"train_per_class": 3, "test_per_class": 5},
             placements=list(_placements_101(Path("."))),
         )
     )
@@ -321,6 +324,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
                 "clutter": True,
             },
             fake=fake_256,
+            fake_options={"train_per_class": 3},
             placements=list(_placements_256(Path("."))),
         )
     )

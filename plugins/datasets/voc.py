@@ -186,7 +186,7 @@ def _fake_labels(n_images: int, n_classes: int, offset: int) -> list[list[int]]:
 
 
 def fake_voc(year: str, root: Path, placement: str) -> None:
-    """A miniature VOC``year`` in the official layout: all 20 classes, ~100 64×48 images,
+    """A miniature Pascal VOC (this year's layout and lists): all 20 classes, ~100 64×48 images,
     per-class lists with right-aligned labels, some CRLF files and some ``0`` labels."""
     from benchbase.testing import multilabel_image, save_image
 

@@ -599,7 +599,7 @@ def train_and_refit(
     build: Callable[[], tuple[torch.nn.Module, dict[str, float | None]]],
     data: TrainData,
     task: ImageTask,
-) -> tuple[TrainResult, dict[str, Any]]:
+) -> tuple[TrainResult, dict[str, Any], torch.nn.Module]:
     """Choose the number of epochs on the validation split; then, with ``refit`` (the
     default), build the network afresh and train it on the whole training set for that many
     epochs (as ``adaptation`` and the linear probes refit), and score the test set with it.
@@ -607,20 +607,25 @@ def train_and_refit(
     ``build()`` returns a freshly initialised (seeded) model with its new head and the
     per-parameter learning rates. ``refit=false`` scores the test set with the best epoch of
     the run that held the validation images out (the behaviour before strategy version 3 of
-    ``finetune`` / 4 of ``transfer-n``). Returns the result (its history holds both runs, the
-    refit's rows marked ``"refit": true``) and what to add to ``chosen``.
+    ``finetune`` / 6 of ``transfer-n``). Returns the result (its history holds both runs,
+    the refit's rows marked ``"refit": true``), what to add to ``chosen`` and the trained
+    network that scored the test set.
     """
     model, lrs = build()
     result = train_network(model, lrs, data, task)
     if not task.params.get("refit", False) or not len(data.val_x):
-        return result, {"refit": False}
+        return result, {"refit": False}, model
     del model
     full = full_training_set(task, data)
     model, lrs = build()
     final = train_network(model, lrs, full, task, epochs=result.best_epoch)
     history = result.history + [{**row, "refit": True} for row in final.history]
     extra = {"refit": True, "refit_images": len(full.train_x)}
-    return TrainResult(final.test_scores, result.best_epoch, result.best_val, history), extra
+    return (
+        TrainResult(final.test_scores, result.best_epoch, result.best_val, history),
+        extra,
+        model,
+    )
 
 
 # --- the strategy ---------------------------------------------------------------------
@@ -643,7 +648,7 @@ def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
             blocks[:] = [len(blocks_by_depth(model, head))]
             return model, layerwise_lrs(model, head, task.params)
 
-        result, refit = train_and_refit(build, data, task)
+        result, refit, _ = train_and_refit(build, data, task)
         chosen = chosen_from(result, task, blocks=blocks[0], train=task.params["train"], **refit)
         outcomes.append(Outcome(task.layer, result.test_scores, chosen, result.history))
     return outcomes

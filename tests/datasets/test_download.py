@@ -322,16 +322,16 @@ def test_a_complete_part_file_answered_416_is_kept(server: Server, tmp_path: Pat
 
 
 def _tar_with(path: Path, members: list[tuple[str, str]]) -> None:
-    """Members as (name, "dir" | "file" | "link:TARGET")."""
+    """Members as (name, "dir" | "link:TARGET" | "hard:TARGET" | file content)."""
     with tarfile.open(path, "w") as tf:
         for name, kind in members:
             info = tarfile.TarInfo(name)
             if kind == "dir":
                 info.type = tarfile.DIRTYPE
                 tf.addfile(info)
-            elif kind.startswith("link:"):
-                info.type = tarfile.SYMTYPE
-                info.linkname = kind.removeprefix("link:")
+            elif kind.startswith(("link:", "hard:")):
+                info.type = tarfile.SYMTYPE if kind.startswith("link:") else tarfile.LNKTYPE
+                info.linkname = kind[5:]
                 tf.addfile(info)
             else:
                 info.size = len(kind)
@@ -354,6 +354,12 @@ CHAINS = {
         ("a/l3", "link:l2/.."),
         ("a/l3/evil.txt", "pwned"),
     ],
+    "hard-link-through-a-link": [
+        ("sub", "dir"),
+        ("sub/up", "link:.."),
+        ("h", "hard:sub/up/../etc/passwd"),
+    ],
+    "link-loop": [("a", "link:b"), ("b", "link:a"), ("a/evil.txt", "pwned")],
     "file-through-a-link-member": [
         ("sub", "dir"),
         ("sub/up", "link:.."),

@@ -68,9 +68,13 @@ def accuracy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 weights=weights,
                 seed=s,
             )
-        # transfer-n with mode="both": one cell, rows n=<n> (AnB) and n=<n>+ (AnB+)
-        curve = {f"n={n}": 2.0 - 0.25 * n for n in (0, 1, 3, 5)}
-        curve.update({f"n={n}+": 2.0 + 0.1 * n for n in (0, 1, 3, 5)})
+        # transfer-n with mode="both" and the selffer rows: one cell, rows A<n>B (AnB),
+        # A<n>B+ (AnB+), B<n>B, B<n>B+ and baseB
+        curve = {f"A{n}B": 2.0 - 0.25 * n for n in (1, 3, 5)}
+        curve.update({f"A{n}B+": 2.0 + 0.1 * n for n in (1, 3, 5)})
+        curve.update({f"B{n}B": 1.9 - 0.2 * n for n in (1, 3, 5)})
+        curve.update({f"B{n}B+": 2.0 + 0.05 * n for n in (1, 3, 5)})
+        curve["baseB"] = 2.0
         write_cell(
             store,
             suite="mixed",
@@ -83,7 +87,7 @@ def accuracy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             labels=labels,
             classes=classes,
             metric="mean_per_class_accuracy",
-            params={"n": [0, 1, 3, 5], "mode": "both", "epochs": 3},
+            params={"n": [1, 3, 5], "mode": "both", "selffer": True, "epochs": 3},
             options={"train_per_class": 30, "background": True},
             seed=100 + s,
         )

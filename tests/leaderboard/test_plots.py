@@ -33,6 +33,29 @@ def test_plot_transfer(accuracy_store: Path, tmp_path: Path) -> None:
     assert_real_png(to)
 
 
+def test_transfer_figure_draws_the_four_curves_and_baseb_as_a_line(accuracy_store: Path) -> None:
+    from benchbase.leaderboard import collect, plots
+
+    fig = plots.transfer_figure(collect.read(accuracy_store, None, "caltech101"))
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    curves = [k for k in lines if not k.startswith("_")]
+    assert sorted(c.split(" ")[0] for c in curves) == ["AnB", "AnB+", "BnB", "BnB+", "baseB"]
+    base = lines["baseB (trained on B)"]
+    assert len(set(base.get_ydata())) == 1  # a horizontal line, not a point at n=0
+    anb = lines["AnB (transfer, frozen)"]
+    assert list(anb.get_xdata()) == [1, 3, 5]
+    # the curve goes through the mean over the three splits of each n
+    assert anb.get_ydata()[0] > anb.get_ydata()[-1]
+
+
+def test_transfer_rows_of_older_stores_read_as_anb() -> None:
+    from benchbase.leaderboard.transfer import point
+
+    assert point("n=3") == ("AnB", 3) and point("n=3+") == ("AnB+", 3)
+    assert point("B2B+") == ("BnB+", 2) and point("baseB") == ("baseB", 0)
+    assert point("fc7") is None and point("A1C") is None
+
+
 def test_plot_explains_when_nothing_to_plot(voc_store: Path, tmp_path: Path, capsys) -> None:
     to = tmp_path / "t.png"
     assert main(["plot", "transfer", "--out", str(voc_store), "--to", str(to)]) == 2

@@ -181,12 +181,20 @@ def test_summary_table(acc_ctx: tables.Context) -> None:
 def test_transfer_table(acc_ctx: tables.Context) -> None:
     table = tables.transfer_table(acc_ctx, "caltech101")
     assert table is not None
+    # rows n (baseB at n=0), one column per curve of Yosinski et al.'s Figure 2
     assert [r.method for r in table.rows] == ["n=0", "n=1", "n=3", "n=5"]
     assert table.columns == [
-        "fine-tuned (AnB+) · AlexNet (pretrained)",
-        "frozen (AnB) · AlexNet (pretrained)",
+        f"{c} · AlexNet (pretrained)"
+        for c in (
+            "baseB (trained on B)",
+            "BnB (selffer, frozen)",
+            "BnB+ (selffer, fine-tuned)",
+            "AnB (transfer, frozen)",
+            "AnB+ (transfer, fine-tuned)",
+        )
     ]
-    assert all(len(r.cells) == 2 for r in table.rows)
+    assert list(table.rows[0].cells) == ["baseB (trained on B) · AlexNet (pretrained)"]
+    assert all(len(r.cells) == 4 for r in table.rows[1:])
     check_all_formats(table)
 
 

@@ -41,6 +41,8 @@ batch_size = 9
 min_scale = 0.7
 [params.transfer-n]
 n = [1]
+mode = "frozen"
+selffer = false
 epochs = 2
 lr = 0.02
 batch_size = 13

@@ -15,7 +15,8 @@ PAPERS = {
     "oquab": {"voc2007", "voc2012"},
     "finetune": {"caltech101", "mit67", "cub200", "voc2007"},
     "zeiler-fergus": {"caltech101", "caltech256"},
-    "yosinski": {"caltech101", "mit67"},
+    "yosinski": {"caltech256"},
+    "yosinski-imagenet": {"imagenet"},
 }
 
 

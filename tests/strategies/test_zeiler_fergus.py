@@ -49,17 +49,15 @@ def test_one_row_per_paper_layer_with_spatial_dims(zf_run):
     assert softmax == {"pool5", "fc7"}
 
 
-def test_suite_labels_name_the_paper_rows():
-    """The suite's labels turn (classifier, layer) into the paper's row names."""
-    suite = host().suites.get("zeiler-fergus")
-    labels = suite.labels
-    svm = [
-        f"{labels['layer-probe']} ({labels[layer]})"
-        for layer in suite.params["layer-probe"]["layers"]
-        if layer in labels
-    ]
-    assert svm == [f"SVM ({i})" for i in range(1, 8)]
-    assert [f"{labels['logreg']} ({labels[layer]})" for layer in suite.layers[ALEXNET]] == [
-        "Softmax (5)",
-        "Softmax (7)",
-    ]
+def test_tables_show_the_papers_row_names(zf_run, capsys):
+    """The leaderboard of the run, with the suite's labels: the paper's Table 7 rows."""
+    from benchbase.cli import main
+
+    out, _, _ = zf_run
+    capsys.readouterr()
+    suite_file = out.parent / "suite.toml"
+    assert main(["leaderboard", "--out", str(out), "--suite", str(suite_file)]) == 0
+    page = capsys.readouterr().out
+    for name in [f"SVM ({i})" for i in range(1, 8)] + ["Softmax (5)", "Softmax (7)"]:
+        assert f"| {name} · AlexNet (random)" in page, name  # our row, beside the paper's
+    assert "SVM (conv1)" not in page and "SVM (conv5)" not in page

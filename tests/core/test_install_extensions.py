@@ -1,0 +1,123 @@
+"""A plugin package outside the repo, installed with pip, extends benchbase past the four
+registration hooks: a CLI command (``register_commands``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from benchbase import Command, hookimpl
+from benchbase.api.contract import PluginContractError
+from benchbase.errors import BenchbaseError
+from benchbase.plugin.manager import Host
+
+PACKAGE = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "acme-benchbase-extras"
+        version = "0.1"
+
+        [project.entry-points.benchbase]
+        acme_extras = "acme_extras"
+
+        [tool.setuptools]
+        py-modules = ["acme_extras"]
+    """,
+    "acme_extras.py": """
+        from benchbase import BenchbaseError, Command, hookimpl
+
+        def hello(args):
+            if args.who == "nobody":
+                raise BenchbaseError("nobody to greet: pass a name")
+            print(f"hello {args.who} from acme")
+            return 0
+
+        def add_parser(sub):
+            p = sub.add_parser("acme-hello", help="Greet someone (an installed plugin's command).")
+            p.add_argument("who")
+            p.set_defaults(handler=hello)
+
+        @hookimpl
+        def register_commands(register):
+            register(Command(name="acme-hello", add_parser=add_parser))
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("extras")
+    pkg = root / "pkg"
+    pkg.mkdir()
+    for name, text in PACKAGE.items():
+        (pkg / name).write_text(textwrap.dedent(text))
+    site = root / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--target", str(site), str(pkg)],
+        check=True,
+        timeout=300,
+    )
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchbase", *args], env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+
+
+def test_an_installed_plugin_adds_a_command(installed):
+    done = _cli(installed, "acme-hello", "world")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello world from acme"
+    assert "acme-hello" in _cli(installed, "--help").stdout
+    failed = _cli(installed, "acme-hello", "nobody")
+    assert failed.returncode == 2
+    assert "benchbase: error: nobody to greet: pass a name" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    hooks = _cli(installed, "plugins").stdout
+    assert any("acme_extras" in line and "register_commands" in line for line in hooks.splitlines())
+
+
+class _Clash:
+    __name__ = "clash_plugin"
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        register(Command(name="run", add_parser=lambda sub: None))
+
+
+def test_a_command_name_taken_by_a_builtin_is_an_error_naming_both():
+    with pytest.raises(BenchbaseError, match=r"command 'run' is registered twice.*benchbase\.cli\.builtin.*clash_plugin"):
+        Host(extra_plugins=(_Clash(),), entry_points=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Run Me", "add_parser": print}, "one lower-case word"),
+        ({"name": "ok", "add_parser": "not callable"}, "add_parser must be a callable"),
+    ],
+)
+def test_a_bad_command_is_refused_where_it_is_made(kwargs, message):
+    with pytest.raises(PluginContractError, match=message):
+        Command(**kwargs)
+
+
+def test_builtin_commands_are_registered_through_the_hook():
+    host = Host(entry_points=False)
+    assert host.commands.origin("run") == "benchbase.cli.builtin"
+    assert {"list", "run", "results", "leaderboard", "datasets"} <= set(host.commands.names())
+    assert Path(sys.modules["benchbase.cli.builtin"].__file__).name == "builtin.py"
