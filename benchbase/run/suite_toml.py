@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.run import halves
 from benchbase.run.suites import suite_data
 
 if TYPE_CHECKING:
@@ -65,9 +66,10 @@ def complete_data(host: Host, suite: Suite) -> dict[str, Any]:
     data["params"] = {
         s: host.strategies.get(s).resolve_params(suite.params.get(s)) for s in suite.strategies
     }
-    data["options"] = {
-        d: host.datasets.get(d).resolve_options(suite.options.get(d)) for d in suite.datasets
-    }
+    data["options"] = {}
+    for d in suite.datasets:
+        own, halves_options = halves.take_options(suite.options.get(d))
+        data["options"][d] = {**host.datasets.get(d).resolve_options(own), **halves_options}
     return data
 
 
