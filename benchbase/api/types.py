@@ -39,6 +39,29 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 @dataclass(frozen=True)
+class ObjectBox:
+    """One annotated object of an image (a detection-style ground-truth box).
+
+    ``name`` is the object's class as the dataset's ``classes`` spell it. ``x0, y0, x1, y1``
+    are pixel edges in the image as the dataset's ``open_image`` returns it: 0-based,
+    ``x1``/``y1`` exclusive, so the box covers ``(x1 - x0) * (y1 - y0)`` pixels (a VOC
+    ``<bndbox>``, 1-based and inclusive, is ``x0 = xmin - 1``, ``x1 = xmax``).
+    ``difficult`` marks objects the benchmark ignores (VOC's ``<difficult>1``).
+    """
+
+    name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    difficult: bool = False
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+@dataclass(frozen=True)
 class Sample:
     """One image and its label.
 
@@ -46,11 +69,15 @@ class Sample:
     ``label`` is a class index (multiclass) or a tuple with one entry per class of
     1 (present), -1 (absent) or 0 (difficult: ignored) for multilabel datasets.
     ``box`` is an optional (x, y, w, h) crop in pixels applied when the image is opened.
+    ``boxes`` are the image's annotated objects (:class:`ObjectBox`), for strategies that
+    train on object locations (``adaptation-patches``); ``None`` when the dataset has none.
+    They do not enter the image's cache identity (``key``).
     """
 
     source: str | Path
     label: int | tuple[int, ...]
     box: tuple[float, float, float, float] | None = None
+    boxes: tuple[ObjectBox, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         label = self.label

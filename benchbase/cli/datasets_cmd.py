@@ -116,8 +116,11 @@ def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[A
     ds = host().datasets.get(name)
     if ds.needs_data_root and data_root is None:
         raise BenchbaseError(f"dataset {name!r} reads files: pass --data-root DIR")
-    resolved = ds.resolve_options(options)
-    return ds, call_load(ds, data_root, resolved), resolved
+    from benchbase.run import halves
+
+    own, halved = halves.take_options(options)  # class halves: what a run's cells see
+    resolved = ds.resolve_options(own)
+    return ds, halves.apply(name, call_load(ds, data_root, resolved), halved), resolved
 
 
 def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def tap_dims(backbone: Backbone) -> dict[str, int]:
     path = _cache_file(backbone)
     try:
         return {k: int(v) for k, v in json.loads(path.read_text()).items()}
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):  # missing, garbled, wrong type
         pass
     full = backbone.input_size
     flat = any(backbone.tap_pooling(t) == "flatten" for t in backbone.taps())

@@ -8,7 +8,6 @@ dataset: ``DatasetData.images``) and match that hash.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,15 @@ import numpy as np
 
 from benchbase.api.types import DatasetData, Sample, stable_hash
 from benchbase.errors import BenchbaseError
+from benchbase.extract.cache import read_sidecar
 
 
 def sidecars(cache_root: Path) -> list[dict[str, Any]]:
     metas = []
     for path in sorted(Path(cache_root).glob("*/*.json")):
         try:
-            meta = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            meta = read_sidecar(path, {"identity": dict})
+        except (OSError, ValueError):  # garbled, or valid JSON of the wrong type
             continue
         meta["_npy"] = str(path.with_suffix(".npy"))
         metas.append(meta)

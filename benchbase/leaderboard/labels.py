@@ -158,18 +158,19 @@ def suite_labels(names: Iterable[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _value_text(v: Any) -> str:
+def value_text(v: Any) -> str:
+    """A parameter value as a table prints it: ``0.1``, ``{0.1, 1, 10}``."""
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_value_text(x) for x in v) + "}"
+        return "{" + ", ".join(value_text(x) for x in v) + "}"
     return str(v)
 
 
 def _details(m: Method) -> list[str]:
     """The fields besides backbone/layer/strategy that make a configuration."""
-    out = [f"{k}={_value_text(v)}" for k, v in sorted(m.params.items())]
-    out += [f"{k}={_value_text(v)}" for k, v in sorted(m.options.items())]
+    out = [f"{k}={value_text(v)}" for k, v in sorted(m.params.items())]
+    out += [f"{k}={value_text(v)}" for k, v in sorted(m.options.items())]
     if m.input_size:
         out.append(f"{m.input_size} px")
     return [*out, f"suite {m.suite}"]

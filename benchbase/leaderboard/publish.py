@@ -18,8 +18,9 @@ PAPER_SUITES = {
     "(Table 1), MIT-67 (Table 2), CUB-200 (Table 3); CNN-SVM and CNNaug-SVM.",
     "decaf": "Donahue et al. 2014, DeCAF: Caltech-101 layer × classifier grid, CUB-200, "
     "SUN-397 (DeCAF5/6/7 with logistic regression and SVM).",
-    "oquab": "Oquab et al. 2014: two adaptation layers on frozen features; VOC 2012 "
-    "(test server) and VOC 2007.",
+    "oquab": "Oquab et al. 2014: two adaptation layers trained on box-labelled multi-scale "
+    "patches of frozen features (PRE-1000C) or the whole network from scratch (NO "
+    "PRETRAIN); VOC 2012 (test server) and VOC 2007.",
     "zeiler-fergus": "Zeiler & Fergus 2014: Caltech-101/256 with 15–60 training images per "
     "class (Tables 4–5), VOC 2012 (Table 6), and a classifier on each layer (Table 7).",
     "yosinski": "Yosinski et al. 2014: copy the first n layers, re-initialise the rest, train "

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from benchbase.leaderboard import stats
+from benchbase.leaderboard import shapes, stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
-from benchbase.leaderboard.labels import Labels, distinct, weights_source
+from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
     METRIC_NAMES,
@@ -83,18 +83,8 @@ def is_voc(dataset: str, ctx: Context) -> bool:
 
 
 def is_layer_ref(ref: RefRow) -> bool:
-    """Published rows that belong in a layer table, not a method table."""
-    return any(c.startswith("decaf") for c in ref.values) or (
-        ref.paper.startswith("Zeiler & Fergus") and ref.table == "Table 7"
-    )
-
-
-def _value_text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_value_text(x) for x in v) + "}"
-    return str(v)
+    """Published rows that belong in a layer table (grid or layers), not a method table."""
+    return shapes.shape(ref) != "method"
 
 
 def hyperparameter_note(m: Method) -> str:
@@ -109,12 +99,12 @@ def hyperparameter_note(m: Method) -> str:
         per = [(s, m.chosen.get(s, {}).get(key)) for s in m.splits]
         values = {json.dumps(v, sort_keys=True) for _, v in per}
         if len(values) == 1:
-            parts.append(f"{key}={_value_text(per[0][1])}")
+            parts.append(f"{key}={value_text(per[0][1])}")
         else:
-            parts.append(f"{key}=" + ", ".join(f"{_value_text(v)} ({s})" for s, v in per))
+            parts.append(f"{key}=" + ", ".join(f"{value_text(v)} ({s})" for s, v in per))
     chosen = "chosen on a validation split of the training set: " + "; ".join(parts)
     grid = ", ".join(
-        f"{k} ∈ {_value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={_value_text(v)}"
+        f"{k} ∈ {value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={value_text(v)}"
         for k, v in sorted(m.params.items())
     )
     text = f"{m.strategy}: " + (chosen if parts else "no hyper-parameter chosen")
@@ -220,7 +210,7 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         for s in m.splits:
             info = m.info.get(s, {})
             for k, v in sorted(info.get("options", {}).items()):
-                text = _value_text(v)
+                text = value_text(v)
                 if text not in options.setdefault(k, []):
                     options[k].append(text)
             if s not in splits:
@@ -408,7 +398,7 @@ def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list
 
 def layer_table(ctx: Context) -> Table | None:
     """Zeiler & Fergus Table 7: one row per classifier (layer), one column per dataset."""
-    refs = [r for r in ctx.refs if r.paper.startswith("Zeiler & Fergus") and r.table == "Table 7"]
+    refs = [r for r in ctx.refs if shapes.shape(r) == "layers"]
     ours = _sort_ours(_multi_layer(ctx.ours()), ctx)
     if not refs and not ours:
         return None
@@ -447,9 +437,7 @@ def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
     """DeCAF's grid: classifiers × layers on one dataset."""
-    refs = [
-        r for r in ctx.refs if r.dataset == dataset and any(c.startswith("decaf") for c in r.values)
-    ]
+    refs = [r for r in ctx.refs if r.dataset == dataset and shapes.shape(r) == "grid"]
     ours = _sort_ours(_multi_layer(ctx.ours(dataset)), ctx)
     if not refs and not ours:
         return None

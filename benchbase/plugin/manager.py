@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "benchbase_plugins.strategies.dropout",
     "benchbase_plugins.strategies.probe",
     "benchbase_plugins.strategies.adaptation",
+    "benchbase_plugins.strategies.adaptation_patches",
     "benchbase_plugins.strategies.finetune",
     "benchbase_plugins.strategies.transfer",
     "benchbase_plugins.strategies.augment",

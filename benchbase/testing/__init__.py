@@ -48,6 +48,15 @@ def synthetic_image(
     return img
 
 
+def multilabel_bands(labels: list[int], size: tuple[int, int] = (64, 48)) -> list[tuple[int, ...]]:
+    """Where :func:`multilabel_image` draws each present class: ``(class, x0, y0, x1, y1)``
+    pixel edges (0-based, end exclusive), one vertical band per class whose label is not -1."""
+    w, h = size
+    present = [c for c, v in enumerate(labels) if v != -1]
+    band = w // max(len(present), 1)
+    return [(c, k * band, h // 4, (k + 1) * band, 3 * h // 4 + 1) for k, c in enumerate(present)]
+
+
 def multilabel_image(
     labels: list[int], n_classes: int, seed: int, size: tuple[int, int] = (64, 48)
 ) -> Image.Image:
@@ -56,12 +65,8 @@ def multilabel_image(
     w, h = size
     img = Image.fromarray(rng.integers(90, 160, size=(h, w, 3), dtype=np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
-    present = [c for c, v in enumerate(labels) if v != -1]
-    for k, c in enumerate(present):
-        band = w // max(len(present), 1)
-        draw.rectangle(
-            (k * band, h // 4, (k + 1) * band - 1, 3 * h // 4), fill=class_color(c, n_classes)
-        )
+    for c, x0, y0, x1, y1 in multilabel_bands(labels, size):
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=class_color(c, n_classes))
     return img
 
 

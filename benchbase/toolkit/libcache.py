@@ -36,9 +36,11 @@ class LibraryFacts:
     def get(self, name: str) -> dict[str, Any]:
         if self._known is None:
             try:
-                self._known = json.loads(self.path.read_text())
+                known = json.loads(self.path.read_text())
             except (OSError, ValueError):
-                self._known = {}
+                known = {}
+            # valid JSON of another type is as damaged as garbled bytes: start afresh
+            self._known = known if isinstance(known, dict) else {}
         if name not in self._known:
             self._known[name] = self.compute(name)
             try:

@@ -4,7 +4,8 @@ Reads the official devkit layout: ``ImageSets/Main/<split>.txt`` lists the image
 split, ``ImageSets/Main/<class>_<split>.txt`` gives each id a label per class (1 present,
 -1 absent, 0 only difficult objects) and ``JPEGImages/<id>.jpg`` holds the images. The class
 order (every paper's column order) and the train/test split names come from the dataset
-cards ``voc2007.toml`` / ``voc2012.toml``.
+cards ``voc2007.toml`` / ``voc2012.toml``. Each sample carries its objects' boxes
+(``Sample.boxes``) from ``Annotations/<id>.xml`` (see :mod:`.voc_annotations`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from benchbase_cards import load_card
 from benchbase_plugins.datasets._layout import layout_fix
+from benchbase_plugins.datasets.voc_annotations import read_boxes
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
 from benchbase.errors import DataLayoutError
@@ -127,7 +129,9 @@ def read_split(voc_dir: Path, split: str, classes: list[str], year: str) -> list
                     "are mixed)."
                 )
             label.append(table[image_id])
-        samples.append(Sample(str(voc_dir / "JPEGImages" / f"{image_id}.jpg"), tuple(label)))
+        boxes = read_boxes(voc_dir / "Annotations" / f"{image_id}.xml", classes, year)
+        jpeg = str(voc_dir / "JPEGImages" / f"{image_id}.jpg")
+        samples.append(Sample(jpeg, tuple(label), boxes=boxes))
     missing = [s.source for s in samples if not Path(s.source).is_file()]
     if missing:
         listed = "\n  ".join(str(m) for m in missing[:MAX_LISTED])
@@ -160,14 +164,78 @@ def load_voc(year: str, root: Path, options: Mapping[str, Any]) -> DatasetData:
 _ANNOTATION = """<annotation>
 \t<folder>VOC{year}</folder>
 \t<filename>{image_id}.jpg</filename>
-\t<size><width>{w}</width><height>{h}</height><depth>3</depth></size>
+\t<source>
+\t\t<database>The VOC{year} Database</database>
+\t\t<annotation>PASCAL VOC{year}</annotation>
+\t</source>
+\t<size>
+\t\t<width>{w}</width>
+\t\t<height>{h}</height>
+\t\t<depth>3</depth>
+\t</size>
+\t<segmented>0</segmented>
 {objects}</annotation>
 """
-_OBJECT = (
-    "\t<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
-    "<difficult>{difficult}</difficult><bndbox><xmin>1</xmin><ymin>1</ymin>"
-    "<xmax>{w}</xmax><ymax>{h}</ymax></bndbox></object>\n"
-)
+_OBJECT = """\t<object>
+\t\t<name>{name}</name>
+\t\t<pose>Unspecified</pose>
+\t\t<truncated>{truncated}</truncated>
+\t\t<difficult>{difficult}</difficult>
+\t\t<bndbox>
+\t\t\t<xmin>{xmin}</xmin>
+\t\t\t<ymin>{ymin}</ymin>
+\t\t\t<xmax>{xmax}</xmax>
+\t\t\t<ymax>{ymax}</ymax>
+\t\t</bndbox>
+{parts}\t</object>
+"""
+#: VOC person objects carry part boxes (head, hand, foot) that a box reader skips.
+_PART = """\t\t<part>
+\t\t\t<name>head</name>
+\t\t\t<bndbox>
+\t\t\t\t<xmin>{xmin}</xmin>
+\t\t\t\t<ymin>{ymin}</ymin>
+\t\t\t\t<xmax>{xmax}</xmax>
+\t\t\t\t<ymax>{ymax}</ymax>
+\t\t\t</bndbox>
+\t\t</part>
+"""
+FAKE_SIZE = (64, 48)
+
+
+def fake_objects(row: list[int], seed: int) -> list[tuple[int, int, int, int, int, bool]]:
+    """The objects a fake image shows: ``(class, x0, y0, x1, y1, difficult)`` pixel edges.
+    One band per present class (:func:`benchbase.testing.multilabel_bands`; difficult
+    when its label is 0) plus a second, small instance of the main class in the top strip."""
+    from benchbase.testing import multilabel_bands
+
+    objects = [
+        (c, x0, y0, x1, y1, row[c] == 0) for c, x0, y0, x1, y1 in multilabel_bands(row, FAKE_SIZE)
+    ]
+    main = row.index(1)
+    left = (seed * 7) % (FAKE_SIZE[0] - 14)
+    objects.append((main, left, 2, left + 14, 10, False))
+    return objects
+
+
+def fake_annotation(year: str, image_id: str, classes: list[str], objects: list) -> str:
+    """Devkit-style XML for one fake image (1-based inclusive ``<bndbox>`` coordinates)."""
+    text = []
+    for c, x0, y0, x1, y1, difficult in objects:
+        coords = {"xmin": x0 + 1, "ymin": y0 + 1, "xmax": x1, "ymax": y1}
+        parts = _PART.format(**coords) if classes[c] == "person" else ""
+        truncated = int(x0 == 0 or x1 == FAKE_SIZE[0])
+        text.append(
+            _OBJECT.format(
+                name=classes[c],
+                truncated=truncated,
+                difficult=int(difficult),
+                parts=parts,
+                **coords,
+            )
+        )
+    w, h = FAKE_SIZE
+    return _ANNOTATION.format(year=year, image_id=image_id, w=w, h=h, objects="".join(text))
 
 
 def _fake_labels(n_images: int, n_classes: int, offset: int) -> list[list[int]]:
@@ -187,8 +255,12 @@ def _fake_labels(n_images: int, n_classes: int, offset: int) -> list[list[int]]:
 
 def fake_voc(year: str, root: Path, placement: str) -> None:
     """A miniature Pascal VOC (this year's layout and lists): all 20 classes, ~100 64×48 images,
-    per-class lists with right-aligned labels, some CRLF files and some ``0`` labels."""
-    from benchbase.testing import multilabel_image, save_image
+    per-class lists with right-aligned labels, some CRLF files and some ``0`` labels, and
+    devkit-style ``Annotations/<id>.xml`` with two or three objects per image (boxes where
+    the image shows them; see :func:`fake_objects`)."""
+    from PIL import ImageDraw
+
+    from benchbase.testing import class_color, multilabel_image, save_image
 
     protocol = _card(year)["protocol"]
     classes = list(protocol["classes"])
@@ -213,15 +285,15 @@ def fake_voc(year: str, root: Path, placement: str) -> None:
         labels.update(zip(ids[split], rows, strict=True))
     ids["trainval"] = ids["train"] + ids["val"]
 
+    (voc_dir / "Annotations").mkdir(exist_ok=True)
     for k, (img_id, row) in enumerate(labels.items()):
-        save_image(multilabel_image(row, n, seed=k), voc_dir / "JPEGImages" / f"{img_id}.jpg")
-        objects = "".join(
-            _OBJECT.format(name=classes[c], difficult=int(v == 0), w=63, h=47)
-            for c, v in enumerate(row)
-            if v != -1
-        )
-        xml = _ANNOTATION.format(year=year, image_id=img_id, w=64, h=48, objects=objects)
-        (voc_dir / "Annotations").mkdir(exist_ok=True)
+        img = multilabel_image(row, n, seed=k, size=FAKE_SIZE)
+        objects = fake_objects(row, k)
+        draw = ImageDraw.Draw(img)
+        for c, x0, y0, x1, y1, _ in objects[-1:]:  # the bands are drawn already
+            draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=class_color(c, n))
+        save_image(img, voc_dir / "JPEGImages" / f"{img_id}.jpg")
+        xml = fake_annotation(year, img_id, classes, objects)
         (voc_dir / "Annotations" / f"{img_id}.xml").write_text(xml)
 
     for s, (split, split_ids) in enumerate(ids.items()):

@@ -13,8 +13,9 @@ The frozen backbone means the features come from the shared cache (a feature str
 the same head trained on whole-image (centre view) features, each test image scored by the
 sum over square patches (``scales`` × a grid overlapping by ``overlap``) of the patch's
 class probabilities (softmax, or per-class sigmoid for multilabel); patch features are
-cached like ``linear-svm-aug``'s views. Missing relative to the paper: *training* on
-multi-scale patches whose labels come from ground-truth boxes.
+cached like ``linear-svm-aug``'s views. The paper's own method, *training* on
+multi-scale patches labelled from ground-truth boxes and aggregating every patch of the
+image at test time, is ``adaptation-patches`` (:mod:`.adaptation_patches`).
 """
 
 from __future__ import annotations

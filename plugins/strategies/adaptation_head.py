@@ -70,7 +70,12 @@ class AdaptationHead(ClassifierMixin, BaseEstimator):
             return torch.as_tensor(y, dtype=torch.float32)
         return torch.as_tensor(np.searchsorted(self.classes_, y), dtype=torch.long)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> AdaptationHead:
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, val_idx: np.ndarray | None = None
+    ) -> AdaptationHead:
+        """Train on ``x``, ``y``. With early stopping, ``val_idx`` (rows of ``x``) is the
+        validation set when given (e.g. every patch of held-out images, so overlapping
+        patches of one image never fall on both sides), else a seeded stratified split."""
         import torch
         from torch import nn
 
@@ -79,9 +84,13 @@ class AdaptationHead(ClassifierMixin, BaseEstimator):
         self.multilabel_ = y.ndim == 2
         self.classes_ = np.arange(y.shape[1]) if self.multilabel_ else np.unique(y)
         device = pick_device(self.device)
-        fit_idx, val_idx = np.arange(len(x)), np.array([], dtype=int)
-        if self.early_stopping:
-            fit_idx, val_idx = train_val_indices(y, self.validation_fraction, self.seed)
+        fit_idx, val_idx_ = np.arange(len(x)), np.array([], dtype=int)
+        if self.early_stopping and val_idx is not None:
+            val_idx_ = np.asarray(val_idx, dtype=int)
+            fit_idx = np.setdiff1d(fit_idx, val_idx_)
+        elif self.early_stopping:
+            fit_idx, val_idx_ = train_val_indices(y, self.validation_fraction, self.seed)
+        val_idx = val_idx_
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net_ = nn.Sequential(

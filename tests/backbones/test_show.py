@@ -61,3 +61,11 @@ def test_dims_are_measured_once_then_read_from_the_cache(monkeypatch):
 def test_unknown_backbone_is_a_clean_error(capsys):
     assert main(["backbones", "show", "timm/no_such_net_xyz"]) != 0
     assert "no_such_net_xyz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['{"pool": [512]}', '["pool"]', '{"pool": "wide"}'])
+def test_a_dims_cache_of_the_wrong_type_is_measured_again(content):
+    bb = host().backbones.get("timm/resnet18")
+    first = tapdims.tap_dims(bb)
+    tapdims._cache_file(bb).write_text(content)
+    assert tapdims.tap_dims(bb) == first

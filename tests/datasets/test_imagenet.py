@@ -69,3 +69,17 @@ def test_missing_layout_says_where_to_put_it(tmp_path):
     (tmp_path / "imagenet" / "val" / "x.JPEG").write_bytes(b"")
     with pytest.raises(DataLayoutError, match="LOC_val_solution.csv"):
         _load(tmp_path)
+
+
+def test_info_shows_the_half_a_run_evaluates_on(tmp_path, capsys):
+    main(["datasets", "fake", "imagenet", "--out", str(tmp_path)])
+    capsys.readouterr()
+    argv = ["datasets", "info", "imagenet", "--data-root", str(tmp_path), "--json"]
+    assert main([*argv, "--option", 'halves="natman"']) == 0
+    natman = json.loads(capsys.readouterr().out)
+    synsets = imagenet.synsets()
+    assert [synsets.index(c) for c in natman["classes"]] == [398, 500, 999]  # B: man-made
+    assert natman["splits"][0]["test"] == 9
+    assert main([*argv, "--option", "halves_seed=1"]) == 0
+    seeded = json.loads(capsys.readouterr().out)
+    assert len(seeded["classes"]) == 3 and seeded["options"]["halves_seed"] == 1

@@ -131,3 +131,24 @@ def test_an_image_check_cache_of_the_wrong_type_only_costs_a_re_check(tmp_path, 
     assert find_bad_images([Sample(str(image), 0)], cache_file=cache) == []
     saved = json.loads(cache.read_text())  # rewritten as path → "size:mtime"
     assert isinstance(saved, dict) and isinstance(saved[str(image)], str)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "null", '"x"', "7"])
+def test_other_json_caches_of_the_wrong_type_are_ignored(tmp_path, monkeypatch, content):
+    from benchbase.leaderboard.cached_features import sidecars
+    from benchbase.toolkit.libcache import LibraryFacts
+
+    monkeypatch.setenv("BENCHBASE_CACHE", str(tmp_path / "user"))
+    facts = LibraryFacts("numpy", lambda name: {"name": name})
+    facts.path.parent.mkdir(parents=True)
+    facts.path.write_text(content)
+    assert facts.get("x") == {"name": "x"}  # recomputed, and the file rewritten as a table
+    assert json.loads(facts.path.read_text()) == {"x": {"name": "x"}}
+
+    cache = FeatureCache(tmp_path / "features")
+    key = _commit(cache, IDENTITY, np.ones((2, 2), np.float32))
+    good = [m["key"] for m in sidecars(tmp_path / "features")]
+    bad = cache._paths(cache.key({**IDENTITY, "layer": "other"}))[1]
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(content)
+    assert [m["key"] for m in sidecars(tmp_path / "features")] == good == [key]

@@ -47,3 +47,14 @@ def cells_info(out: Path) -> list[dict]:
 def metric_rows(rows: list[dict], metric: str = "mean_per_class_accuracy") -> dict:
     """(strategy, layer) → value of ``metric``."""
     return {(r["strategy"], r["layer"]): r["value"] for r in rows if r["metric"] == metric}
+
+
+def toml_value(value: object) -> str:
+    """``value`` written as a TOML value (bools, strings, lists, numbers)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)

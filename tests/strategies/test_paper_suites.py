@@ -4,6 +4,7 @@ lists the missing datasets and the cells each split of them will get)."""
 from __future__ import annotations
 
 import pytest
+from strategy_helpers import toml_value as _toml
 
 from benchbase.cli import main
 from benchbase.plugin.manager import host
@@ -89,6 +90,7 @@ QUICK_PARAMS = {
     "transfer-n": {"n": [0, 2], "epochs": 2, "batch_size": 16, "min_scale": 0.7},
     "adaptation-tiles": {"hidden": 64, "max_epochs": 20, "scales": [1.0, 0.9]},
     "adaptation": {"hidden": 64, "max_epochs": 20},
+    "adaptation-patches": {"scales": [1.0], "hidden": 32, "max_epochs": 5, "net_epochs": 1},
     "linear-svm-aug": {"views": ["full", "tl"], "C": [0.1, 1.0]},
 }
 
@@ -129,13 +131,3 @@ def test_image_paper_suites_run_on_fakes(name, tmp_path):
     rows, _ = run_suite(toml, tmp_path, ["--data-root", str(root)])
     done = {(r["dataset"], r["strategy"]) for r in rows}
     assert {(d, s) for d in suite.datasets for s in suite.strategies} <= done
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)

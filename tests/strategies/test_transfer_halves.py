@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from strategy_helpers import run_suite
+from strategy_helpers import toml_value as _toml
 
 from benchbase import DatasetData, Sample, Split
 from benchbase.errors import BenchbaseError
@@ -144,13 +145,3 @@ def test_yosinski_suite_runs_on_a_fake_caltech256(tmp_path):
     assert layers == {"baseB"} | {f"{b}{n}B{p}" for b in "AB" for n in (1, 2) for p in ("", "+")}
     (info,) = cells
     assert info["chosen"]["A1B"]["source"].startswith("half A (2 classes)")  # 4 classes, halved
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)
