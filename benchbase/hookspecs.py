@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from benchbase.api.command import Command
+    from benchbase.api.output_format import OutputFormat
     from benchbase.api.types import Backbone, Cell, Dataset, Result, Strategy, Suite
 
 hookspec = pluggy.HookspecMarker("benchbase")
@@ -66,6 +67,17 @@ def register_commands(register: Callable[[Command], None]) -> None:
         per command; ``add_parser(subparsers)`` adds the sub-parser and sets
         ``handler=function(args) -> int`` with ``set_defaults``. A name another plugin (or a
         built-in command) already uses is an error naming both plugins.
+    :return: nothing (a returned value is an error: objects go through ``register``).
+    """
+
+
+@hookspec
+def register_formats(register: Callable[[OutputFormat], None]) -> None:
+    """Register leaderboard output formats (``benchbase leaderboard --format NAME``); the
+    built-in markdown, csv, latex and html are registered this way too.
+
+    :param register: call ``register(benchbase.OutputFormat(name=..., render=...))`` once per
+        format; ``render(tables, notes) -> str`` receives ``benchbase.toolkit.Table`` objects.
     :return: nothing (a returned value is an error: objects go through ``register``).
     """
 

@@ -368,6 +368,9 @@ class FeatureTask:
     layer: str
     seed: int
     params: dict[str, Any]
+    #: The run's device (``--device``), where a strategy may fit (e.g. the torch solver);
+    #: None when the caller does not say.
+    device: Any = None
 
 
 @dataclass

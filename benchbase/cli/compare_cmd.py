@@ -81,7 +81,8 @@ def resolve(rows: list[dict[str, Any]], ref: str, mean: bool) -> list[dict[str, 
         cells = [r for r in rows if _method(r) in methods]
     if len({_method(c) for c in cells}) > 1:
         raise BenchbaseError(f"{ref} mixes several methods: give one table row's ids")
-    by_split = {c["split"]: c for c in cells}
+    # a split computed twice (code or data changed in between): the newest cell, as tables show
+    by_split = {c["split"]: c for c in sorted(cells, key=lambda c: c["finished_at"])}
     return [by_split[s] for s in sorted(by_split, key=natural_key)]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbase.cli.common import subparser
-from benchbase.leaderboard import FORMATS, render
+from benchbase.leaderboard import formats, render
 
 
 def add_parser(sub: Any) -> None:
@@ -36,7 +36,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("runs"), help="results folder")
     p.add_argument("--suite", help="a suite name, or the suite file it was run from (its labels)")
     p.add_argument("--dataset")
-    p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument(
+        "--format",
+        choices=formats.names(),
+        default="markdown",
+        help="any registered output format (plugins add more through register_formats)",
+    )
     p.add_argument(
         "--to",
         type=Path,

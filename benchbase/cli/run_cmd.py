@@ -54,6 +54,15 @@ def add_parser(sub: Any) -> None:
         "BENCHBASE_COMPILE",
     )
     p.add_argument(
+        "--decode",
+        choices=("auto", "cpu", "gpu"),
+        default=None,
+        help="JPEG decoding for extraction: auto (default) decodes and resizes batches on the "
+        "GPU (nvJPEG) when running on CUDA and the dataset reads plain files, else PIL on the "
+        "CPU; gpu asks for it, cpu never. Non-baseline files fall back to PIL one by one. "
+        "Same as BENCHBASE_DECODE",
+    )
+    p.add_argument(
         "--weights",
         action="append",
         default=[],
@@ -112,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     set_weights(args.weights)
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile
+    if args.decode is not None:
+        os.environ["BENCHBASE_DECODE"] = args.decode
     h = host()
     sets = overrides.as_sets(args.option, args.set)
     suite = overrides.apply(load_suite(h, args.suite), sets)

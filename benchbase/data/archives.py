@@ -205,13 +205,17 @@ def zip_problems(zf: zipfile.ZipFile) -> list[str]:
     return links or _check(members)
 
 
+def _listed(items: list[str]) -> str:
+    """The first :data:`SHOWN` items, one per indented line, and how many more."""
+    more = f"\n  … and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return "\n  " + "\n  ".join(items[:SHOWN]) + more
+
+
 def _refuse(archive: Path, problems: list[str]) -> None:
     if problems:
-        listed = "\n  ".join(problems[:SHOWN])
-        more = f"\n  … and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
         raise UnsafeArchiveError(
             f"refusing to extract {archive}: {len(problems)} member(s) would write outside "
-            f"the target folder or are not plain files/folders:\n  {listed}{more}\n"
+            f"the target folder or are not plain files/folders:{_listed(problems)}\n"
             "Nothing was extracted. The archive is damaged or hostile: fetch it again from "
             "the official source."
         )
@@ -294,11 +298,10 @@ def safe_extract(archive: Path, target: Path) -> None:
             raise DownloadError(f"{archive} is neither a tar nor a zip archive")
         conflicts = merge_conflicts(staging, target)
         if conflicts:
-            listed = "\n  ".join(conflicts[:SHOWN])
             raise DownloadError(
-                f"cannot extract {archive} into {target}: it would replace what is there:\n"
-                f"  {listed}\nNothing was changed. Move those paths aside (or delete them "
-                "if they are not yours), then re-run."
+                f"cannot extract {archive} into {target}: it would replace what is there:"
+                f"{_listed(conflicts)}\nNothing was changed. Move those paths aside (or "
+                "delete them if they are not yours), then re-run."
             )
         _merge(staging, target)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:

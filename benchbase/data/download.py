@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
@@ -206,6 +207,12 @@ def fetch(
                 part.unlink(missing_ok=True)
                 raise
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise DownloadError(
+                        f"no space left under {dest.parent} after {out.tell():,} bytes of "
+                        f"{url} (another program filled the disk meanwhile?). The partial file "
+                        f"{part} is kept: free some space, then re-run to resume."
+                    ) from None
                 raise DownloadError(
                     f"download of {url} interrupted after {out.tell()} bytes ({exc}); re-run "
                     f"to resume from {part}"

@@ -23,7 +23,7 @@ from benchbase.errors import BenchbaseError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from benchbase.api.types import DatasetData, Sample
+    from benchbase.api.types import DatasetData, Sample, Split
 
 #: How many bad files an error message lists before summarising the rest.
 SHOWN = 20
@@ -147,9 +147,11 @@ def screen(
     skip_bad: bool = False,
     cache_file: Path | None = None,
 ) -> DatasetData:
-    """Check every image ``data``'s splits use. With bad images: raise listing them, or
-    (``skip_bad``) return ``data`` without them and with them recorded in ``skipped``."""
-    samples = [s for split in data.splits for s in (*split.train, *split.test)]
+    """Check every image ``data``'s splits use (half A's too, under class halves). With bad
+    images: raise listing them, or (``skip_bad``) return ``data`` without them and with them
+    recorded in ``skipped``."""
+    source = list(data.source.splits.values()) if data.source else []
+    samples = [s for split in (*data.splits, *source) for s in (*split.train, *split.test)]
     bad = find_bad_images(samples, open_image, cache_file=cache_file, progress=f"{name}: check")
     if not bad:
         return data
@@ -160,14 +162,18 @@ def screen(
             "leave them out (they are recorded in each result's provenance)."
         )
     drop = {b.source for b in bad}
-    splits = [
-        replace(
+
+    def kept(split: Split) -> Split:
+        return replace(
             split,
             train=[s for s in split.train if str(s.source) not in drop],
             test=[s for s in split.test if str(s.source) not in drop],
         )
-        for split in data.splits
-    ]
+
+    splits = [kept(split) for split in data.splits]
+    if data.source is not None:
+        halves = {k: kept(v) for k, v in data.source.splits.items()}
+        data = replace(data, source=replace(data.source, splits=halves))
     for split in splits:
         if not split.train or not split.test:
             raise BenchbaseError(

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,12 +14,11 @@ import torch
 from tqdm.auto import tqdm
 
 from benchbase.errors import BenchbaseError
-from benchbase.extract import compiling
+from benchbase.extract import compiling, jpegdecode, pipeline
 from benchbase.extract.device import (
     autocast,
     configure_cpu_threads,
     cpu_loader_workers,
-    default_batch_size,
     loader_workers,
 )
 from benchbase.extract.imagecache import ImageCache, cached_images
@@ -199,11 +199,15 @@ def extract(
     progress: str = "extract",
     image_cache: ImageCache | None = None,
     resize: str = "crop",
+    decoder: str = "pil",
 ) -> ExtractionStats:
     """Stream ``samples`` through ``model`` once, writing each tap's pooled rows to its writer.
 
     With ``image_cache``, the decoded uint8 images come from it when an earlier extraction
     with the same image list and resize settings stored them, and are stored otherwise.
+    ``decoder`` is "pil" or "nvjpeg" (:func:`benchbase.extract.jpegdecode.resolve_decoder`:
+    batched JPEG decoding and resizing on the device). Batches are loaded, copied and
+    drained around the forward pass by :mod:`benchbase.extract.pipeline`.
 
     ``resize`` is the whole-image geometry (:data:`benchbase.extract.images.RESIZE_MODES`).
     A tap name ending in ``@spp`` is spatial-pyramid pooled; other taps are pooled as the
@@ -219,13 +223,28 @@ def extract(
             f"its layers: {', '.join(all_taps)}"
         )
     size = input_size or backbone.input_size
+    if resize != "crop":  # the device decoder knows only shorter side + centre crop
+        decoder = "pil"
     transform = resize_crop(size, backbone.crop_pct, backbone.interpolation, resize)
     images = ImageList(samples, open_image, transform)
     keys = [s.key for s in samples]
     images, image_sink = cached_images(
-        image_cache, images, keys, size, backbone.crop_pct, backbone.interpolation, resize
+        image_cache,
+        images,
+        keys,
+        size,
+        backbone.crop_pct,
+        backbone.interpolation,
+        decoder,
+        resize=resize,
     )
-    batch_size = batch_size or default_batch_size(device)
+    decode_batch = None
+    if decoder == jpegdecode.DEVICE and isinstance(images, ImageList):
+        pil = images
+        decode_batch = jpegdecode.BatchDecoder(
+            size, backbone.crop_pct, backbone.interpolation, device, fallback=pil.__getitem__
+        )
+        images = jpegdecode.EncodedImages(samples, open_image, transform)
     on_gpu = device.type == "cuda"
     workers = loader_workers()
     if not on_gpu:
@@ -244,29 +263,49 @@ def extract(
             f"backbone {backbone.name!r}, {exc}. Fix the backbone's layers mapping: each value "
             "is a module path of the built model, as in dict(model.named_modules())"
         ) from None
+    batch_size = batch_size or pipeline.choose_batch_size(
+        device, lambda: pipeline.per_image_bytes(partial(_run, extractor, device), size, device)
+    )
     compiled = compiling.forward_for(model, batch_size, len(images), device)
     if compiled is not None:
         extractor.forward = compiled
     chunker = _Chunker()
-    loader = torch.utils.data.DataLoader(
+    source = pipeline.batches(
         images,
-        batch_size=batch_size,
-        num_workers=workers,
-        pin_memory=on_gpu,
-        persistent_workers=False,
+        batch_size,
+        workers,
+        pin_memory=on_gpu and decode_batch is None,
+        collate=jpegdecode.keep_list if decode_batch is not None else None,
     )
+
+    def cached(stream: Any) -> Any:
+        """Batches also written to the image cache (the host copy, before any device copy)."""
+        for start, batch in stream:
+            image_sink.write(start, batch)
+            yield start, batch
+
+    if decode_batch is not None:
+        source = cached((start, decode_batch(items, start)) for start, items in source)
+    else:
+        source = pipeline.prefetched(cached(source), pipeline.DeviceCopier(device))
+
+    def write(start: int, pieces: dict[str, np.ndarray]) -> None:
+        for tap in taps:
+            writers[tap].write(start, pieces[tap], len(images))
+
+    drain = pipeline.Drain(device, write)
     start_time = time.perf_counter()
-    row = 0
     try:
         with tqdm(total=len(images), desc=progress, unit="img", leave=False) as bar:
-            for batch in loader:
-                image_sink.write(row, batch)
-                for chunk in chunker.run(batch, lambda b: _forward(extractor, b, backbone, device)):
-                    pieces, n = chunk
-                    for tap in taps:
-                        writers[tap].write(row, pieces[tap], len(images))
+            for start, batch in source:
+                row = start
+                for pieces, n in chunker.run(
+                    batch, lambda b: _forward(extractor, b, backbone, device)
+                ):
+                    drain.put(row, pieces)
                     row += n
                     bar.update(n)
+            drain.flush()
         image_sink.commit()
     finally:
         image_sink.abort()
@@ -274,14 +313,18 @@ def extract(
     return ExtractionStats(len(images), time.perf_counter() - start_time, batch_size)
 
 
+def _run(extractor: TapExtractor, device: torch.device, x: torch.Tensor) -> Any:
+    with torch.inference_mode(), autocast(device):
+        return extractor(x)
+
+
 def _forward(
     extractor: TapExtractor, batch: torch.Tensor, backbone: Backbone, device: torch.device
-) -> dict[str, np.ndarray]:
+) -> dict[str, torch.Tensor]:
+    """Pooled taps of a uint8 batch, still on the device (:class:`pipeline.Drain` moves them)."""
     x = batch.to(device, non_blocking=True)
     x = normalize(x, backbone.mean, backbone.std).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), autocast(device):
-        out = extractor(x)
-    return {k: v.float().cpu().numpy() for k, v in out.items()}
+    return _run(extractor, device, x)
 
 
 class _Chunker:

@@ -134,7 +134,7 @@ class ImageCacheWriter:
         self._rows = 0
 
     def write(self, start: int, batch: torch.Tensor) -> None:
-        rows = batch.numpy() if hasattr(batch, "numpy") else np.asarray(batch)
+        rows = batch.cpu().numpy() if hasattr(batch, "numpy") else np.asarray(batch)
         if self._array is None:
             self.tmp.parent.mkdir(parents=True, exist_ok=True)
             total = int(self.identity["n_images"])
@@ -186,13 +186,17 @@ def cached_images(
     size: int,
     crop_pct: float,
     interpolation: str,
+    backend: str = BACKEND,
     resize: str = "crop",
 ) -> tuple[Any, ImageCacheWriter | _NoSink]:
     """``images`` served from the cache when an entry exists (and a sink that does nothing),
-    else ``images`` itself and a writer for the batches that are decoded this time."""
+    else ``images`` itself and a writer for the batches that are decoded this time.
+    ``backend``: the decoder ("pil", or "nvjpeg" for :mod:`benchbase.extract.jpegdecode`)."""
     if cache is None:
         return images, _NoSink()
-    identity = ImageCache.identity(keys, size, crop_pct, interpolation, resize=resize)
+    identity = ImageCache.identity(
+        keys, size, crop_pct, interpolation, backend, resize=resize
+    )
     hit = cache.get(identity)
     if hit is not None:
         return hit, _NoSink()

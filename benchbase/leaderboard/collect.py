@@ -37,6 +37,8 @@ class Method:
     chosen: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: split → the cell's stored info (options, versions, host, sizes, finished_at)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: older cells of the same configuration and split (recomputed since): not shown
+    superseded: set[str] = field(default_factory=set)
 
     @property
     def splits(self) -> list[str]:
@@ -166,6 +168,18 @@ def group(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]]) -> list[
             m = methods[key] = Method(
                 r["suite"], r["dataset"], r["backbone"], weights, r["layer"], r["strategy"], params
             )
+        split, fp = r["split"], r["fingerprint"]
+        held = m.cells.get(split)
+        if held is not None and held != fp:
+            # the same configuration computed again after a change of code or data (another
+            # fingerprint): the newest cell stands for the split, its rows are never mixed
+            # with the older cell's
+            if str(info.get("finished_at", "")) < str(m.info[split].get("finished_at", "")):
+                m.superseded.add(fp)
+                continue
+            m.superseded.add(held)
+            for per_split in m.values.values():
+                per_split.pop(split, None)
         m.values.setdefault(r["metric"], {})[r["split"]] = float(r["value"])
         m.cells[r["split"]] = r["fingerprint"]
         m.chosen[r["split"]] = r.get("chosen") or {}

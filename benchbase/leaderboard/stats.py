@@ -1,7 +1,13 @@
 """Statistics for the tables: mean ± std over splits, bootstrap over test images.
 
-The bootstrap draws multinomial image weights (a resample with replacement is the same as
-integer weights summing to n) and evaluates the metric under every weight vector at once.
+A resample with replacement is drawn as ``n`` image indices; the metric is evaluated by
+counting (:func:`resampled_metric`): the accuracies count draws per class and correct draws
+per class (``np.bincount`` over resample × class), so nothing of size resamples × images ×
+classes is ever built, and the resamples are processed :data:`CHUNK` at a time, so memory
+stays flat in their number (SUN-397: 19,850 images × 397 classes). The dense formulation
+(:func:`bootstrap_weights` + :func:`weighted_metric`: multinomial weight vectors times a
+one-hot matrix) gives the same numbers on the same draws and stays as the reference
+(``tests/leaderboard/test_stats_counting.py``, ``benchmarks/bench_bootstrap.py``).
 Ranking is done once on the original scores, so weighted VOC AP equals the devkit AP of the
 resampled set exactly (duplicates of an image are adjacent in the ranking).
 """
@@ -15,6 +21,9 @@ import numpy as np
 
 SEED = 0
 
+#: Resamples drawn and evaluated at a time: 64 × 19,850 draws is 10 MB of indices.
+CHUNK = 64
+
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     """Mean and sample standard deviation (None with a single value)."""
@@ -23,9 +32,9 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
 
 
 def bootstrap_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, n) counts: how often each test image is drawn in each resample."""
-    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
-    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
+    """(resamples, n) counts: how often each test image is drawn in each resample (the
+    dense formulation; the tables use :func:`resampled_metric`)."""
+    return counts_of(rng.integers(0, n, size=(resamples, n)), n)
 
 
 def weighted_mean_per_class_accuracy(
@@ -93,6 +102,59 @@ def weighted_metric(
     return weighted_mean_per_class_accuracy(labels, scores, weights)
 
 
+def draws(n: int, resamples: int, rng: np.random.Generator, chunk: int = CHUNK):  # noqa: ANN201
+    """(≤ chunk, n) arrays of image indices, ``resamples`` rows in all: the same numbers
+    as one ``rng.integers(0, n, (resamples, n))`` call (numpy draws them in sequence)."""
+    for start in range(0, resamples, chunk):
+        yield rng.integers(0, n, size=(min(chunk, resamples - start), n))
+
+
+def counts_of(idx: np.ndarray, n: int) -> np.ndarray:
+    """(rows, n) draw counts of each image: the dense weights of these draws."""
+    rows = idx.shape[0]
+    flat = (idx + (np.arange(rows) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
+
+
+def resampled_metric(
+    metric: str, labels: np.ndarray, scores: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """``metric`` on each resample of ``idx`` (rows of image indices), by counting.
+
+    Equal to ``weighted_metric(metric, labels, scores, counts_of(idx, n))``: the same sums of
+    integer counts (exact in float64) divided the same way.
+    """
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    if metric in ("voc07_map", "voc_map"):  # per-class ranking: the weights of this chunk
+        return weighted_metric(metric, labels, scores, counts_of(idx, len(labels)))
+    labels = labels.ravel()
+    correct = scores.argmax(axis=1) == labels
+    if metric == "top1":
+        return correct[idx].sum(axis=1) / idx.shape[1]
+    n_classes = max(int(labels.max()) + 1, scores.shape[1])
+    rows = idx.shape[0]
+    key = (labels[idx] + (np.arange(rows) * n_classes)[:, None]).ravel()
+    totals = np.bincount(key, minlength=rows * n_classes).reshape(rows, n_classes).astype(float)
+    hits = np.bincount(key, weights=correct[idx].ravel(), minlength=rows * n_classes)
+    hits = hits.reshape(rows, n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmean(np.where(totals > 0, hits / totals, np.nan), axis=1)
+
+
+def bootstrap_distribution(
+    metric: str,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    resamples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(resamples,) values of ``metric`` on resampled test sets, chunk by chunk."""
+    parts = [
+        resampled_metric(metric, labels, scores, i) for i in draws(len(labels), resamples, rng)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 @dataclass
 class Interval:
     estimate: float
@@ -110,13 +172,12 @@ def bootstrap_ci(
     """Percentile CI of the mean over splits of ``metric``, resampling each split's test
     images independently. ``predictions`` holds one (scores, labels) per split."""
     rng = np.random.default_rng(seed)
-    draws = []
+    per_split = []
     estimates = []
     for scores, labels in predictions:
-        w = bootstrap_weights(len(labels), resamples, rng)
-        draws.append(weighted_metric(metric, labels, scores, w))
+        per_split.append(bootstrap_distribution(metric, labels, scores, resamples, rng))
         estimates.append(weighted_metric(metric, labels, scores, np.ones((1, len(labels))))[0])
-    dist = np.mean(draws, axis=0)
+    dist = np.mean(per_split, axis=0)
     alpha = (1 - level) / 2
     low, high = np.nanquantile(dist, [alpha, 1 - alpha])
     return Interval(float(np.mean(estimates)), float(low), float(high))
@@ -170,11 +231,14 @@ def paired_bootstrap_splits(
     for (sa, la), (sb, lb) in pairs:
         if la.shape != lb.shape or not np.array_equal(la, lb):
             raise ValueError("the two rows were not scored on the same test images (labels differ)")
-        w = bootstrap_weights(len(la), resamples, rng)
         ones = np.ones((1, len(la)))
         va.append(float(weighted_metric(metric, la, sa, ones)[0]))
         vb.append(float(weighted_metric(metric, lb, sb, ones)[0]))
-        diffs.append(weighted_metric(metric, la, sa, w) - weighted_metric(metric, lb, sb, w))
+        parts = [  # the same resampled test images for both rows
+            resampled_metric(metric, la, sa, idx) - resampled_metric(metric, lb, sb, idx)
+            for idx in draws(len(la), resamples, rng)
+        ]
+        diffs.append(np.concatenate(parts))
         n_images += len(la)
     diff = np.mean(diffs, axis=0)
     diff = diff[~np.isnan(diff)]

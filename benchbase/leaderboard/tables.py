@@ -87,8 +87,9 @@ def is_layer_ref(ref: RefRow) -> bool:
     return shapes.shape(ref) != "method"
 
 
-def hyperparameter_note(m: Method) -> str:
-    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+def chosen_text(m: Method) -> str:
+    """What the strategy chose on its validation split, per split where they differ
+    (``C=1 (seed0), 100 (seed1)``); empty when it chose nothing."""
     parts = []
     keys: list[str] = []
     for split in m.splits:
@@ -102,12 +103,24 @@ def hyperparameter_note(m: Method) -> str:
             parts.append(f"{key}={value_text(per[0][1])}")
         else:
             parts.append(f"{key}=" + ", ".join(f"{value_text(v)} ({s})" for s, v in per))
-    chosen = "chosen on a validation split of the training set: " + "; ".join(parts)
-    grid = ", ".join(
+    return "; ".join(parts)
+
+
+def params_text(m: Method) -> str:
+    return ", ".join(
         f"{k} ∈ {value_text(v)}" if isinstance(v, (list, tuple)) else f"{k}={value_text(v)}"
         for k, v in sorted(m.params.items())
     )
-    text = f"{m.strategy}: " + (chosen if parts else "no hyper-parameter chosen")
+
+
+CHOSEN = "chosen on a validation split of the training set: "
+
+
+def hyperparameter_note(m: Method) -> str:
+    """Chosen values per split, then the grid and fixed parameters of the strategy."""
+    chosen = chosen_text(m)
+    text = f"{m.strategy}: " + (CHOSEN + chosen if chosen else "no hyper-parameter chosen")
+    grid = params_text(m)
     return text + (f"; parameters: {grid}" if grid else "")
 
 
@@ -239,6 +252,12 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
         text += f"{_span(n_train)} train / {_span(n_test)} test images per split; "
     if sizes:
         text += f"input {_span(sizes)} px; "
+    older = len({fp for m in methods for fp in m.superseded})
+    if older:
+        text += (
+            f"{older} older cell{'s' if older > 1 else ''} of these configurations (computed "
+            "before a change of code or data) not shown; "
+        )
     return [text.rstrip("; ") + ".", legend]
 
 
@@ -386,13 +405,23 @@ def rows_by(
 
 
 def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list[str]) -> Row:
-    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits); each
-    method's footnote names its column when the row spans several."""
+    """Our row over several methods (``column[i]`` is where ``methods[i]`` sits). One
+    footnote when they share strategy and parameters, naming each column's choice
+    (``stage4: C=1; pool: C=10``); else one per method, prefixed by its column."""
     notes: list[str] = []
-    for m, col in zip(methods, column, strict=True):
-        text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
-        if text not in notes:
-            notes.append(text)
+    first = methods[0]
+    if len(methods) > 1 and all(
+        (m.strategy, m.params) == (first.strategy, first.params) for m in methods
+    ):
+        per = [f"{col}: {chosen_text(m) or '-'}" for m, col in zip(methods, column, strict=True)]
+        grid = params_text(first)
+        text = f"{first.strategy}: {CHOSEN}" + "; ".join(per)
+        notes.append(text + (f"; parameters: {grid}" if grid else ""))
+    else:
+        for m, col in zip(methods, column, strict=True):
+            text = (f"{col}: " if len(methods) > 1 else "") + hyperparameter_note(m)
+            if text not in notes:
+                notes.append(text)
     return Row(label, cells, notes=notes, ids=[i for m in methods for i in m.ids])
 
 

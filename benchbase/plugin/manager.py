@@ -24,6 +24,7 @@ import pluggy
 
 from benchbase import hookspecs
 from benchbase.api.command import Command
+from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.registry import Registry
@@ -55,7 +56,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 
 #: Parts of benchbase itself written as plugins (the built-in commands): never blocked.
-CORE_PLUGINS: tuple[str, ...] = ("benchbase.cli.builtin",)
+CORE_PLUGINS: tuple[str, ...] = ("benchbase.cli.builtin", "benchbase.leaderboard.formats.builtin")
 
 _REGISTRATION_HOOKS = {
     "register_datasets": "datasets",
@@ -63,6 +64,7 @@ _REGISTRATION_HOOKS = {
     "register_strategies": "strategies",
     "register_suites": "suites",
     "register_commands": "commands",
+    "register_formats": "formats",
 }
 
 
@@ -91,11 +93,13 @@ class Host:
         self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
         self.commands: Registry[Command] = Registry("command", Command)
+        self.formats: Registry[OutputFormat] = Registry("output format", OutputFormat)
         self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
         for registry in (
-            self.datasets, self.backbones, self.strategies, self.suites, self.commands
+            self.datasets, self.backbones, self.strategies, self.suites, self.commands,
+            self.formats,
         ):
             registry.unknown_hint = self._failures_hint
 

@@ -36,6 +36,7 @@ COLUMNS = (
     "options",
     "fingerprint",
     "row",
+    "finished_at",
 )
 #: What makes one method (a row of a table): everything but the split.
 METHOD = (
@@ -69,8 +70,10 @@ def records(out_dir: Path, suite: str | None = None, dataset: str | None = None)
         if not rows and (suite or dataset):
             check_filters(store.results(), suite, dataset, out_dir)
         infos = {
-            fp: json.loads(info)
-            for fp, info in store.conn.execute("SELECT fingerprint, info FROM cells")
+            fp: {**json.loads(info), "finished_at": finished}
+            for fp, info, finished in store.conn.execute(
+                "SELECT fingerprint, info, finished_at FROM cells"
+            )
         }
     finally:
         store.close()
@@ -94,6 +97,7 @@ def records(out_dir: Path, suite: str | None = None, dataset: str | None = None)
             "options": _text(info.get("options", {})),
             "fingerprint": r["fingerprint"],
             "row": f"{r['fingerprint']}:{r['layer']}",
+            "finished_at": info.get("finished_at", ""),
         }
         for key, value in sorted((r.get("chosen") or {}).items()):
             record[f"chosen_{key}"] = (
@@ -121,14 +125,19 @@ def unknown_filter(column: str, wanted: str, have: list[str], out_dir: Path) -> 
 
 
 def load_results(
-    out: str | Path, suite: str | None = None, dataset: str | None = None
+    out: str | Path,
+    suite: str | None = None,
+    dataset: str | None = None,
+    superseded: bool = False,
 ) -> pd.DataFrame:
     """The results store under ``out`` as a DataFrame: one row per cell × metric.
 
     Columns: suite, dataset, split, backbone, weights, input_size, layer, strategy, metric,
     value (a fraction), n_train, n_test, params and options (JSON text), fingerprint, row
-    (``fingerprint:layer``, what ``benchbase compare`` takes), and ``chosen_<name>`` for
-    each hyper-parameter chosen on the validation split.
+    (``fingerprint:layer``, what ``benchbase compare`` takes), finished_at (UTC), and
+    ``chosen_<name>`` for each hyper-parameter chosen on the validation split. A cell
+    superseded by a later run of the same configuration (after a change of code or data:
+    see :func:`newest`) is left out, as in the tables, unless ``superseded``.
     """
     import pandas as pd
 
@@ -138,12 +147,29 @@ def load_results(
         return pd.DataFrame(columns=list(COLUMNS))
     for column in ("input_size", "n_train", "n_test"):
         frame[column] = frame[column].astype("Int64")
-    return frame
+    return frame if superseded else newest(frame)
+
+
+def newest(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per method and split, the rows of the newest cell only: a configuration computed
+    again after a change of code or data (another fingerprint) replaces the older cell,
+    never averages with it (as the leaderboard does)."""
+    if frame.empty:
+        return frame
+    keys = [k for k in METHOD if k != "metric"] + ["split"]
+    latest = (
+        frame.sort_values("finished_at", kind="stable")
+        .groupby(keys, sort=False, dropna=False)["fingerprint"]
+        .last()
+    )
+    return frame[frame["fingerprint"].isin(set(latest))]
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± sample std over splits: one row per method and metric, with ``n_splits`` and
-    ``rows`` (each split's ``fingerprint:layer``, comma-separated: ``compare`` takes it)."""
+    """Mean ± sample std over splits of the newest cells: one row per method and metric,
+    with ``n_splits`` and ``rows`` (each split's ``fingerprint:layer``, comma-separated:
+    ``compare`` takes it)."""
+    frame = newest(frame)
     if frame.empty:
         return frame
     grouped = frame.groupby(list(METHOD), sort=False, dropna=False)

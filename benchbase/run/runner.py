@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import time
 from collections import defaultdict
@@ -251,6 +252,17 @@ class Runner:
             bar.update(1)
         return held
 
+    @staticmethod
+    def _decoder(device: Any, open_image: Any) -> str:
+        """"pil" or "nvjpeg" for ``--decode`` (BENCHBASE_DECODE, default auto) on ``device``;
+        "pil" when no device was resolved (every feature cached: nothing is decoded)."""
+        choice = os.environ.get("BENCHBASE_DECODE", "auto")
+        if device is None:
+            return "pil"
+        from benchbase.extract.jpegdecode import resolve_decoder
+
+        return resolve_decoder(choice, device, open_image)
+
     def _layers_for(self, cells: list[Cell], spec: BackboneSpec) -> list[str]:
         layers: list[str] = []
         for cell in cells:
@@ -275,9 +287,15 @@ class Runner:
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
         input_size, resize = cells[0].input_size, cells[0].resize
+        dataset = self.host.datasets.get(ds_name)
+        decoder = self._decoder(device, dataset.open_image)
+        if resize != "crop":  # the device decoder knows only shorter side + centre crop
+            decoder = "pil"
         base_identity = feature_identity(
             spec.backbone, spec.weights_id, [s.key for s in ordered], input_size, resize=resize
         )
+        if decoder != "pil":  # other pixels, other features; PIL entries keep their keys
+            base_identity["decoder"] = decoder
         tap = {layer: {**base_identity, **tap_identity(spec.backbone, layer)} for layer in layers}
         keys = {layer: self.cache.key(tap[layer]) for layer in layers}
         features: dict[str, np.ndarray] = {}
@@ -289,7 +307,6 @@ class Runner:
         if missing:
             from benchbase.extract.features import ExtractionStats, extract
 
-            dataset = self.host.datasets.get(ds_name)
             model = spec.build()
             writers = {
                 layer: self.cache.writer(keys[layer], tap[layer])
@@ -323,6 +340,7 @@ class Runner:
                         progress=f"{ds_name} × {spec.spec}",
                         # the uint8 cache holds whole image lists: not filled by a resumed pass
                         image_cache=None if done else self.image_cache,
+                        decoder=decoder,
                         resize=resize,
                     )
                 for layer, writer in writers.items():
@@ -404,6 +422,7 @@ class Runner:
                     layer=layer,
                     seed=SEED,
                     params=params,
+                    device=device,
                 )
                 for layer in layers
             }

@@ -46,7 +46,16 @@ _EXPORTS: dict[str, str] = {
     "LibraryFacts": "benchbase.toolkit.libcache",
     "cache_root": "benchbase.toolkit.libcache",
     "stable_hash": "benchbase.api.types",
+    # leaderboard tables, for output-format plugins (register_formats)
+    "Table": "benchbase.leaderboard.model",
+    "Row": "benchbase.leaderboard.model",
+    "TableCell": "benchbase.leaderboard.model",
+    "Notes": "benchbase.leaderboard.formats.notes",
+    "once": "benchbase.leaderboard.formats.notes",
 }
+
+#: Public names that differ from the private module's own.
+_RENAMED = {"TableCell": "Cell"}
 
 __all__ = sorted(_EXPORTS)
 
@@ -56,7 +65,7 @@ def __getattr__(name: str) -> Any:
         module = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'benchbase.toolkit' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 

@@ -256,8 +256,8 @@ def _fake_labels(n_images: int, n_classes: int, offset: int) -> list[list[int]]:
 def fake_voc(year: str, root: Path, placement: str) -> None:
     """A miniature Pascal VOC (this year's layout and lists): all 20 classes, ~100 64×48 images,
     per-class lists with right-aligned labels, some CRLF files and some ``0`` labels, and
-    devkit-style ``Annotations/<id>.xml`` with two or three objects per image (boxes where
-    the image shows them; see :func:`fake_objects`)."""
+    devkit-style ``Annotations/<id>.xml`` with two or three objects per image, each box
+    where the image draws that object."""
     from PIL import ImageDraw
 
     from benchbase.testing import class_color, multilabel_image, save_image

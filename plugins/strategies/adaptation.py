@@ -44,7 +44,8 @@ def __getattr__(name: str):  # noqa: ANN202 - the head imports scikit-learn: loa
     raise AttributeError(name)
 
 
-def _head(task: FeatureTask | ImageTask, **overrides: Any) -> AdaptationHead:
+def make_head(task: FeatureTask | ImageTask, **overrides: Any) -> AdaptationHead:
+    """The adaptation head with ``task.params``' hyper-parameters (``overrides`` win)."""
     from benchbase_plugins.strategies.adaptation_head import AdaptationHead
 
     p = task.params
@@ -79,7 +80,7 @@ def fit_adaptation(
             return (np.asarray(v, dtype=np.float32) - mean) / std
 
     x, y = transform(train_x), np.asarray(task.train_y)
-    head = _head(task).fit(x, y)
+    head = make_head(task).fit(x, y)
     sweep = [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(head.history_)]
     _, val_idx = train_val_indices(y, task.params["val_fraction"], task.seed)
     chosen: dict[str, Any] = {
@@ -95,7 +96,7 @@ def fit_adaptation(
                 task.metric, y[val_idx], val_scores, task.classes
             )[task.metric]
     if task.params["refit"]:
-        head = _head(task, early_stopping=False, epochs=head.best_epoch_).fit(x, y)
+        head = make_head(task, early_stopping=False, epochs=head.best_epoch_).fit(x, y)
     return head, transform, chosen, sweep
 
 

@@ -9,7 +9,8 @@ subsampled. Then, by ``train``:
   AlexNet), the two adaptation layers FCa → ReLU → dropout → FCb over the classes +
   background trained on the patch features: the paper's PRE-1000C. Each patch passes the
   backbone once per backbone / weights / layer / patch grid: its features are cached with
-  :class:`benchbase.toolkit.FeatureCache` (float16, about 4 KiB per AlexNet fc7 patch);
+  :class:`benchbase.toolkit.FeatureCache` (float16: 8 KiB per AlexNet fc7 patch, about
+  40 GB for VOC 2007's 9,963 images at ~500 patches each);
 - random backbone (``auto`` on a ``:random`` spec, or ``all``): the whole network, its
   classifier replaced by FCa → FCb, trained end to end on the same patches from its
   initialisation, every layer at the full learning rate: the paper's NO PRETRAIN.
@@ -26,6 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies import patches as P
+from benchbase_plugins.strategies.adaptation import make_head
+from benchbase_plugins.strategies.rules import (
+    at_least,
+    grid,
+    non_negative,
+    one_of,
+    positive,
+    rules,
+    unit_interval,
+)
 
 from benchbase import ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
@@ -185,24 +196,6 @@ def patch_features(
         writer.abort()
 
 
-def _head(task: ImageTask, **overrides: Any) -> Any:
-    from benchbase_plugins.strategies.adaptation_head import AdaptationHead
-
-    p = task.params
-    kwargs = {
-        "hidden": p["hidden"],
-        "dropout": p["dropout"],
-        "lr": p["lr"],
-        "weight_decay": p["weight_decay"],
-        "epochs": p["max_epochs"],
-        "batch_size": p["batch_size"],
-        "patience": p["patience"],
-        "seed": task.seed,
-        "device": p["device"],
-    }
-    return AdaptationHead(**{**kwargs, **overrides})
-
-
 def _chunks(n: int) -> list[slice]:
     return [slice(a, min(n, a + SCORE_CHUNK)) for a in range(0, n, SCORE_CHUNK)]
 
@@ -215,11 +208,11 @@ def frozen_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndarr
     x = np.asarray(feats[keep], dtype=np.float32)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     x = (x - mean) / std
-    head = _head(task).fit(x, y, val_idx=val if len(val) else None)
+    head = make_head(task).fit(x, y, val_idx=val if len(val) else None)
     sweep = [{"epoch": k + 1, "val_loss": v} for k, v in enumerate(head.history_)]
     epochs = head.best_epoch_
     if task.params["refit"]:
-        head = _head(task, early_stopping=False, epochs=epochs).fit(x, y)
+        head = make_head(task, early_stopping=False, epochs=epochs).fit(x, y)
     del x
     test_feats = patch_features(task, list(task.test), test_table, model)
     n_out = len(task.classes) + 1
@@ -264,7 +257,12 @@ def network_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndar
 
     p = task.params
     keep, y, val, counts = training_patches(task, train_table)
-    train_images = [img for _, img in decoded_images(task.train, task.open_image)]
+    # on a GPU the decoded split lives there (VOC 2007 trainval: ~2.8 GB) and patches are
+    # cropped and resized where the network runs
+    on = task.device if task.device.type == "cuda" else None
+    train_images = [
+        img.to(on or img.device) for _, img in decoded_images(task.train, task.open_image)
+    ]
     fit = np.setdiff1d(np.arange(len(keep)), val)
     rows = train_table[keep]
     net_params = {
@@ -290,7 +288,9 @@ def network_scores(task: ImageTask, train_table: np.ndarray, test_table: np.ndar
         params=net_params,
     )
     size = task.input_size
-    test_images = [img for _, img in decoded_images(task.test, task.open_image)]
+    test_images = [
+        img.to(on or img.device) for _, img in decoded_images(task.test, task.open_image)
+    ]
     data = TrainData(
         PatchBatches(train_images, rows[fit], size),
         y[fit],
@@ -366,6 +366,42 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _scale(value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 1:
+        return "must be a number >= 1 (a patch side is min(width, height) / scale)"
+    return None
+
+
+def _fraction(value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+        return "must be a number in (0, 1]"
+    return None
+
+
+def _kept(value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+        return "must be a number in [0, 1]"
+    return None
+
+
+CHECKS = rules(
+    scales=grid(_scale),
+    overlap=unit_interval,
+    patch_covered=_fraction,
+    box_covered=_fraction,
+    max_objects=at_least(1),
+    background_fraction=_kept,
+    exponent=positive,
+    train=one_of(*TRAIN_MODES),
+    net_lr=positive,
+    net_momentum=unit_interval,
+    net_weight_decay=non_negative,
+    net_epochs=at_least(1),
+    net_batch_size=at_least(2),
+    net_patience=at_least(1),
+)
+
+
 @hookimpl
 def register_strategies(register):  # noqa: ANN001, ANN201
     register(
@@ -386,5 +422,6 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             "for the head, epochs by early stopping, patch features cached as float16",
             default_params=dict(DEFAULTS),
             inputs="images",
+            check_params=CHECKS,
         )
     )

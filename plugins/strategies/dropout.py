@@ -7,14 +7,15 @@ features zeroed with probability ``rate``, survivors scaled by ``1 / (1 - rate)`
 dropout is used when training a network and as DeCAF trained its classifiers; ``epochs``,
 ``lr`` and ``batch_size`` set that training, ``C`` the L2 penalty (the per-sample form of
 scikit-learn's ``C``). ``masks="copies"``: the training set replicated ``copies`` times
-with one fixed seeded mask each and solved to convergence by scikit-learn (strategy
-version 1's method; few copies give little of dropout's effect). Test features are used as
-they are. The DeCAF suite runs these on fc6 / fc7 only: the paper never used dropout on
-pool5 (DeCAF5).
+with one fixed seeded mask each, every copy weighted ``1 / copies``, solved to convergence
+(strategy version 2's method; few copies give little of dropout's effect) by scikit-learn
+or, with ``solver`` ``"auto"``/``"torch"``, by the torch solver on a GPU and for large
+problems. Test features are used as they are. The DeCAF suite runs these on fc6 / fc7
+only: the paper never used dropout on pool5 (DeCAF5).
 
 Params: as ``logreg`` / ``linear-svm`` (``C`` grid chosen on validation, ``normalize``,
-``max_iter`` for the copies solver, ``val_fraction``) plus ``rate``, ``masks``, ``epochs``,
-``lr``, ``batch_size`` and ``copies``.
+``max_iter``, ``val_fraction``, ``solver``: both for ``masks="copies"``) plus ``rate``,
+``masks``, ``epochs``, ``lr``, ``batch_size`` and ``copies``.
 """
 
 from __future__ import annotations
@@ -23,26 +24,33 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
-from benchbase_plugins.strategies.rules import SHARED
+from benchbase_plugins.strategies.linear import (
+    C_GRID,
+    logistic,
+    probe,
+    svm,
+    torch_probe,
+    with_solver,
+)
+from benchbase_plugins.strategies.rules import rules
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
-from benchbase.errors import BenchbaseError
+from benchbase.toolkit import one_of
 
 MASKS = ("step", "copies")
 
 
-def _with_dropout(loss: str, make: Callable[[float], Any], task: FeatureTask) -> Callable:
-    from benchbase_plugins.strategies.heads import DropoutCopies, DropoutTrained
+def _with_dropout(make: Callable[[float], Any], task: FeatureTask) -> Callable[[float], Any]:
+    from benchbase_plugins.strategies.heads import DropoutCopies
 
     p = task.params
-    if p["masks"] not in MASKS:
-        raise BenchbaseError(
-            f"dropout strategies: masks must be 'step' (redrawn every "
-            f"training step) or 'copies' (fixed masked copies), got {p['masks']!r}"
-        )
-    if p["masks"] == "copies":
-        return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
+    return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
+
+
+def _redrawn(loss: str, task: FeatureTask) -> Callable[[float], Any]:
+    from benchbase_plugins.strategies.heads import DropoutTrained
+
+    p = task.params
     return lambda c: DropoutTrained(
         loss,
         C=c,
@@ -54,26 +62,39 @@ def _with_dropout(loss: str, make: Callable[[float], Any], task: FeatureTask) ->
     )
 
 
+def _torch(task: FeatureTask, loss: str) -> Outcome | None:
+    """The sweep on the torch solver (``solver`` "auto"/"torch"), fitting the same masked
+    copies as :class:`DropoutCopies` (``C / copies`` = weights ``1 / copies``)."""
+    from benchbase_plugins.strategies.fastlinear import Rows
+    from benchbase_plugins.strategies.heads import dropout_rows
+
+    p = task.params
+    if not 0.0 <= p["rate"] < 1.0:
+        return None  # DropoutCopies names the bad rate
+
+    def expand(x, y):  # noqa: ANN001, ANN202
+        stacked, targets = dropout_rows(x, y, p["rate"], p["copies"], task.seed)
+        return Rows(stacked, targets, 1.0 / max(int(p["copies"]), 1))
+
+    return torch_probe(task, loss, expand=expand)
+
+
+def _fit(task: FeatureTask, loss: str, make: Callable[[float], Any]) -> Outcome:
+    if task.params["masks"] == "step":
+        return with_solver(probe(task, _redrawn(loss, task)), "minibatch")
+    return _torch(task, loss) or with_solver(probe(task, _with_dropout(make, task)), "sklearn")
+
+
 def logreg_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        probe(
-            t,
-            _with_dropout(
-                "logistic", partial(logistic, max_iter=t.params["max_iter"], seed=t.seed), t
-            ),
-        )
+        _fit(t, "logistic", partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
 
 def svm_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        probe(
-            t,
-            _with_dropout(
-                "squared_hinge", partial(svm, max_iter=t.params["max_iter"], seed=t.seed), t
-            ),
-        )
+        _fit(t, "squared_hinge", partial(svm, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
@@ -90,7 +111,11 @@ def _params(max_iter: int) -> dict:
         "copies": 4,
         "max_iter": max_iter,
         "val_fraction": 0.2,
+        "solver": "auto",
     }
+
+
+CHECKS = rules(masks=one_of(*MASKS))
 
 
 @hookimpl
@@ -98,9 +123,11 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg-dropout",
-            check_params=SHARED,
+            check_params=CHECKS,
             evaluate=logreg_dropout,
-            version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
+            # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
+            # every training step (masks="step"), the copies as masks="copies"
+            version="3",
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",
@@ -110,9 +137,10 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="svm-dropout",
-            check_params=SHARED,
+            check_params=CHECKS,
             evaluate=svm_dropout,
-            version="2",  # 2: masks redrawn every training step (was 4 fixed copies)
+            # 2: solver "auto"; 3: masks redrawn every training step (masks="step")
+            version="3",
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -258,13 +259,18 @@ def decorrelating_basis(
     nearly diagonal, so the diagonal preconditioner makes conjugate gradients converge in a
     few steps (docs/PERFORMANCE.md).
     """
+    d = x.shape[1] - 1
+    large = d > BASIS_MAX_DIMS * (4 if x.device.type == "cuda" else 1)
     if penalised_intercept:
-        vecs = _eigenvectors(x.T @ x)
+        vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(x.T @ x)
         return vecs, vecs
     feats = x[:, :-1]
     mean = feats.mean(0, keepdim=True)
     centred = feats - mean
-    vecs = _eigenvectors(centred.T @ centred)
+    if large:  # the Gram product alone is O(n d²)
+        vecs = torch.eye(d, device=x.device, dtype=x.dtype)
+    else:
+        vecs = _eigenvectors(centred.T @ centred)
     d1 = x.shape[1]
     t = torch.zeros(d1, d1, device=x.device, dtype=x.dtype)
     t[:-1, :-1] = vecs
@@ -277,12 +283,35 @@ def decorrelating_basis(
     return t, back
 
 
+#: Above this many dimensions a CPU sweep skips the eigendecomposition (an O(d³) cost: a
+#: 13,824-dim AlexNet conv1 map would spend minutes in it) and solves in the features'
+#: own basis; only the preconditioning is lost. GPUs decompose up to 4x larger.
+BASIS_MAX_DIMS = 4096
+
+
 def _eigenvectors(gram: torch.Tensor) -> torch.Tensor:
-    """Orthonormal eigenvectors of a symmetric matrix (solved in float64 for accuracy)."""
-    return torch.linalg.eigh(gram.double())[1].to(gram.dtype)
+    """Orthonormal eigenvectors of a symmetric matrix (solved in float64 for accuracy).
+
+    LAPACK's divide-and-conquer can fail on a Gram matrix of far fewer rows than columns
+    (a large block of repeated zero eigenvalues: a few dozen images × 1,280 dims); a tiny
+    ridge separates them, and failing that the identity is still an exact basis (only the
+    preconditioning is lost).
+    """
+    g = gram.double()
+    ridge = 1e-9 * float(g.diagonal().abs().mean()) + 1e-12
+    for attempt in (g, g + ridge * torch.eye(len(g), dtype=g.dtype, device=g.device)):
+        try:
+            return torch.linalg.eigh(attempt)[1].to(gram.dtype)
+        except torch.linalg.LinAlgError:
+            continue
+    return torch.eye(len(g), dtype=gram.dtype, device=gram.device)
 
 
-def _device(params: dict[str, Any]) -> torch.device:
+def _device(params: dict[str, Any], device: Any = None) -> torch.device:
+    """The task's device (the run's ``--device``), else ``params["device"]``, else CUDA
+    when present."""
+    if device is not None:
+        return torch.device(device)
     name = params.get("device", "auto")
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -344,6 +373,24 @@ def cpu_threads(n: int, d: int, k: int) -> int:
     return max(1, min(threads, cores - busy))
 
 
+@dataclass
+class Rows:
+    """Training rows of one fit: transformed features, their labels and every row's loss
+    weight (dropout copies: ``1 / copies``, which is the same as ``C * weight``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: float = 1.0
+
+
+@dataclass
+class Views:
+    """Rows to score: one array per view of the same images (scores are averaged over
+    views, as CNNaug's test time does); a single array for the plain probes."""
+
+    views: list[np.ndarray]
+
+
 def sweep(
     task: FeatureTask,
     loss: str,
@@ -352,44 +399,85 @@ def sweep(
     val_fraction: float = 0.2,
     max_iter: int = 100,
     device: torch.device | None = None,
+    expand: Any = None,
 ) -> Outcome:
-    """:func:`benchbase.toolkit.selection.select_and_refit` for a linear head, solved in torch."""
-    device = device or _device(task.params)
+    """:func:`benchbase.toolkit.selection.select_and_refit` for a linear head, solved in torch.
+
+    ``expand(x, y) -> Rows`` turns training rows into the rows a fit sees (dropout copies);
+    validation and test rows are used as they are.
+    """
+    x = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
+    y = np.asarray(task.train_y)
+    fit_idx, val_idx = train_val_indices(y, val_fraction, task.seed)
+    expand = expand or Rows
+    test = np.ascontiguousarray(transform(np.asarray(task.test_x, dtype=np.float32)))
+    scores, best, rows = solve_sweep(
+        task,
+        loss,
+        grid,
+        fit=expand(x[fit_idx], y[fit_idx]),
+        val=(Views([x[val_idx]]), y[val_idx]),
+        refit=expand(x, y),
+        test=Views([test]),
+        max_iter=max_iter,
+        device=device,
+    )
+    chosen = {"C": best, "val_fraction": val_fraction, "solver": "torch"}
+    return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=rows)
+
+
+def solve_sweep(
+    task: Any,
+    loss: str,
+    grid: list[float],
+    fit: Rows,
+    val: tuple[Views, np.ndarray],
+    refit: Rows,
+    test: Views,
+    max_iter: int = 100,
+    device: torch.device | None = None,
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
+    """The C sweep on explicit rows: fit every C on ``fit`` (validation skipped with one C
+    or no validation rows), choose on ``val``'s view-averaged scores, refit the winner on
+    ``refit`` and score ``test``. ``task`` supplies ``task``, ``metric``, ``classes`` and
+    ``params`` (for the device). Returns (test scores, chosen C, the sweep's rows)."""
+    device = device or _device(task.params, getattr(task, "device", None))
     if device.type != "cpu":
-        return _sweep(task, loss, transform, grid, val_fraction, max_iter, device)
+        return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
     before = torch.get_num_threads()
-    x = task.train_x
-    torch.set_num_threads(cpu_threads(x.shape[0], x.shape[1], len(task.classes)))
+    n, d = refit.x.shape
+    torch.set_num_threads(cpu_threads(n, d, len(task.classes)))
     try:
-        return _sweep(task, loss, transform, grid, val_fraction, max_iter, device)
+        return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
     finally:
         torch.set_num_threads(before)
 
 
 def _sweep(
-    task: FeatureTask,
+    task: Any,
     loss: str,
-    transform: Any,
     grid: list[float],
-    val_fraction: float,
+    fit: Rows,
+    val: tuple[Views, np.ndarray],
+    refit: Rows,
+    test: Views,
     max_iter: int,
     device: torch.device,
-) -> Outcome:
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
     multilabel = task.task == "multilabel"
     n_classes = len(task.classes)
-    x_np = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
-    y_all = np.asarray(task.train_y)
-    fit_idx, val_idx = train_val_indices(y_all, val_fraction, task.seed)
     solver = TorchLinear(loss, multilabel, device, max_iter=max_iter)
-    x_all = torch.as_tensor(x_np, device=device, dtype=solver.dtype)
-    x_all = torch.cat([x_all, torch.ones(len(x_all), 1, device=device, dtype=solver.dtype)], 1)
-    basis, back = decorrelating_basis(x_all, penalised_intercept=loss == "squared_hinge")
-    x_all = x_all @ basis  # solved in this basis; parameters map back by basis @ theta
 
-    def problem(rows: np.ndarray | None) -> tuple[torch.Tensor, Any, Any, np.ndarray]:
-        """Features, targets, mask and the trained columns (seen classes) of ``rows``."""
-        x = x_all if rows is None else x_all[torch.as_tensor(rows, device=device)]
-        y = y_all if rows is None else y_all[rows]
+    def on_device(x: np.ndarray) -> torch.Tensor:
+        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)
+        return torch.cat([t, torch.ones(len(t), 1, device=device, dtype=t.dtype)], 1)
+
+    x_refit = on_device(refit.x)
+    basis, back = decorrelating_basis(x_refit, penalised_intercept=loss == "squared_hinge")
+    x_refit = x_refit @ basis  # solved in this basis; parameters map back by basis @ theta
+
+    def problem(x: torch.Tensor, y: np.ndarray) -> tuple[torch.Tensor, Any, Any, np.ndarray]:
+        """Features, targets, mask and the trained columns (seen classes)."""
         if multilabel:
             return x, *solver.targets(y, n_classes), np.arange(n_classes)
         seen = np.unique(y)
@@ -397,9 +485,10 @@ def _sweep(
         return x, *solver.targets(local, len(seen)), seen
 
     def scores(
-        theta: torch.Tensor, x: torch.Tensor, y: Any, mask: Any, seen: np.ndarray
+        theta: torch.Tensor, views: Views, y: Any, mask: Any, seen: np.ndarray
     ) -> np.ndarray:
-        out = (x @ theta).double().cpu().numpy()
+        """Decision values averaged over views; ``theta`` is in the original features."""
+        out = np.mean([(on_device(v) @ theta).double().cpu().numpy() for v in views.views], 0)
         if multilabel:  # constant-label classes: a constant ±1 score, as MultilabelOneVsRest
             pos = ((y > 0) & (mask > 0)).sum(0).cpu().numpy()
             neg = ((y < 0) & (mask > 0)).sum(0).cpu().numpy()
@@ -408,38 +497,31 @@ def _sweep(
         return align_scores(out, seen, n_classes)
 
     def zeros(n_out: int) -> torch.Tensor:
-        return torch.zeros(x_all.shape[1], n_out, device=device, dtype=solver.dtype)
+        return torch.zeros(x_refit.shape[1], n_out, device=device, dtype=solver.dtype)
 
     sweep_rows: list[dict[str, Any]] = []
     best_value, best_score = grid[0], -np.inf
     fitted: dict[float, torch.Tensor] = {}
-    if len(grid) > 1 and len(val_idx) > 0:
-        x, y, mask, seen = problem(fit_idx)
-        x_val = x_all[torch.as_tensor(val_idx, device=device)]
+    val_views, val_y = val
+    if len(grid) > 1 and len(val_y) > 0:
+        x, y, mask, seen = problem(on_device(fit.x) @ basis, fit.y)
         model = zeros(len(seen))
         for value in sorted(grid):  # warm start: each C from the next smaller one
-            model = solver.fit(x, y, mask, float(value), model, back)
+            model = solver.fit(x, y, mask, float(value) * fit.weight, model, back)
             fitted[value] = model
+        del x
         for value in grid:  # the grid's own order decides ties, as select_and_refit does
-            val_scores = scores(fitted[value], x_val, y, mask, seen)
+            val_scores = scores(basis @ fitted[value], val_views, y, mask, seen)
             try:
-                score = evaluate(task.metric, y_all[val_idx], val_scores, task.classes)[task.metric]
+                score = evaluate(task.metric, val_y, val_scores, task.classes)[task.metric]
             except ValueError:
                 score = float("nan")
             sweep_rows.append({"C": value, "val_" + task.metric: score})
             if score > best_score:
                 best_value, best_score = value, score
-    x, y, mask, seen = problem(None)
+    x, y, mask, seen = problem(x_refit, refit.y)
     start = fitted.get(best_value)
     if start is None or start.shape[1] != len(seen):
         start = zeros(len(seen))
-    model = solver.fit(x, y, mask, float(best_value), start, back)
-    x_test = torch.as_tensor(
-        np.ascontiguousarray(transform(np.asarray(task.test_x, dtype=np.float32))),
-        device=device,
-        dtype=solver.dtype,
-    )
-    x_test = torch.cat([x_test, torch.ones(len(x_test), 1, device=device, dtype=x_test.dtype)], 1)
-    test_scores = scores(basis @ model, x_test, y, mask, seen)
-    chosen = {"C": best_value, "val_fraction": val_fraction, "solver": "torch"}
-    return Outcome(layer=task.layer, scores=test_scores, chosen=chosen, sweep=sweep_rows)
+    model = solver.fit(x, y, mask, float(best_value) * refit.weight, start, back)
+    return scores(basis @ model, test, y, mask, seen), best_value, sweep_rows

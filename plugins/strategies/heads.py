@@ -54,6 +54,19 @@ def for_task(task: str, make: Callable[[Any], BaseEstimator]) -> Callable[[Any],
     return make
 
 
+def dropout_rows(
+    x: np.ndarray, y: np.ndarray, rate: float, copies: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``copies`` inverted-dropout copies of ``x`` stacked as rows (masks drawn from
+    ``seed``), and their labels: what :class:`DropoutCopies` and the torch solver fit."""
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    copies = max(int(copies), 1)
+    keep = rng.random((copies, *x.shape), dtype=np.float32) >= rate
+    stacked = (x[None] * keep / (1.0 - rate)).reshape(copies * len(x), -1)
+    return stacked, np.concatenate([np.asarray(y)] * copies)
+
+
 class DropoutCopies(ClassifierMixin, BaseEstimator):
     """Train ``estimator`` on ``copies`` dropout-masked copies of the features (DeCAF's
     "with dropout" rows, as data augmentation rather than in an SGD loop).
@@ -75,14 +88,9 @@ class DropoutCopies(ClassifierMixin, BaseEstimator):
     def fit(self, x: np.ndarray, y: np.ndarray) -> DropoutCopies:
         if not 0.0 <= self.rate < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {self.rate}")
-        x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y)
-        rng = np.random.default_rng(self.seed)
-        copies = max(int(self.copies), 1)
-        keep = rng.random((copies, *x.shape), dtype=np.float32) >= self.rate
-        stacked = (x[None] * keep / (1.0 - self.rate)).reshape(copies * len(x), -1)
-        targets = np.concatenate([y] * copies)
-        weights = np.full(len(targets), 1.0 / copies)
+        stacked, targets = dropout_rows(x, y, self.rate, self.copies, self.seed)
+        weights = np.full(len(targets), 1.0 / max(int(self.copies), 1))
         self.estimator_ = clone(self.estimator).fit(stacked, targets, sample_weight=weights)
         self.classes_ = getattr(self.estimator_, "classes_", np.unique(y))
         return self

@@ -5,16 +5,18 @@ set; every value's validation score is stored as the outcome's sweep, the winner
 ``chosen``), ``normalize`` (L2-normalise features, else standardise them with training
 statistics), ``multiclass`` (``"ovr"`` one-vs-rest or ``"ovo"`` one-vs-one for single-label
 datasets; multilabel datasets always get one binary SVM per class), ``max_iter``,
-``val_fraction``, ``solver`` (``"sklearn"``, or ``"torch"``: the whole C sweep by the
-full-batch Newton solver of :mod:`~benchbase_plugins.strategies.fastlinear`, on the GPU when
-there is one; same objective, see docs/PERFORMANCE.md). ``logreg`` takes ``solver`` too.
+``val_fraction``, ``solver`` (``"auto"``, the default: the whole C sweep by the full-batch
+Newton solver of :mod:`~benchbase_plugins.strategies.fastlinear` on a GPU and for large
+problems on a CPU, scikit-learn otherwise; ``"torch"`` or ``"sklearn"`` pins one; same
+objective, see :mod:`~benchbase_plugins.strategies.solvers` and docs/PERFORMANCE.md).
+``logreg`` takes ``solver`` too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies.rules import SHARED
@@ -71,32 +73,44 @@ def svm_factory(task: FeatureTask) -> Callable[[float], BaseEstimator]:
     return make
 
 
-def torch_probe(task: FeatureTask, loss: str) -> Outcome | None:
-    """The whole C sweep by the torch solver (``solver="torch"``), else None (sklearn).
+def torch_probe(task: FeatureTask, loss: str, expand: Any = None) -> Outcome | None:
+    """The whole C sweep by the torch solver when :func:`~benchbase_plugins.strategies.
+    solvers.choose` picks it (``solver = "auto"|"torch"``), else None (scikit-learn).
 
-    One-vs-one SVMs and binary logistic regression stay on scikit-learn.
+    ``expand`` turns training rows into the rows a fit sees (dropout copies, see
+    :func:`benchbase_plugins.strategies.fastlinear.sweep`).
     """
+    from benchbase_plugins.strategies.solvers import choose
+
     p = task.params
-    solver = p.get("solver", "sklearn")
-    if solver not in ("sklearn", "torch"):
-        raise BenchbaseError(f"solver must be 'sklearn' or 'torch', got {solver!r}")
     ovo = p.get("multiclass", "ovr") == "ovo" and task.task == "multiclass"
     binary = loss == "logistic" and task.task == "multiclass" and len(np.unique(task.train_y)) < 3
-    if solver == "sklearn" or ovo or binary:
+    rows = len(task.train_x) * int(p.get("copies", 1))
+    if choose(task, rows, task.train_x.shape[1], supported=not (ovo or binary)) == "sklearn":
         return None
     from benchbase_plugins.strategies.fastlinear import sweep
 
-    return sweep(task, loss, feature_transform(task), p["C"], p["val_fraction"])
+    return sweep(task, loss, feature_transform(task), p["C"], p["val_fraction"], expand=expand)
+
+
+def with_solver(outcome: Outcome, solver: str) -> Outcome:
+    outcome.chosen.setdefault("solver", solver)
+    return outcome
 
 
 def linear_svm(tasks: dict[str, FeatureTask]) -> list[Outcome]:
-    return [torch_probe(t, "squared_hinge") or probe(t, svm_factory(t)) for t in tasks.values()]
+    return [
+        torch_probe(t, "squared_hinge") or with_solver(probe(t, svm_factory(t)), "sklearn")
+        for t in tasks.values()
+    ]
 
 
 def logreg(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
         torch_probe(t, "logistic")
-        or probe(t, partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
+        or with_solver(
+            probe(t, partial(logistic, max_iter=t.params["max_iter"], seed=t.seed)), "sklearn"
+        )
         for t in tasks.values()
     ]
 
@@ -120,7 +134,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm",
             check_params=SHARED,
             evaluate=linear_svm,
-            version="1",
+            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
             "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
             "multilabel), C chosen on a validation split of the training set, refit on all of it",
@@ -130,7 +144,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "multiclass": "ovr",
                 "max_iter": 5000,
                 "val_fraction": 0.2,
-                "solver": "sklearn",
+                "solver": "auto",
             },
         )
     )
@@ -139,7 +153,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="logreg",
             check_params=SHARED,
             evaluate=logreg,
-            version="1",
+            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
             default_params={
@@ -147,7 +161,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "normalize": True,
                 "max_iter": 2000,
                 "val_fraction": 0.2,
-                "solver": "sklearn",
+                "solver": "auto",
             },
         )
     )

@@ -75,7 +75,7 @@ def crop_resize(image: torch.Tensor, rows: np.ndarray, size: int) -> torch.Tenso
 
 class PatchBatches:
     """Patches ``table`` rows ``(image, x0, y0, side)`` of decoded ``images``, as float
-    (n, 3, size, size) batches, indexable like a tensor of images."""
+    (n, 3, size, size) batches on the images' device, indexable like a tensor of images."""
 
     def __init__(self, images: list[torch.Tensor], table: np.ndarray, size: int) -> None:
         self.images = images
@@ -90,8 +90,9 @@ class PatchBatches:
 
         rows = self.table[index.numpy() if isinstance(index, torch.Tensor) else index]
         rows = rows.reshape(-1, 4)
-        out = torch.empty(len(rows), 3, self.size, self.size)
+        device = self.images[0].device if self.images else None
+        out = torch.empty(len(rows), 3, self.size, self.size, device=device)
         for img in np.unique(rows[:, 0]):
-            mine = np.flatnonzero(rows[:, 0] == img)
-            out[torch.as_tensor(mine)] = crop_resize(self.images[img], rows[mine, 1:], self.size)
+            mine = torch.as_tensor(np.flatnonzero(rows[:, 0] == img), device=device)
+            out[mine] = crop_resize(self.images[img], rows[mine.cpu().numpy(), 1:], self.size)
         return out

@@ -5,7 +5,8 @@ All layers come from one cached extraction pass (``all_layers=True``). Params:
 ``classifier`` (``"svm"``: one-vs-rest linear SVM; ``"softmax"``: multinomial logistic
 regression), ``layers`` (the taps to report, in any backbone's names; empty = every tap),
 ``C`` (grid chosen per layer on a validation split of the training set), ``normalize``,
-``max_iter``, ``val_fraction``.
+``max_iter``, ``val_fraction``, ``solver`` (as ``linear-svm``'s: ``"auto"`` fits on the
+torch solver on a GPU and for large problems).
 
 What it reproduces and what differs: Zeiler & Fergus (Table 7) trained an SVM or softmax
 on each layer's whole (pooled) map of their own ImageNet network; we read the backbone's
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm
+from benchbase_plugins.strategies.linear import C_GRID, logistic, probe, svm, torch_probe
 from benchbase_plugins.strategies.rules import one_of, rules
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 
 CLASSIFIERS = {"svm": svm, "softmax": logistic}
+LOSSES = {"svm": "squared_hinge", "softmax": "logistic"}
 
 
 def wanted(tasks: dict[str, FeatureTask]) -> list[FeatureTask]:
@@ -50,8 +52,11 @@ def layer_probe(tasks: dict[str, FeatureTask]) -> list[Outcome]:
             raise BenchbaseError(
                 f"layer-probe: classifier must be one of {', '.join(CLASSIFIERS)}, got {name!r}"
             )
-        make = partial(CLASSIFIERS[name], max_iter=task.params["max_iter"], seed=task.seed)
-        outcome = probe(task, make)
+        outcome = torch_probe(task, LOSSES[name])
+        if outcome is None:
+            make = partial(CLASSIFIERS[name], max_iter=task.params["max_iter"], seed=task.seed)
+            outcome = probe(task, make)
+            outcome.chosen["solver"] = "sklearn"
         outcome.chosen["classifier"] = name
         outcome.chosen["dim"] = int(task.train_x.shape[1])  # the tap's feature dimension
         outcomes.append(outcome)
@@ -65,7 +70,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="layer-probe",
             check_params=rules(classifier=one_of(*CLASSIFIERS)),
             evaluate=layer_probe,
-            version="2",
+            version="3",  # 3: solver "auto" (torch on a GPU and for large problems)
             description="Zeiler & Fergus 2014 Table 7 / DeCAF5-7 per-layer probe: a linear SVM "
             "or softmax classifier on every tapped layer (or those in 'layers'), one row per "
             "layer, C chosen per layer on validation. Differs: torchvision AlexNet/ResNet-50 "
@@ -78,6 +83,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 "normalize": True,
                 "max_iter": 5000,
                 "val_fraction": 0.2,
+                "solver": "auto",
             },
             all_layers=True,
         )

@@ -22,7 +22,7 @@ RULES: dict[str, Any] = {
     "C": grid(positive),
     "max_iter": at_least(1),
     "val_fraction": open_fraction,
-    "solver": one_of("sklearn", "torch"),
+    "solver": one_of("auto", "sklearn", "torch"),
     "multiclass": one_of("ovr", "ovo"),
     "copies": at_least(1),
     "rate": unit_interval,

@@ -92,7 +92,11 @@ OQUAB = Suite(
     backbones=[ALEXNET, f"{ALEXNET}:random"],
     strategies=["adaptation-patches"],
     layers={ALEXNET: ["fc7"], f"{ALEXNET}:random": ["fc7"]},
-    labels={ALEXNET: "PRE-1000C", f"{ALEXNET}:random": "NO PRETRAIN"},
+    labels={
+        ALEXNET: "PRE-1000C",
+        f"{ALEXNET}:random": "NO PRETRAIN",
+        "adaptation-patches": "box-labelled patches",
+    },
     description="Oquab et al. 2014, trained as the paper did on ~500 square patches per "
     "image (9 scales, regular grid, ≥ 50 % overlap) labelled from the ground-truth boxes "
     "(a patch takes a class when it and the box cover each other enough, 0.2 and 0.6; "
@@ -134,7 +138,8 @@ FINETUNE = Suite(
 #: max-pooled to 6×6), pool5 (layer 5's pooled map), fc6, fc7; conv5 (the unpooled layer 5)
 #: is left out, pool5 being the paper's layer 5. ResNet-50's stages are the modern rows.
 ZF_LAYERS = ["conv1", "conv2", "conv3", "conv4", "pool5", "fc6", "fc7"]
-RESNET_STAGES = ["stage1", "stage2", "stage3", "stage4", "pool"]
+#: timm's ResNet-50 taps: stage1 is the stem's output, stage2..stage5 its four stages
+RESNET_STAGES = ["stage1", "stage2", "stage3", "stage4", "stage5", "pool"]
 
 ZEILER_FERGUS = Suite(
     name="zeiler-fergus",
@@ -155,7 +160,7 @@ ZEILER_FERGUS = Suite(
     "(5) reads pool5, Softmax (7) fc7), C chosen per layer on validation. Caltech-101 with "
     "30 and Caltech-256 with 60 training images per class, random splits. torchvision's "
     "AlexNet stands in for the ZF network (same depth, layer 1 with 11×11 stride-4 filters "
-    "instead of ZF's 7×7 stride 2), and ResNet-50 (stage1..4, pool) gives modern rows. Each "
+    "instead of ZF's 7×7 stride 2), and ResNet-50 (stem, 4 stages, pool) gives modern rows. Each "
     "conv layer keeps its spatial layout as the paper's classifier saw it: the layer's "
     "(pooled) map, max-pooled to a 6×6 grid and flattened (2,304 to 13,824 dims) where the "
     "paper used the whole map; ResNet-50's stages are global-average-pooled.",

@@ -19,7 +19,9 @@ def test_demo_pretrained_beats_random_init_and_rerun_is_fast(tmp_path):
     cold = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     cold_s = time.perf_counter() - started
     assert cold.returncode == 0, cold.stderr
-    assert "| Method" in cold.stdout  # the leaderboard is printed
+    # the leaderboard is printed: one table, the classifier × layer grid (each number once)
+    assert "| Classifier | stage4 | pool |" in cold.stdout
+    assert cold.stdout.count("\n### ") + cold.stdout.startswith("### ") == 1
 
     rows = json.loads(
         subprocess.run(

@@ -1,5 +1,6 @@
 """A plugin package outside the repo, installed with pip, extends benchbase past the four
-registration hooks: a CLI command (``register_commands``)."""
+registration hooks: a CLI command (``register_commands``) and a leaderboard output format
+(``register_formats``)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ PACKAGE = {
         py-modules = ["acme_extras"]
     """,
     "acme_extras.py": """
-        from benchbase import BenchbaseError, Command, hookimpl
+        from benchbase import BenchbaseError, Command, OutputFormat, hookimpl
 
         def hello(args):
             if args.who == "nobody":
@@ -49,6 +50,19 @@ PACKAGE = {
         @hookimpl
         def register_commands(register):
             register(Command(name="acme-hello", add_parser=add_parser))
+
+        def tsv(tables, notes):  # only the public table model: title, columns, rows, cells
+            lines = []
+            for table in tables:
+                lines.append("# " + table.title)
+                for row in table.rows:
+                    cells = [row.cells[c].text if c in row.cells else "" for c in table.columns]
+                    lines.append("\\t".join([row.method, *cells]))
+            return "\\n".join(lines)
+
+        @hookimpl
+        def register_formats(register):
+            register(OutputFormat(name="acme-tsv", render=tsv, extension=".tsv"))
     """,
 }
 
@@ -88,6 +102,30 @@ def test_an_installed_plugin_adds_a_command(installed):
     assert "Traceback" not in failed.stderr
     hooks = _cli(installed, "plugins").stdout
     assert any("acme_extras" in line and "register_commands" in line for line in hooks.splitlines())
+
+
+def test_an_installed_plugin_adds_an_output_format(installed, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leaderboard"))
+    from lb_stores import voc_labels, write_cell
+
+    from benchbase.leaderboard.model import VOC_CLASSES
+    from benchbase.run.store import Store
+
+    out = tmp_path / "runs"
+    write_cell(
+        Store(out), suite="razavian", dataset="voc2007", split="trainval-test",
+        backbone="fake/alexnet", strategy="linear-svm", layers={"fc6": 1.0},
+        labels=voc_labels(60, 1), classes=list(VOC_CLASSES), metric="voc07_map",
+    )
+    done = _cli(installed, "leaderboard", "--out", str(out), "--format", "acme-tsv")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
+    ours = [r for r in rows if r[0].startswith("AlexNet") or "alexnet" in r[0].lower()]
+    assert ours and len(ours[0]) >= 1 + 21  # the method, 20 classes, mAP
+    assert all(float(c) >= 0 for c in ours[0][1:21])  # per-class AP in percent
+    assert "acme-tsv" in _cli(installed, "leaderboard", "--help").stdout
+    unknown = _cli(installed, "leaderboard", "--out", str(out), "--format", "acme-tvs")
+    assert unknown.returncode == 2 and "acme-tsv" in unknown.stderr
 
 
 class _Clash:

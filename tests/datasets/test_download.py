@@ -477,3 +477,30 @@ def test_an_announced_length_over_the_cards_size_is_refused_unread(
     with pytest.raises(DownloadError, match="announces 3,000,000 bytes"):
         fetch(f"{server.url}/big.bin", tmp_path / "big.bin", progress=False, max_bytes=2_000_000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_that_fills_during_the_download_is_named_and_resumable(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    from benchbase.data import download
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs (a real full disk)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        usage = shutil.disk_usage(disk)  # free space reported as plenty: filled meanwhile
+        monkeypatch.setattr(download.shutil, "disk_usage", lambda p: usage._replace(free=1 << 40))
+        server.files["big.bin"] = b"x" * (3 << 20)
+        with pytest.raises(DownloadError, match="no space left under") as err:
+            fetch(f"{server.url}/big.bin", disk / "big.bin", progress=False)
+        assert "re-run to resume" in str(err.value)
+        assert (disk / "big.bin.part").stat().st_size > 0  # kept for the resume
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -90,3 +90,17 @@ def voc_labels(n: int, seed: int) -> np.ndarray:
     labels = rng.choice([1, -1, -1, -1, -1, 0], size=(n, 20))
     labels[0] = 1  # every class has a positive
     return labels
+
+
+def supersede(store: Store, old: str, new: str) -> None:
+    """Make cell ``new`` a later computation of ``old``'s configuration (same stored info,
+    finished later): what a re-run after a change of code or data leaves in a store."""
+    store.conn.execute(
+        "UPDATE cells SET info = (SELECT info FROM cells WHERE fingerprint = ?), "
+        "finished_at = '2030-01-01 00:00:00' WHERE fingerprint = ?",
+        (old, new),
+    )
+    store.conn.execute(
+        "UPDATE cells SET finished_at = '2000-01-01 00:00:00' WHERE fingerprint = ?", (old,)
+    )
+    store.conn.commit()

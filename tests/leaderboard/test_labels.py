@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lb_stores import write_cell
+from lb_stores import supersede, write_cell
 
 from benchbase.cli import main
 from benchbase.leaderboard import collect, formats, tables
@@ -97,8 +97,12 @@ def test_one_dataset_suite_prints_the_grid_alone_each_number_once(grid_store: Pa
     assert len(shown) == len(set(shown)) == len(collect.read(grid_store)) == 8
     text = formats.render(built, "markdown")
     assert text.count("timm/tf_efficientnet_lite0:random, weights random-init(seed=0)") == 1
-    # a row spanning two layers names the layer of each footnote
-    assert re.search(r"\[\^\d+\]: stage4: linear-svm: chosen", text)
+    # a row spanning two layers has one footnote naming each layer's choice
+    notes = re.findall(r"^\[\^\d+\]: (.*)$", text, flags=re.M)
+    assert len(notes) == 4
+    assert all(
+        re.search(r"training set: stage4: C=.*; pool: C=.*; parameters: C ∈", n) for n in notes
+    )
 
 
 def test_caption_lines_are_printed_once_per_page(grid_store: Path) -> None:
@@ -252,3 +256,20 @@ def test_layer_table_reads_as_the_papers_rows_with_a_suites_labels(accuracy_stor
     ours = [r.method for r in table.rows if not r.published]
     assert ours[:5] == [f"SVM ({n}) · AlexNet (pretrained)" for n in (1, 3, 5, 6, 7)]
     assert "SVM (1) · AlexNet (random)" in ours
+
+
+def test_a_recomputed_configuration_shows_the_newest_cell_never_a_mix(tmp_path: Path) -> None:
+    """The same configuration stored twice under two fingerprints (code or data changed in
+    between): each split shows the newest cell's numbers only, and the caption says so."""
+    store = Store(tmp_path)
+    old = [_cell(store, split=s, layers={"pool": 0.1}, seed=1) for s in ("seed0", "seed1")]
+    # another fingerprint (the input size enters it), then the same stored info as old[0]
+    new = _cell(store, split="seed0", layers={"pool": 3.0}, seed=2, input_size=225)
+    supersede(store, old[0], new)
+    fresh = {r["metric"]: r["value"] for r in store.results() if r["fingerprint"] == new}
+    store.close()
+    (m,) = collect.read(tmp_path)
+    assert m.cells == {"seed0": new, "seed1": old[1]} and m.superseded == {old[0]}
+    assert all(m.values[k]["seed0"] == v for k, v in fresh.items())
+    table = tables.accuracy_table(build_context(tmp_path, ci=False), "digits")
+    assert "1 older cell of these configurations" in " ".join(table.caption)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lb_stores import write_cell
+from lb_stores import supersede, write_cell
 
 import benchbase
 from benchbase.cli import main
@@ -127,9 +127,7 @@ def test_compare_pairs_split_means_per_split_and_image(accuracy_store: Path, cap
     assert result["row_a"].startswith(fc7.ids[0]) and "+2 splits" in result["row_b"]
     assert result["a"] == pytest.approx(np.mean(fc7.series()))
     # the statistic is the tables' number: the mean over splits
-    assert result["diff"] == pytest.approx(
-        np.mean(fc7.series()) - np.mean(conv1.series())
-    )
+    assert result["diff"] == pytest.approx(np.mean(fc7.series()) - np.mean(conv1.series()))
     # --mean: one id stands for its method's splits
     one = ["compare", "--mean", fc7.ids[1], conv1.ids[2], "--out", str(accuracy_store)]
     assert main([*one, "--resamples", "200"]) == 0
@@ -149,3 +147,31 @@ def test_filters_suggest_what_the_store_holds(accuracy_store: Path, capsys) -> N
     assert "did you mean caltech101?" in err and "mit67" in err and "'" not in err
     assert main(["results", "--out", str(accuracy_store / "none"), "--aggregate"]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_results_of_a_recomputed_configuration_are_the_newest_cells(tmp_path: Path, capsys) -> None:
+    store = Store(tmp_path)
+    common = dict(
+        suite="s",
+        dataset="digits",
+        backbone="fake/net",
+        strategy="logreg",
+        labels=np.random.default_rng(1).integers(0, 4, 60),
+        classes=list("abcd"),
+        metric="mean_per_class_accuracy",
+    )
+    old = [write_cell(store, split=s, layers={"pool": 0.1}, seed=3, **common) for s in ("a", "b")]
+    new = write_cell(store, split="a", layers={"pool": 3.0}, seed=4, input_size=225, **common)
+    supersede(store, old[0], new)
+    store.close()
+    df = benchbase.load_results(tmp_path)
+    assert set(df["fingerprint"]) == {new, old[1]}
+    assert set(benchbase.load_results(tmp_path, superseded=True)["fingerprint"]) == {*old, new}
+    assert main(["results", "--out", str(tmp_path), "--aggregate", "--format", "csv"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["n_splits"] == "2" and set(row["rows"].split(",")) == {
+        f"{new}:pool",
+        f"{old[1]}:pool",
+    }
+    head = df[df.metric == "mean_per_class_accuracy"]
+    assert float(row["mean"]) == pytest.approx(head["value"].mean())

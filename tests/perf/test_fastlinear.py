@@ -89,7 +89,7 @@ def test_solver_param_switches_the_strategies():
         assert outcome.chosen["solver"] == "torch"
     task.params["solver"] = "sklearn"
     (outcome,) = linear_svm({"pool": task})
-    assert "solver" not in outcome.chosen
+    assert outcome.chosen["solver"] == "sklearn"
 
 
 @pytest.mark.parametrize("penalised_intercept", [False, True], ids=["logistic", "svm"])
@@ -146,3 +146,33 @@ def test_busy_elsewhere_sees_a_competing_process():
     finally:
         spin.kill()
         spin.wait()
+
+
+def test_a_failing_eigendecomposition_falls_back_to_an_exact_basis(monkeypatch):
+    """LAPACK can fail on Gram matrices of few rows and many dims: the sweep still fits."""
+    import torch
+
+    task = make_task(False)
+    expected = fastlinear.sweep(task, "squared_hinge", l2_normalize, GRID)
+
+    def fail(_x):  # noqa: ANN001, ANN202
+        raise torch.linalg.LinAlgError("failed to converge")
+
+    monkeypatch.setattr(torch.linalg, "eigh", fail)
+    got = fastlinear.sweep(task, "squared_hinge", l2_normalize, GRID)
+    assert got.chosen["C"] == expected.chosen["C"]
+    np.testing.assert_allclose(got.scores, expected.scores, atol=2e-2, rtol=2e-2)
+
+
+def test_wide_features_skip_the_eigendecomposition(monkeypatch):
+    """Above BASIS_MAX_DIMS the sweep solves in the features' own basis, with the same fit."""
+    task = make_task(False, d=40)
+    expected = fastlinear.sweep(task, "logistic", l2_normalize, GRID)
+    monkeypatch.setattr(fastlinear, "BASIS_MAX_DIMS", 39)
+    monkeypatch.setattr(fastlinear, "_eigenvectors", lambda g: pytest.fail("eigh on wide data"))
+    got = fastlinear.sweep(task, "logistic", l2_normalize, GRID)
+    assert got.chosen["C"] == expected.chosen["C"]
+    mine, theirs = got.scores, expected.scores
+    np.testing.assert_allclose(
+        mine - mine.mean(1, keepdims=True), theirs - theirs.mean(1, keepdims=True), atol=2e-2
+    )

@@ -193,3 +193,17 @@ def test_run_with_an_out_that_is_a_file_or_read_only_is_refused_before_any_work(
     assert "cannot be written" in err and "Traceback" not in err
     with pytest.raises(BenchbaseError, match="cannot be written"):
         Store(ro)
+
+
+def test_a_read_only_store_with_an_unreplayable_log_says_to_copy_it(tmp_path, read_only, capsys):
+    live = _fill(tmp_path / "live", 2)  # still open: its last cells are only in the WAL
+    (tmp_path / "runs").mkdir()
+    for name in ("results.sqlite", "results.sqlite-wal"):  # no -shm: a copy, or a crash
+        shutil.copy2(tmp_path / "live" / name, tmp_path / "runs" / name)
+    live.close()
+    ro = read_only(tmp_path / "runs")
+    capsys.readouterr()
+    assert main(["results", "--out", str(ro), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "still has a write-ahead log" in err and "Copy the folder" in err
+    assert "Traceback" not in err

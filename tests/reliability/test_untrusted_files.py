@@ -74,11 +74,13 @@ def test_suite_toml_is_data_never_code(suite_file, tmp_path):
     marker = tmp_path / "pwned"
     payload = f"__import__('os').system('touch {marker}')"
     host = Host(entry_points=False)
-    path = suite_file(
-        f'name = "{payload}"\ndatasets = ["digits"]\nbackbones = ["{payload}"]\n'
+    body = (
+        f'datasets = ["digits"]\nbackbones = ["{payload}"]\n'
         'strategies = ["logreg"]\n[params.logreg]\nC = ["' + payload + '"]\n'
     )
-    suite = suite_from_toml(path)
+    with pytest.raises(BenchbaseError, match="is not allowed"):  # a name is never a path
+        suite_from_toml(suite_file(f'name = "{payload}"\n' + body))
+    suite = suite_from_toml(suite_file('name = "pwn"\n' + body))
     assert suite.backbones == [payload]  # a string, kept as a string
     with pytest.raises(BenchbaseError, match="unknown backbone|no backbone|not registered"):
         expand(host, suite, None)

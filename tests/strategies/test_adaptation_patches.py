@@ -4,6 +4,7 @@ oquab suite's strategies end to end through ``benchbase run`` with EfficientNet-
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,27 @@ def test_unknown_train_mode_and_missing_boxes_are_errors(voc, tmp_path):
         AP.adaptation_patches({"fc": task})
 
 
+@pytest.mark.parametrize(
+    "key, value, what",
+    [
+        ("scales", [1.0, 0.5], ">= 1"),
+        ("overlap", 1.0, "[0, 1)"),
+        ("patch_covered", 0.0, "(0, 1]"),
+        ("box_covered", 1.5, "(0, 1]"),
+        ("background_fraction", -0.1, "[0, 1]"),
+        ("max_objects", 0, ">= 1"),
+        ("exponent", 0, "> 0"),
+        ("train", "frozen", "'auto'"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_image_is_read(key, value, what):
+    strategy = host().strategies.get("adaptation-patches")
+    params = strategy.resolve_params({key: value})
+    with pytest.raises(BenchbaseError, match=rf"{key} = .*{re.escape(what)}"):
+        strategy.check_params(params)
+    strategy.check_params(strategy.resolve_params())  # the paper's defaults pass
+
+
 LITE0 = "timm/tf_efficientnet_lite0"
 
 
@@ -156,7 +178,8 @@ def test_the_oquab_suite_runs_end_to_end_on_fake_voc(tmp_path):
     (PRE-1000C) and random (NO PRETRAIN) Lite0 at 32 px, one patch scale."""
     suite = host().suites.get("oquab")
     assert suite.strategies == ["adaptation-patches"]
-    assert set(suite.labels.values()) == {"PRE-1000C", "NO PRETRAIN"}
+    assert suite.labels[suite.backbones[0]] == "PRE-1000C"
+    assert suite.labels[suite.backbones[1]] == "NO PRETRAIN"
     root = make_fake_dataset("voc2007", tmp_path / "data")
     toml = (
         f'name = "oquab-fake"\ndatasets = ["voc2007"]\n'

@@ -145,3 +145,21 @@ def test_yosinski_suite_runs_on_a_fake_caltech256(tmp_path):
     assert layers == {"baseB"} | {f"{b}{n}B{p}" for b in "AB" for n in (1, 2) for p in ("", "+")}
     (info,) = cells
     assert info["chosen"]["A1B"]["source"].startswith("half A (2 classes)")  # 4 classes, halved
+
+
+def test_bad_images_of_half_a_are_screened_too(tmp_path):
+    from PIL import Image
+
+    from benchbase.data.imagecheck import screen
+
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.new("RGB", (8, 8)).save(good)
+    bad.write_bytes(b"not an image")
+    train = [Sample(str(good), 0), Sample(str(good), 1), Sample(str(bad), 0)]
+    data = DatasetData(["x", "y"], [Split("0", train, [Sample(str(good), 1)])])
+    halved = halves.apply("toy", data, {"half_a": ["x"]})  # the bad image is in half A only
+    with pytest.raises(BenchbaseError, match="bad.png"):
+        screen("toy", halved)
+    kept = screen("toy", halved, skip_bad=True)
+    assert [s.source for s in kept.source.splits["0"].train] == [str(good)]
+    assert any("bad.png" in s for s in kept.skipped)

@@ -61,3 +61,11 @@ def test_tables_show_the_papers_row_names(zf_run, capsys):
     for name in [f"SVM ({i})" for i in range(1, 8)] + ["Softmax (5)", "Softmax (7)"]:
         assert f"| {name} · AlexNet (random)" in page, name  # our row, beside the paper's
     assert "SVM (conv1)" not in page and "SVM (conv5)" not in page
+
+
+def test_probe_layers_name_every_tap_of_the_modern_backbone():
+    suite = host().suites.get("zeiler-fergus")
+    wanted = suite.params["layer-probe"]["layers"]
+    resnet = host().backbones.get("timm/resnet50").taps()
+    assert set(resnet) <= set(wanted)  # no ResNet-50 stage silently left out
+    assert [t for t in host().backbones.get(ALEXNET).taps() if t not in wanted] == ["conv5"]
