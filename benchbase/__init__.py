@@ -33,6 +33,7 @@ from __future__ import annotations
 import pluggy
 
 from benchbase.api.command import Command
+from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
     Backbone,
@@ -69,6 +70,7 @@ __all__ = [
     "FeatureTask",
     "ImageTask",
     "ObjectBox",
+    "Metric",
     "Outcome",
     "OutputFormat",
     "Result",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class BenchbaseError(Exception):
     """An error the user can act on; the CLI prints it without a traceback and exits 2."""
@@ -20,3 +22,12 @@ class DataLayoutError(BenchbaseError):
 
 class WeightsUnavailableError(BenchbaseError):
     """Pretrained weights that cannot be found locally and cannot be downloaded."""
+
+
+def listing(items: Iterable[object], shown: int = 5, indent: str = "  ") -> str:
+    """The first ``shown`` of ``items`` for a message, one per indented line, then
+    ``… and K more`` when there are more (no leading or trailing newline)."""
+    texts = [str(item) for item in items]
+    if len(texts) > shown:
+        texts = [*texts[:shown], f"… and {len(texts) - shown} more"]
+    return "\n".join(f"{indent}{text}" for text in texts)

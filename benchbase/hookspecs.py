@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from benchbase.api.command import Command
+    from benchbase.api.metric import Metric
     from benchbase.api.output_format import OutputFormat
     from benchbase.api.types import Backbone, Cell, Dataset, Result, Strategy, Suite
 
@@ -55,6 +56,21 @@ def register_suites(register: Callable[[Suite], None]) -> None:
     """Register named suites (``benchbase run --suite NAME``).
 
     :param register: call ``register(benchbase.Suite(...))`` once per suite.
+    :return: nothing (a returned value is an error: objects go through ``register``).
+    """
+
+
+@hookspec
+def register_metrics(register: Callable[[Metric], None]) -> None:
+    """Register evaluation metrics a dataset can name (``benchbase.Dataset(metric=NAME)``).
+
+    Called before ``register_datasets``, so a plugin's datasets may use its metrics. The
+    built-in VOC AP and accuracy metrics are registered this way too (``benchbase.metrics``).
+
+    :param register: call ``register(benchbase.Metric(name=..., task=..., compute=...))`` once
+        per metric; ``compute(y_true, scores, classes)`` returns ``{name: value, ...}``
+        (fractions in [0, 1]); an optional ``bootstrap(labels, scores, weights)`` gives the
+        tables' confidence intervals.
     :return: nothing (a returned value is an error: objects go through ``register``).
     """
 

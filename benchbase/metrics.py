@@ -7,10 +7,15 @@ in [0, 1]; tables may print percentages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from benchbase import hookimpl
+from benchbase.api.metric import Metric
+from benchbase.plugin import manager
 
 
 def _ranked_precision_recall(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -129,20 +134,48 @@ def evaluate(metric: str, y_true: Any, scores: Any, classes: Sequence[str]) -> d
     """All rows stored for one outcome: the dataset's ``metric`` plus per-class values.
 
     Returns ``{metric: value, f"{kind}/{class}": value, ...}`` (per-class AP or accuracy,
-    NaN entries dropped), plus ``top1`` and ``mean_per_class_accuracy`` for multiclass.
+    NaN entries dropped), plus ``top1`` and ``mean_per_class_accuracy`` for multiclass. A
+    metric a plugin registered (``register_metrics``) is computed by its ``compute``.
     """
-    scores = np.asarray(scores)
-    rows: dict[str, float] = {}
-    if metric in ("voc07_map", "voc_map"):
-        value, per_class = mean_average_precision(y_true, scores, voc07=metric == "voc07_map")
-        rows[metric] = value
-        rows.update({f"ap/{c}": v for c, v in zip(classes, per_class, strict=True)})
-    elif metric in ("mean_per_class_accuracy", "top1"):
-        y_pred = scores.argmax(axis=1)
-        rows["mean_per_class_accuracy"] = mean_per_class_accuracy(y_true, y_pred)
-        rows["top1"] = top1_accuracy(y_true, y_pred)
-        accs = per_class_accuracy(y_true, y_pred, len(classes))
-        rows.update({f"acc/{c}": v for c, v in zip(classes, accs, strict=True)})
-    else:
-        raise ValueError(f"unknown metric {metric!r}")
-    return {k: v for k, v in rows.items() if not np.isnan(v)}
+    builtin = next((m for m in BUILTIN_METRICS if m.name == metric), None)
+    found = builtin or manager.host().metrics.get(metric)
+    rows = found.compute(y_true, np.asarray(scores), classes)
+    if metric not in rows:
+        raise ValueError(f"metric {metric!r}: its compute() returned no {metric!r} row")
+    return {k: float(v) for k, v in rows.items() if not np.isnan(v)}
+
+
+def _average_precisions(
+    voc07: bool, y_true: Any, scores: Any, classes: Sequence[str]
+) -> dict[str, float]:
+    name = "voc07_map" if voc07 else "voc_map"
+    value, per_class = mean_average_precision(y_true, scores, voc07=voc07)
+    return {name: value, **{f"ap/{c}": v for c, v in zip(classes, per_class, strict=True)}}
+
+
+def _accuracies(y_true: Any, scores: Any, classes: Sequence[str]) -> dict[str, float]:
+    y_pred = np.asarray(scores).argmax(axis=1)
+    accs = per_class_accuracy(y_true, y_pred, len(classes))
+    return {
+        "mean_per_class_accuracy": mean_per_class_accuracy(y_true, y_pred),
+        "top1": top1_accuracy(y_true, y_pred),
+        **{f"acc/{c}": v for c, v in zip(classes, accs, strict=True)},
+    }
+
+
+#: The devkits' metrics, registered through ``register_metrics`` as a plugin's are (the
+#: tables' confidence intervals for these live in :mod:`benchbase.leaderboard.stats`).
+BUILTIN_METRICS = (
+    Metric("voc07_map", "multilabel", partial(_average_precisions, True),
+           "mAP (VOC07 11-point AP)"),
+    Metric("voc_map", "multilabel", partial(_average_precisions, False),
+           "mAP (VOC2010+ area AP)"),
+    Metric("mean_per_class_accuracy", "multiclass", _accuracies, "mean per-class accuracy"),
+    Metric("top1", "multiclass", _accuracies, "accuracy (top-1)"),
+)
+
+
+@hookimpl
+def register_metrics(register: Callable[[Metric], None]) -> None:
+    for metric in BUILTIN_METRICS:
+        register(metric)

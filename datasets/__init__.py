@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +23,14 @@ def load_card(name: str) -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(_load(name))
+
+
+def card_path(name: str) -> Path:
+    """The shipped card file ``<name>.toml`` (what a built-in ``Dataset(card=...)`` passes)."""
+    path = Path(str(resources.files(__name__).joinpath(f"{name}.toml")))
+    if not path.is_file():
+        raise KeyError(f"no dataset card {name!r} (expected {path})")
+    return path
 
 
 def card_names() -> list[str]:

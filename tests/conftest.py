@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +14,15 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 # One cache (converted offline weights, timm configs) for the whole session and its subprocesses.
 os.environ.setdefault("BENCHBASE_CACHE", str(Path(tempfile.gettempdir()) / "benchbase-test-cache"))
+
+
+# benchbase.testing's fixtures come through its pytest11 entry point; an environment installed
+# before that entry point existed loads them here instead (`pip install -e .` refreshes it).
+if not any(
+    ep.value == "benchbase.testing.pytest_plugin"
+    for ep in importlib.metadata.entry_points(group="pytest11")
+):
+    pytest_plugins = ["benchbase.testing.pytest_plugin"]
 
 
 @pytest.fixture

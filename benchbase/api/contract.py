@@ -8,6 +8,7 @@ instead of surfacing later as a traceback deep inside the runner.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
@@ -16,11 +17,19 @@ from typing import Any
 from benchbase.errors import BenchbaseError
 
 TASKS = ("multiclass", "multilabel")
-#: The metrics each task can be scored with (see :func:`benchbase.metrics.evaluate`).
-METRICS = {
+#: The metrics each task can be scored with (see :func:`benchbase.metrics.evaluate`): the
+#: built-in ones, plus each :class:`benchbase.Metric` a plugin registers (``register_metrics``
+#: runs before ``register_datasets``, so a plugin's datasets may name its metrics).
+METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("mean_per_class_accuracy", "top1"),
     "multilabel": ("voc07_map", "voc_map"),
 }
+
+
+def allow_metric(name: str, task: str) -> None:
+    """Let datasets of ``task`` name the registered metric ``name``."""
+    if name not in METRICS[task]:
+        METRICS[task] = (*METRICS[task], name)
 INPUTS = ("features", "images")
 
 
@@ -224,6 +233,11 @@ def check_dataset(ds: Any) -> None:
         ds.fake is None or callable(ds.fake), who, "fake must be None or fake(root, placement)"
     )
     ds.default_options = _table(ds.default_options, who, "default_options", "option")
+    _require(
+        ds.card is None or isinstance(ds.card, (str, os.PathLike, Mapping)),
+        who,
+        f"card must be a path to a TOML card or a mapping, got {type(ds.card).__name__}",
+    )
 
 
 def check_strategy(st: Any) -> None:

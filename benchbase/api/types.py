@@ -7,6 +7,7 @@ objects and hand them to the ``register`` callback of the matching hook. Everyth
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from benchbase.api import contract
+from benchbase.api.tomlfile import read_toml
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 Task = Literal["multiclass", "multilabel"]
-#: Metric names understood by :mod:`benchbase.metrics` (``metrics.compute``).
+#: The built-in metric names (plugins add more: ``register_metrics``, :class:`benchbase.Metric`).
 Metric = Literal["voc07_map", "voc_map", "mean_per_class_accuracy", "top1"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -194,6 +196,10 @@ class Dataset:
     :class:`benchbase.errors.DataLayoutError` naming the expected path when the layout is
     missing or malformed. ``options`` holds the protocol options (defaults in
     ``default_options``, overridden by the suite's ``[options.<dataset>]`` table).
+    ``card`` is the dataset's card (homepage, ``[[archives]]``, ``[protocol]``,
+    ``[expected]`` counts; see ``datasets/*.toml``): a path to a TOML file or an already
+    parsed mapping. ``datasets download`` / ``check`` and the leaderboards' headline metric
+    read it through :meth:`read_card`; a dataset without one has nothing to download.
     """
 
     name: str
@@ -214,9 +220,26 @@ class Dataset:
     #: Protocol options a run on the ``fake`` layout needs (e.g. fewer training images per
     #: class than the real protocol): ``datasets fake --suite`` prints them as overrides.
     fake_options: dict[str, Any] = field(default_factory=dict)
+    #: The dataset card: a TOML file's path, a parsed mapping, or None (no card).
+    card: str | Path | Mapping[str, Any] | None = None
+    _parsed_card: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         contract.check_dataset(self)
+
+    def read_card(self) -> dict[str, Any]:
+        """The parsed card (a fresh copy each call; ``{}`` when the dataset has none). A card
+        file that is missing or not valid TOML raises :class:`benchbase.errors.BenchbaseError`
+        naming the file."""
+        if self._parsed_card is None:
+            if self.card is None:
+                parsed: dict[str, Any] = {}
+            elif isinstance(self.card, Mapping):
+                parsed = dict(self.card)
+            else:
+                parsed = read_toml(Path(self.card), f"dataset card of {self.name!r}")
+            self._parsed_card = parsed
+        return copy.deepcopy(self._parsed_card)
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""

@@ -103,7 +103,7 @@ def add_parser(sub: Any) -> None:
         "--mirror", default=None, help="base URL to fetch <mirror>/<archive filename> from"
     )
     download.add_argument(
-        "--card", type=Path, default=None, help="a card TOML file to use instead of the shipped one"
+        "--card", type=Path, default=None, help="a card TOML file to use instead of the dataset's own"
     )
     download.add_argument(
         "--keep-archives", action="store_true", help="keep the archives after extraction"
@@ -157,15 +157,6 @@ def run_info(args: argparse.Namespace) -> int:
 # --- check ----------------------------------------------------------------------------
 
 
-def _card(name: str) -> dict[str, Any]:
-    try:
-        from benchbase_cards import load_card
-
-        return load_card(name)
-    except (ImportError, KeyError):
-        return {}
-
-
 def compare_counts(
     card: dict[str, Any], data: Any, options: dict[str, Any], defaults: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str]:
@@ -211,7 +202,7 @@ def run_check(args: argparse.Namespace) -> int:
     samples = [s for split in data.splits for s in (*split.train, *split.test)]
     n_images = len({str(s.source) for s in samples})
     bad = find_bad_images(samples, ds.open_image, progress=f"{ds.name}: decoding")
-    rows, note = compare_counts(_card(ds.name), data, options, ds.resolve_options())
+    rows, note = compare_counts(ds.read_card(), data, options, ds.resolve_options())
     counts_ok = all(r["ok"] for r in rows) or args.ignore_counts
     ok = not bad and counts_ok
     if args.json:
@@ -317,19 +308,18 @@ def run_download(args: argparse.Namespace) -> int:
     """Each named dataset in turn; exit 1 when any needs files fetched by hand."""
     if args.card is not None and len(args.name) > 1:
         raise BenchbaseError("--card describes one dataset: name one dataset with it")
-    for name in args.name:  # unknown names fail before anything is fetched
-        if args.card is None:
-            host().datasets.get(name)
-    return max(download_one(args, name) for name in name)
-
-
-def download_one(args: argparse.Namespace, name: str) -> int:
     from benchbase.api.tomlfile import read_toml
+
+    if args.card is not None:
+        cards = {args.name[0]: read_toml(args.card, "dataset card")}
+    else:  # unknown names fail before anything is fetched
+        cards = {name: host().datasets.get(name).read_card() for name in args.name}
+    return max(download_one(args, name, card) for name, card in cards.items())
+
+
+def download_one(args: argparse.Namespace, name: str, card: dict[str, Any]) -> int:
     from benchbase.data.download import download_dataset
 
-    card = None
-    if args.card is not None:
-        card = read_toml(args.card, "dataset card")
     manual = download_dataset(
         name,
         args.data_root,

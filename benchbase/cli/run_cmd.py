@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchbase import progress
 from benchbase.cli.common import add_data_root, device_arg, positive_int, subparser
 from benchbase.extract import compiling
 from benchbase.plugin.manager import host
@@ -107,6 +108,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--no-leaderboard", action="store_true", help="do not print the table at the end"
     )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output (bars on a terminal, periodic lines in logs); errors, the "
+        "weights section and the final summary still print",
+    )
     executors.add_arguments(p)
     p.set_defaults(handler=run)
 
@@ -118,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if torchrun:
         ddp.check_args(args)
     positive_int_env("BENCHBASE_THREADS")  # a bad value fails now, not in a worker
+    progress.set_quiet(args.quiet)
     set_weights(args.weights)
     if args.compile is not None:  # an environment variable reaches every worker and rank
         os.environ[compiling.ENV] = args.compile
@@ -164,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         from benchbase.leaderboard import render_plain
 
         print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+    if summary.warnings_line():
+        print(summary.warnings_line(), file=sys.stderr)
     if summary.missing:
         from benchbase.run.preflight import fixes_text
 

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, listing
 
 #: How many unsafe members an error message lists.
 SHOWN = 20
@@ -207,8 +207,7 @@ def zip_problems(zf: zipfile.ZipFile) -> list[str]:
 
 def _listed(items: list[str]) -> str:
     """The first :data:`SHOWN` items, one per indented line, and how many more."""
-    more = f"\n  … and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
-    return "\n  " + "\n  ".join(items[:SHOWN]) + more
+    return "\n" + listing(items, SHOWN)
 
 
 def _refuse(archive: Path, problems: list[str]) -> None:

@@ -274,7 +274,7 @@ def _inside(root: Path, rel: str, what: str) -> Path:
 def download_dataset(
     name: str,
     root: Path,
-    card: Mapping[str, Any] | None = None,
+    card: Mapping[str, Any],
     mirror: str | None = None,
     keep_archives: bool = False,
     progress: bool = True,
@@ -283,16 +283,15 @@ def download_dataset(
     """Fetch, verify and extract every archive of ``name``'s card under ``root``.
 
     Returns the instructions for archives that must be fetched by hand (empty when all
-    were fetched). ``card`` replaces the shipped card; ``mirror`` is a base URL tried
-    instead of the card's URLs (``<mirror>/<filename>``).
+    were fetched). ``card`` is the dataset's card (``Dataset.read_card()``, or a file the
+    user passed); ``mirror`` is a base URL tried instead of the card's URLs
+    (``<mirror>/<filename>``).
     """
-    if card is None:
-        from benchbase_cards import load_card
-
-        try:
-            card = load_card(name)
-        except KeyError as exc:
-            raise DownloadError(f"no dataset card for {name!r}, so nothing to download") from exc
+    if not card:
+        raise DownloadError(
+            f"dataset {name!r} carries no card (benchbase.Dataset(card=...)), so nothing to "
+            "download; pass one with --card FILE.toml"
+        )
     say = log or (lambda msg: print(msg, file=sys.stderr))
     root = Path(root)
     if root.exists() and not root.is_dir():

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, listing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -106,14 +107,16 @@ def find_bad_images(
     todo = [s for src, s in unique.items() if not cache.known_good(src)]
     bad: list[BadImage] = []
     n_workers = workers or min(8, (os.cpu_count() or 1))
-    bar = None
-    if progress and len(todo) > 200:
-        import sys
+    from benchbase.progress import phase
 
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc=progress, unit="img", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+    with (
+        (
+            phase(progress or "check", len(todo), "img")
+            if progress and len(todo) > 200
+            else _no_phase()
+        ) as bar,
+        ThreadPoolExecutor(max_workers=n_workers) as pool,
+    ):
         for sample, reason in zip(
             todo, pool.map(lambda s: _decode(s, opener), todo, chunksize=64), strict=True
         ):
@@ -126,18 +129,18 @@ def find_bad_images(
                 bad.append(BadImage(src, reason))
             if bar is not None:
                 bar.update(1)
-    if bar is not None:
-        bar.close()
     cache.save()
     return sorted(bad, key=lambda b: b.source)
 
 
+@contextmanager
+def _no_phase() -> Iterator[None]:
+    yield None
+
+
 def describe(bad: Sequence[BadImage]) -> str:
     """The first :data:`SHOWN` bad files, one per line, and how many more there are."""
-    lines = [f"  {b}" for b in bad[:SHOWN]]
-    if len(bad) > SHOWN:
-        lines.append(f"  … and {len(bad) - SHOWN} more")
-    return "\n".join(lines)
+    return listing(bad, SHOWN)
 
 
 def screen(

@@ -36,6 +36,7 @@ import numpy as np
 
 from benchbase.api.types import stable_hash
 from benchbase.errors import BenchbaseError
+from benchbase.processes import pid_alive
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -56,13 +57,7 @@ def _dead_owner(owner: str) -> bool:
     host, _, pid = owner.rpartition("-")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's writer on shared storage: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not pid_alive(int(pid))
 
 
 def sweep_dead_writers(folder: Path, key: str) -> None:

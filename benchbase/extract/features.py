@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling, jpegdecode, pipeline
@@ -23,6 +22,7 @@ from benchbase.extract.device import (
 )
 from benchbase.extract.imagecache import ImageCache, cached_images
 from benchbase.extract.images import ImageList, normalize, resize_crop
+from benchbase.progress import phase
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -296,7 +296,7 @@ def extract(
     drain = pipeline.Drain(device, write)
     start_time = time.perf_counter()
     try:
-        with tqdm(total=len(images), desc=progress, unit="img", leave=False) as bar:
+        with phase(progress, len(images), "img") as bar:
             for start, batch in source:
                 row = start
                 for pieces, n in chunker.run(
@@ -356,10 +356,3 @@ class _Chunker:
                 continue
             start += len(piece)
         return out
-
-
-def _oom_safe_chunks(
-    batch: torch.Tensor, forward: Callable[[torch.Tensor], dict[str, np.ndarray]]
-) -> list[tuple[dict[str, np.ndarray], int]]:
-    """Run ``forward`` on ``batch``, splitting it in halves on CUDA out-of-memory."""
-    return _Chunker().run(batch, forward)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.plugin.manager import host
 from benchbase.run.frame import unknown_filter
 from benchbase.run.store import Store
 
@@ -86,15 +86,18 @@ class Method:
         return f"{self.cells[self.splits[0]]}:{self.layer}"
 
 
-@cache
 def card_metric(dataset: str) -> str | None:
-    """The headline metric a dataset's card declares (``top1`` for CUB-200), if any."""
-    try:
-        from benchbase_cards import load_card
-
-        return str(load_card(dataset)["protocol"]["metric"])
-    except Exception:  # no card (a third-party dataset): fall back to MAIN_METRICS order
+    """The headline metric the registered dataset's own card declares (``top1`` for
+    CUB-200), if any: None for a dataset no plugin registers now, one without a card or
+    whose card names none (then MAIN_METRICS order decides)."""
+    datasets = host().datasets
+    if dataset not in datasets:
         return None
+    try:
+        metric = datasets.get(dataset).read_card().get("protocol", {}).get("metric")
+    except BenchbaseError:  # an unreadable card file: `datasets check` reports it
+        return None
+    return str(metric) if metric else None
 
 
 def natural_key(text: str) -> list[Any]:
@@ -133,12 +136,7 @@ def read(out_dir: Path, suite: str | None = None, dataset: str | None = None) ->
     store = Store(out_dir, create=False)
     try:
         rows = store.results(suite, dataset)
-        cells = {
-            fp: {**json.loads(info), "finished_at": finished}
-            for fp, info, finished in store.conn.execute(
-                "SELECT fingerprint, info, finished_at FROM cells"
-            )
-        }
+        cells = store.cell_infos()
     finally:
         store.close()
     return group(rows, cells)

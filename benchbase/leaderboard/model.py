@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchbase.plugin import manager
+
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -16,12 +18,10 @@ VOC_ABBREVIATIONS = (
 )  # fmt: skip
 ABBREVIATION = dict(zip(VOC_CLASSES, VOC_ABBREVIATIONS, strict=True))
 
-METRIC_NAMES = {
-    "voc07_map": "mAP (VOC07 11-point AP)",
-    "voc_map": "mAP (VOC2010+ area AP)",
-    "mean_per_class_accuracy": "mean per-class accuracy",
-    "top1": "accuracy (top-1)",
-}
+def metric_label(metric: str) -> str:
+    """What a table or axis calls a registered metric (its ``display_name``), else its name."""
+    registry = manager.host().metrics
+    return registry.get(metric).label if metric in registry else metric
 
 
 @dataclass

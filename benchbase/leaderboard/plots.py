@@ -15,7 +15,7 @@ import numpy as np
 from benchbase.errors import BenchbaseError
 from benchbase.leaderboard import stats
 from benchbase.leaderboard.collect import Method, layer_depth_key
-from benchbase.leaderboard.model import METRIC_NAMES
+from benchbase.leaderboard.model import metric_label
 from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def layers_figure(
         metric = lines[keys[0]][0].metric
         ax.set_title(dataset)
         ax.set_xlabel("layer (input → output)")
-        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} (%)")
+        ax.set_ylabel(f"{metric_label(metric)} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Per-layer transfer (Zeiler & Fergus Table 7, DeCAF 5/6/7 style)", fontsize=10)
@@ -142,7 +142,7 @@ def transfer_figure(methods: list[Method]) -> Figure | None:
         metric = rows[0].metric
         ax.set_title(dataset)
         ax.set_xlabel("layer n at which the network is chopped and retrained")
-        ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} (%)")
+        ax.set_ylabel(f"{metric_label(metric)} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Transferability (Yosinski et al. 2014, Figure 2)", fontsize=10)

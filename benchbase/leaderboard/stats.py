@@ -14,10 +14,13 @@ resampled set exactly (duplicates of an image are adjacent in the ranking).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from benchbase.plugin import manager
 
 SEED = 0
 
@@ -99,7 +102,17 @@ def weighted_metric(
         return np.nanmean(per_class, axis=1)
     if metric == "top1":
         return weighted_top1(labels, scores, weights)
-    return weighted_mean_per_class_accuracy(labels, scores, weights)
+    if metric == "mean_per_class_accuracy":
+        return weighted_mean_per_class_accuracy(labels, scores, weights)
+    return _plugin_bootstrap(metric)(labels, scores, weights)
+
+
+def _plugin_bootstrap(metric: str) -> Callable[[Any, Any, Any], Any]:
+    """A registered metric's own ``bootstrap``; without one its tables show no interval."""
+    found = manager.host().metrics.get(metric)
+    if found.bootstrap is None:
+        raise ValueError(f"metric {metric!r} has no bootstrap(labels, scores, weights)")
+    return lambda labels, scores, weights: np.asarray(found.bootstrap(labels, scores, weights))
 
 
 def draws(n: int, resamples: int, rng: np.random.Generator, chunk: int = CHUNK):  # noqa: ANN201

@@ -26,13 +26,13 @@ from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
 from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
     ABBREVIATION,
-    METRIC_NAMES,
     VOC_CLASSES,
     Cell,
     Row,
     Table,
     bold_best,
     fmt_value,
+    metric_label,
     published_cell,
 )
 from benchbase.leaderboard.references import RefRow
@@ -234,7 +234,7 @@ def protocol_caption(methods: list[Method], ctx: Context, layer_in_rows: bool = 
                 if isinstance(info.get(key), int):
                     into.add(info[key])
     splits.sort(key=natural_key)
-    metric = METRIC_NAMES.get(methods[0].metric, methods[0].metric)
+    metric = metric_label(methods[0].metric)
     opts = ", ".join(f"{k}={'/'.join(v)}" for k, v in sorted(options.items())) or "defaults"
     text = f"Our rows (suite {', '.join(sorted({m.suite for m in methods}))}): {metric} in %; "
     text += f"protocol options {opts}; "

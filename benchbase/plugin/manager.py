@@ -15,6 +15,8 @@ import importlib.metadata as md
 import inspect
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache, partial
 from types import ModuleType
@@ -23,7 +25,9 @@ from typing import Any
 import pluggy
 
 from benchbase import hookspecs
+from benchbase.api import contract
 from benchbase.api.command import Command
+from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
@@ -56,9 +60,15 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 
 #: Parts of benchbase itself written as plugins (the built-in commands): never blocked.
-CORE_PLUGINS: tuple[str, ...] = ("benchbase.cli.builtin", "benchbase.leaderboard.formats.builtin")
+CORE_PLUGINS: tuple[str, ...] = (
+    "benchbase.metrics",
+    "benchbase.cli.builtin",
+    "benchbase.leaderboard.formats.builtin",
+)
 
+#: In the order they are called: metrics first, so that datasets may name a plugin's metric.
 _REGISTRATION_HOOKS = {
+    "register_metrics": "metrics",
     "register_datasets": "datasets",
     "register_backbones": "backbones",
     "register_strategies": "strategies",
@@ -93,13 +103,14 @@ class Host:
         self.strategies: Registry[Strategy] = Registry("strategy", Strategy, "strategies")
         self.suites: Registry[Suite] = Registry("suite", Suite)
         self.commands: Registry[Command] = Registry("command", Command)
+        self.metrics: Registry[Metric] = Registry("metric", Metric)
         self.formats: Registry[OutputFormat] = Registry("output format", OutputFormat)
         self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
         self.failures: list[PluginFailure] = []
         for registry in (
             self.datasets, self.backbones, self.strategies, self.suites, self.commands,
-            self.formats,
+            self.formats, self.metrics,
         ):
             registry.unknown_hint = self._failures_hint
 
@@ -189,6 +200,9 @@ class Host:
                         f"registration hooks return nothing, they call register(obj) once "
                         f"per object: `register({registry.type.__name__}(...))`"
                     )
+            if hook_name == "register_metrics":
+                for metric in self.metrics:
+                    contract.allow_metric(metric.name, metric.task)
 
     def plugins(self) -> list[PluginInfo]:
         """Loaded plugins with their origin and the hooks each implements."""
@@ -308,7 +322,27 @@ def _check_specs_known(pm: pluggy.PluginManager, plugin: Any) -> None:
         )
 
 
-@cache
+#: Hosts installed over the default one by :func:`installed` (innermost last).
+_installed: list[Host] = []
+
+
 def host() -> Host:
-    """The process-wide plugin host (built once, on first use)."""
+    """The process-wide plugin host: built once, on first use, unless a test installed its
+    own (:func:`installed`)."""
+    return _installed[-1] if _installed else _default_host()
+
+
+@cache
+def _default_host() -> Host:
     return Host()
+
+
+@contextmanager
+def installed(h: Host) -> Iterator[Host]:
+    """Make ``h`` the process-wide host inside the ``with`` block (for tests: commands,
+    leaderboards and the runner then see ``h``'s plugins)."""
+    _installed.append(h)
+    try:
+        yield h
+    finally:
+        _installed.remove(h)

@@ -247,6 +247,14 @@ def run_submitit(
     return summaries
 
 
+def _sum_counts(tables: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for table in tables:
+        for key, n in table.items():
+            out[key] = out.get(key, 0) + n
+    return out
+
+
 def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """One run summary from the workers' ones (cells done by anyone, images forwarded)."""
     return {
@@ -256,6 +264,8 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": max((s.get("seconds", 0.0) for s in summaries), default=0.0),
         "missing": {k: v for s in summaries for k, v in s.get("missing", {}).items()},
         "unavailable": max((s.get("unavailable", 0) for s in summaries), default=0),
+        "warnings": _sum_counts(s.get("warnings", {}) for s in summaries),
+        "warned_cells": sum(s.get("warned_cells", 0) for s in summaries),
     }
 
 

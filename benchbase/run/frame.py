@@ -69,12 +69,7 @@ def records(out_dir: Path, suite: str | None = None, dataset: str | None = None)
         rows = store.results(suite, dataset)
         if not rows and (suite or dataset):
             check_filters(store.results(), suite, dataset, out_dir)
-        infos = {
-            fp: {**json.loads(info), "finished_at": finished}
-            for fp, info, finished in store.conn.execute(
-                "SELECT fingerprint, info, finished_at FROM cells"
-            )
-        }
+        infos = store.cell_infos()
     finally:
         store.close()
     out = []

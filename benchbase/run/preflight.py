@@ -63,11 +63,12 @@ def check(host: Host, suite: Suite) -> Preflight:
         taps = spec.backbone.taps() if wanted else {}
         for layer in wanted:
             if layer.partition("@")[0] not in taps:
-                bad.append(f"{name!r} has no layer {layer!r} (its layers: {', '.join(taps)})")
+                bad.append(
+                    f"suite {suite.name!r}: backbone {name!r} has no layer {layer!r}; its "
+                    f"layers: {', '.join(taps)}."
+                )
     if bad:
-        raise BenchbaseError(
-            f"suite {suite.name!r}: " + "; ".join(bad) + ". Fix the [layers] table of the suite."
-        )
+        raise BenchbaseError(" ".join(bad) + " Fix the [layers] table of the suite.")
     return report
 
 

@@ -6,13 +6,13 @@ import errno
 import os
 import sys
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from benchbase import metrics
 from benchbase.api import contract
@@ -31,6 +31,7 @@ from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_iden
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.imagecache import ImageCache
+from benchbase.progress import phase
 from benchbase.run import preflight, provenance
 from benchbase.run.store import Store
 from benchbase.run.storefile import check_out_dir
@@ -53,6 +54,20 @@ class RunSummary:
     missing: dict[str, str] = field(default_factory=dict)
     #: Cells not run because their backbone's weights are missing.
     unavailable: int = 0
+    #: Library warnings raised while fitting (category → count), and in how many cells;
+    #: each cell's own are in its provenance (``warnings``).
+    warnings: dict[str, int] = field(default_factory=dict)
+    warned_cells: int = 0
+
+    def warnings_line(self) -> str:
+        """One line for the end of a run, or "" when no cell warned."""
+        if not self.warnings:
+            return ""
+        counts = ", ".join(f"{k} ×{n}" for k, n in sorted(self.warnings.items()))
+        return (
+            f"library warnings: {counts} in {self.warned_cells} cell(s); each cell's are in its "
+            "provenance (benchbase results --json, key 'warnings')"
+        )
 
 
 class Runner:
@@ -157,9 +172,7 @@ class Runner:
         for cell in todo:
             groups[(cell.dataset, cell.backbone)].append(cell)
         try:
-            with tqdm(
-                total=len(todo), desc=f"{self.suite.name}: cells", unit="cell", file=sys.stderr
-            ) as bar:
+            with phase(f"{self.suite.name}: cells", len(todo), "cell", announce=False) as bar:
                 pending = list(groups.items())
                 while pending:
                     waiting = []
@@ -245,9 +258,14 @@ class Runner:
             features, images = self._features(ds_name, data, spec, feature_cells, device, summary)
         for cell in mine:
             bar.set_postfix_str(f"{cell.dataset} {cell.split} {cell.strategy} {cell.layer}")
-            self._run_cell(
+            warned = self._run_cell(
                 cell, fps[self._cell_id(cell)], data, spec, features, images, store, device
             )
+            for w in warned:
+                summary.warnings[w["category"]] = (
+                    summary.warnings.get(w["category"], 0) + w["count"]
+                )
+            summary.warned_cells += bool(warned)
             summary.done += 1
             bar.update(1)
         return held
@@ -308,10 +326,7 @@ class Runner:
             from benchbase.extract.features import ExtractionStats, extract
 
             model = spec.build()
-            writers = {
-                layer: self.cache.writer(keys[layer], tap[layer])
-                for layer in missing
-            }
+            writers = {layer: self.cache.writer(keys[layer], tap[layer]) for layer in missing}
             try:
                 # a pass killed or interrupted earlier left checkpoints: resume after them
                 # (not under torchrun, whose ranks split the image list among themselves)
@@ -371,7 +386,8 @@ class Runner:
         images: dict[str, int],
         store: Store,
         device: Any,
-    ) -> None:
+    ) -> list[dict[str, Any]]:
+        """Fit, score and store one cell; returns the library warnings it raised."""
         dataset = self.host.datasets.get(cell.dataset)
         strategy = self.host.strategies.get(cell.strategy)
         split = next(s for s in data.splits if s.name == cell.split)
@@ -429,13 +445,17 @@ class Runner:
         self.host.hook.cell_started(cell=cell, fingerprint=fingerprint)
         started = time.perf_counter()
         try:
-            outcomes = contract.check_outcomes(
-                strategy.evaluate(tasks),
-                layers,
-                len(split.test),
-                len(data.classes),
-                f"strategy {cell.strategy!r} (plugin {self.host.strategies.origin(cell.strategy)!r})",
-            )
+            # library warnings (e.g. ConvergenceWarning) belong to the cell: recorded in its
+            # provenance, summarised at the end, never printed into a progress bar
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                outcomes = contract.check_outcomes(
+                    strategy.evaluate(tasks),
+                    layers,
+                    len(split.test),
+                    len(data.classes),
+                    f"strategy {cell.strategy!r} (plugin {self.host.strategies.origin(cell.strategy)!r})",
+                )
         except Exception as exc:
             self.host.hook.cell_failed(cell=cell, fingerprint=fingerprint, error=exc)
             if isinstance(exc, BenchbaseError):
@@ -482,6 +502,7 @@ class Runner:
             "ranks": _ranks(),  # > 1: trained data-parallel under torchrun (benchbase.run.ddp)
             "chosen": {o.layer: o.chosen for o in outcomes},
             "sweep": {o.layer: o.sweep for o in outcomes},
+            "warnings": (warned := _warning_counts(caught)),
         }
         cell_row = {
             "suite": cell.suite,
@@ -496,6 +517,7 @@ class Runner:
             fingerprint, cell_row, results, info, {o.layer: (o.scores, test_y) for o in outcomes}
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
+        return warned
 
 
 class _Offset:
@@ -509,6 +531,15 @@ class _Offset:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.writer, name)
+
+
+def _warning_counts(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
+    """Caught warnings, one entry per (category, message) with how often it was raised."""
+    counts: dict[tuple[str, str], int] = {}
+    for w in caught:
+        key = (w.category.__name__, (str(w.message).strip().splitlines() or [""])[0][:300])
+        counts[key] = counts.get(key, 0) + 1
+    return [{"category": c, "message": m, "count": n} for (c, m), n in counts.items()]
 
 
 def _ranks() -> int:

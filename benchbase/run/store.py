@@ -22,6 +22,7 @@ import numpy as np
 
 from benchbase.api.types import Result
 from benchbase.errors import BenchbaseError
+from benchbase.processes import pid_alive
 from benchbase.run import storefile
 from benchbase.run.storefile import (
     SCHEMA_VERSION,
@@ -194,7 +195,7 @@ class Store:
             ).fetchone()
             if row is not None and (row[0], row[1]) != (me_host, me_pid):
                 host, pid, expires = row
-                alive = expires > time.time() and (host != me_host or _pid_alive(pid))
+                alive = expires > time.time() and (host != me_host or pid_alive(pid))
                 if alive:
                     return False
             db.execute(
@@ -269,6 +270,16 @@ class Store:
                     ),
                 )
 
+    def cell_infos(self) -> dict[str, dict[str, Any]]:
+        """Every stored cell's info (options, versions, host, sizes) by fingerprint, with its
+        ``finished_at``."""
+        return {
+            fp: {**json.loads(info), "finished_at": finished}
+            for fp, info, finished in self.conn.execute(
+                "SELECT fingerprint, info, finished_at FROM cells"
+            )
+        }
+
     def results(self, suite: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
         """Every stored row (optionally one suite's or one dataset's) with its cell's provenance."""
         query = (
@@ -314,6 +325,7 @@ class Store:
                     "chosen": info_d.get("chosen", {}).get(layer, {}),
                     "weights": info_d.get("weights"),
                     "versions": info_d.get("versions", {}),
+                    "warnings": info_d.get("warnings", []),  # library warnings while fitting
                 }
             )
         return rows
@@ -338,13 +350,3 @@ class Store:
                 f"{fingerprint} layer {layer!r} ({exc}). Move the database aside (mv {self.path} "
                 f"{self.path}.damaged) and re-run to recompute, or leave out that cell."
             ) from None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

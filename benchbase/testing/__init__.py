@@ -2,6 +2,9 @@
 dataset layouts, and throwaway plugins.
 
 Dataset plugins provide ``Dataset.fake(root, placement)``; :func:`make_fake_dataset` calls it.
+:func:`make_plugin` builds a throwaway plugin from objects. Installed with benchbase, the
+pytest plugin :mod:`benchbase.testing.pytest_plugin` gives tests the fixtures
+``benchbase_host``, ``benchbase_plugin`` and ``benchbase_fake_dataset``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,20 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchbase.errors import BenchbaseError
+from benchbase.testing.throwaway import make_plugin
+
+__all__ = [
+    "check_backbone",
+    "check_strategy",
+    "class_color",
+    "make_fake_dataset",
+    "make_plugin",
+    "multilabel_bands",
+    "multilabel_image",
+    "plugin_host",
+    "save_image",
+    "synthetic_image",
+]
 
 
 def class_color(index: int, n_classes: int) -> tuple[int, int, int]:

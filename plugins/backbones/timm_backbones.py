@@ -14,7 +14,6 @@ else timm's own hub download (which fails offline with a message saying how to s
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,15 +48,11 @@ CURATED = (
 )
 
 
-def weights_env_var(model: str) -> str:
-    return "BENCHBASE_WEIGHTS_" + re.sub(r"[^A-Za-z0-9]", "_", model).upper()
-
-
 def _env_weights(model: str) -> Path | None:
     """``--weights timm/MODEL=PATH`` (BENCHBASE_WEIGHTS_TIMM_<MODEL>), else BENCHBASE_WEIGHTS_<MODEL>."""
     from benchbase.toolkit import weights_file
 
-    return weights_file(PREFIX + model, weights_env_var(model))
+    return weights_file(PREFIX + model, named_env_var(model))
 
 
 def local_weights(model: str) -> tuple[Path, str] | None:

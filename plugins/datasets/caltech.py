@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchbase_cards import card_path
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
@@ -291,6 +292,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name="caltech101",
+            card=card_path("caltech101"),
             load=load_101,
             task="multiclass",
             metric="mean_per_class_accuracy",
@@ -311,6 +313,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name="caltech256",
+            card=card_path("caltech256"),
             load=load_256,
             task="multiclass",
             metric="mean_per_class_accuracy",

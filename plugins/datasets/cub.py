@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
-from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.errors import BenchbaseError, DataLayoutError, listing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -176,11 +176,9 @@ def load(root: Path, options: Mapping[str, Any]) -> DatasetData:
             box = enlarged_box(x, y, w, h, float(protocol["box_scale"]))
         (train if flag == "1" else test).append(Sample(str(path), index[class_id], box))
     if missing:
-        listed = "\n  ".join(missing[:MAX_LISTED])
-        more = f"\n  … and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
         raise DataLayoutError(
             f"{NAME}: {len(missing)} image(s) listed in {cub_dir / 'images.txt'} are "
-            f"missing:\n  {listed}{more}\nFix: re-extract the archive completely."
+            f"missing:\n{listing(missing, MAX_LISTED)}\nFix: re-extract the archive completely."
         )
     used = dict(options)
     if box_crop:
@@ -250,6 +248,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name=NAME,
+            card=card_path(NAME),
             load=load,
             task="multiclass",
             metric=protocol["metric"],

@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchbase_cards import card_path
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
-from benchbase.errors import DataLayoutError
+from benchbase.errors import DataLayoutError, listing
 
 NAME = "mit67"
 LISTS = ("TrainImages.txt", "TestImages.txt")
@@ -119,11 +120,9 @@ def load(root: Path, options: Mapping[str, Any]) -> DatasetData:
         if not (images / line).is_file()
     ]
     if missing:
-        shown = "\n  ".join(missing[:20])
-        more = f"\n  … and {len(missing) - 20} more" if len(missing) > 20 else ""
         raise DataLayoutError(
-            f"{NAME}: {len(missing)} listed image(s) do not exist under {images}:\n  "
-            f"{shown}{more}\nRe-extract indoorCVPR_09.tar there (or fix the lists)."
+            f"{NAME}: {len(missing)} listed image(s) do not exist under {images}:\n"
+            f"{listing(missing, 20)}\nRe-extract indoorCVPR_09.tar there (or fix the lists)."
         )
 
     def samples(lines: list[str]) -> list[Sample]:
@@ -178,6 +177,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name=NAME,
+            card=card_path(NAME),
             load=load,
             task="multiclass",
             metric="mean_per_class_accuracy",

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
-from benchbase.errors import BenchbaseError, DataLayoutError
+from benchbase.errors import BenchbaseError, DataLayoutError, listing
 
 NAME = "sun397"
 MAX_LISTED = 5
@@ -147,11 +147,9 @@ def load(root: Path, options: Mapping[str, Any]) -> DatasetData:
                 if not Path(source).is_file():
                     missing.append(source)
     if missing:
-        listed = "\n  ".join(missing[:MAX_LISTED])
-        more = f"\n  … and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
         raise DataLayoutError(
             f"{NAME}: {len(missing)} image(s) named in the partition lists are missing under "
-            f"{sun_dir}:\n  {listed}{more}\n{_fix(root)}"
+            f"{sun_dir}:\n{listing(missing, MAX_LISTED)}\n{_fix(root)}"
         )
     classes = [class_label(n) for n in names]
     return DatasetData(classes=classes, splits=splits, options={"partitions": partitions})
@@ -214,6 +212,7 @@ def register_datasets(register):  # noqa: ANN001, ANN201
     register(
         Dataset(
             name=NAME,
+            card=card_path(NAME),
             load=load,
             task="multiclass",
             metric=protocol["metric"],

@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchbase_cards import load_card
+from benchbase_cards import card_path, load_card
 from benchbase_plugins.datasets._layout import layout_fix
 from benchbase_plugins.datasets.voc_annotations import read_boxes
 
 from benchbase import Dataset, DatasetData, Sample, Split, hookimpl
-from benchbase.errors import DataLayoutError
+from benchbase.errors import DataLayoutError, listing
 
 #: How many missing files an error message lists before it summarises the rest.
 MAX_LISTED = 5
@@ -134,11 +134,10 @@ def read_split(voc_dir: Path, split: str, classes: list[str], year: str) -> list
         samples.append(Sample(jpeg, tuple(label), boxes=boxes))
     missing = [s.source for s in samples if not Path(s.source).is_file()]
     if missing:
-        listed = "\n  ".join(str(m) for m in missing[:MAX_LISTED])
-        more = f"\n  … and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
         raise DataLayoutError(
             f"voc{year}: {len(missing)} image(s) listed in "
-            f"{voc_dir / 'ImageSets' / 'Main' / f'{split}.txt'} are missing:\n  {listed}{more}\n"
+            f"{voc_dir / 'ImageSets' / 'Main' / f'{split}.txt'} are missing:\n"
+            f"{listing(missing, MAX_LISTED)}\n"
             f"Fix: extract the VOC{year} archives completely into the data root."
         )
     return samples
@@ -320,6 +319,7 @@ def make_dataset(year: str) -> Dataset:
         description += f". {card['caveat']}"
     return Dataset(
         name=f"voc{year}",
+        card=card_path(f"voc{year}"),
         load=partial(load_voc, year),
         task="multilabel",
         metric=protocol["metric"],

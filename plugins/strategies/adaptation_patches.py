@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from benchbase_plugins.strategies import patches as P
-from benchbase_plugins.strategies.adaptation import make_head
+from benchbase_plugins.strategies.adaptation import HEAD_PARAMS, make_head
 from benchbase_plugins.strategies.rules import (
     at_least,
     grid,
@@ -345,17 +345,9 @@ DEFAULTS: dict[str, Any] = {
     "background_fraction": P.BACKGROUND_KEPT,
     "exponent": P.EXPONENT,
     "train": "auto",
-    # FCa → FCb on frozen features
-    "hidden": 2048,
-    "dropout": 0.5,
-    "lr": 1e-3,
-    "weight_decay": 1e-4,
-    "max_epochs": 100,
-    "patience": 10,
+    # FCa → FCb on frozen features: adaptation's head (features always standardised)
+    **{k: v for k, v in HEAD_PARAMS.items() if k != "normalize"},
     "batch_size": 256,
-    "refit": True,
-    "val_fraction": 0.2,
-    "device": "auto",
     # the whole network (NO PRETRAIN): SGD + momentum, cosine schedule, early stopping
     "net_lr": 0.01,
     "net_momentum": 0.9,

@@ -137,8 +137,8 @@ def view_features(
 
     p = task.params
     identity = {
-        **feature_identity(task.backbone, task.weights_id, keys, task.input_size),
-        "layer": task.layer,
+        # the tap's declared pooling joins the key (AlexNet's conv taps: a 6x6 max grid)
+        **feature_identity(task.backbone, task.weights_id, keys, task.input_size, task.layer),
         "view": view,
         "views_version": VIEWS_VERSION,
         "crop_scale": p.get("crop_scale"),
@@ -154,7 +154,8 @@ def view_features(
     taps = task.backbone.taps()
     if task.layer not in taps:
         raise BenchbaseError(f"backbone {task.backbone.name!r} has no layer {task.layer!r}")
-    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]})
+    pooling = {task.layer: task.backbone.tap_pooling(task.layer)}
+    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]}, pooling)
     if transform is None:
         transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     writer = cache.writer(key, identity)

@@ -14,6 +14,10 @@ AlexNet gives conv1..conv5, fc6, fc7). ``train`` picks what learns and how fast:
 - ``all``: the whole network at ``lr``;
 - ``head``: only the new head (a linear probe trained end to end by SGD).
 
+A ``:random`` backbone has no pretrained layers to protect: with ``random_init="all"``
+(default) it trains as ``all`` with its batch-norm statistics learnt (the "from scratch"
+rows, e.g. Oquab et al.'s NO PRETRAIN), with ``"same"`` as ``train`` says.
+
 Reading of the recipe's "1/10 of the original learning rate on the top layers, 1/100 on the
 intermediate ones": "top layers" are the ``top_blocks`` (2) pretrained blocks right below the
 new head (ResNet-50: ``layer3``, ``layer4``; AlexNet: ``fc6``, ``fc7``), "intermediate" every
@@ -59,6 +63,8 @@ if TYPE_CHECKING:
     from benchbase import Sample
 
 TRAIN_MODES = ("layerwise", "top", "all", "head")
+#: How a randomly initialised (``:random``) backbone trains: every layer at lr, or as ``train``.
+RANDOM_INIT_MODES = ("all", "same")
 _DECODED: dict[tuple[Any, ...], torch.Tensor] = {}
 
 
@@ -606,7 +612,7 @@ def train_and_refit(
 
     ``build()`` returns a freshly initialised (seeded) model with its new head and the
     per-parameter learning rates. ``refit=false`` scores the test set with the best epoch of
-    the run that held the validation images out (the behaviour before strategy version 3 of
+    the run that held the validation images out (the behaviour before strategy version 4 of
     ``finetune`` / 6 of ``transfer-n``). Returns the result (its history holds both runs,
     the refit's rows marked ``"refit": true``), what to add to ``chosen`` and the trained
     network that scored the test set.
@@ -631,11 +637,23 @@ def train_and_refit(
 # --- the strategy ---------------------------------------------------------------------
 
 
+def scratch_params(params: dict[str, Any], pretrained: bool) -> dict[str, Any]:
+    """What a randomly initialised backbone trains with: with ``random_init="all"`` every
+    layer at ``lr`` and batch-norm statistics learnt (lr/10, lr/100 and frozen statistics
+    only make sense on pretrained weights); ``"same"`` keeps ``params`` as they are."""
+    if pretrained or params.get("random_init", "all") == "same":
+        return params
+    return {**params, "train": "all", "freeze_bn": False}
+
+
 def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
+    import dataclasses
+
     outcomes = []
     for task in tasks.values():
         import torch
 
+        task = dataclasses.replace(task, params=scratch_params(task.params, task.pretrained))
         data = prepare(task)
         blocks: list[int] = []
 
@@ -677,19 +695,23 @@ def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="finetune",
-            check_params=rules(train=one_of(*TRAIN_MODES)),
+            check_params=rules(train=one_of(*TRAIN_MODES), random_init=one_of(*RANDOM_INIT_MODES)),
             evaluate=finetune,
-            # 3: epochs chosen on validation, then a refit on the whole training set
-            version="3",
+            # 3 (oquab): a :random backbone trains every layer (random_init); 4: epochs
+            # chosen on validation, then a refit on the whole training set
+            version="4",
             description="Fine-tune from the pretrained weights: new head at lr, the top "
             "top_blocks blocks at lr × top_lr_mult (lr/10), every lower block at lr × "
             "lower_lr_mult (lr/100) — the recipe's 'top layers' read as the last two blocks "
             "(stages) below the head, 'intermediate' as every block beneath them, the stem "
-            "included (or whole net / top blocks only / head only); SGD+momentum or AdamW, "
-            "cosine schedule, random-resized-crop + flip, epochs chosen on validation then a "
-            "refit on the whole training set (refit=false: the early-stopped run), AMP on GPU",
+            "included (or whole net / top blocks only / head only); a :random backbone trains "
+            "every layer at lr with batch-norm statistics learnt (random_init='all'); "
+            "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, epochs chosen "
+            "on validation then a refit on the whole training set (refit=false: the "
+            "early-stopped run), AMP on GPU",
             default_params={
                 "train": "layerwise",
+                "random_init": "all",
                 "top_blocks": 2,
                 "top_lr_mult": 0.1,
                 "lower_lr_mult": 0.01,

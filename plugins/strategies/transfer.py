@@ -96,11 +96,7 @@ def transfer(
 
     def build() -> tuple[Any, dict[str, float | None]]:
         net, blocks = fresh_network(task, len(task.classes))
-        if not 0 <= n <= len(blocks):
-            raise BenchbaseError(
-                f"transfer-n: n={n} is out of range; {task.backbone.name} has {len(blocks)} "
-                f"{task.params['granularity']} blocks (n in 0..{len(blocks)})"
-            )
+        check_n(task, [n], len(blocks))
         n_blocks[:] = [len(blocks)]
         copied = copy_first_blocks(net, base, blocks, n)[0] if n and base is not None else set()
         lr = float(task.params["lr"])
@@ -110,6 +106,15 @@ def transfer(
 
     result, refit, net = train_and_refit(build, data, task)
     return result, net, {"n": n, "blocks": n_blocks[0], "frozen": frozen, **refit}
+
+
+def check_n(task: ImageTask, ns: list[int], n_blocks: int) -> None:
+    bad = [n for n in ns if not 0 <= n <= n_blocks]
+    if bad:
+        raise BenchbaseError(
+            f"transfer-n: n={bad[0]} is out of range; {task.backbone.name} has {n_blocks} "
+            f"{task.params['granularity']} blocks (n in 0..{n_blocks})"
+        )
 
 
 def source_task(task: ImageTask) -> ImageTask:
@@ -158,6 +163,8 @@ def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
     for task in tasks.values():
         mode = task.params["mode"]
         modes = [True, False] if mode == "both" else [mode == "frozen"]
+        ns = [int(v) for v in task.params["n"]]
+        check_n(task, ns, len(fresh_network(task, len(task.classes))[1]))  # before any training
         source, info = base_a(task)
         data = prepare(task)
         bases: list[tuple[str, Any, dict[str, Any]]] = [("A", source, info)]
@@ -167,7 +174,7 @@ def transfer_n(tasks: dict[str, ImageTask]) -> list[Outcome]:
             bases.append(("B", model_b, {"source": "base B (trained on the target)"}))
         for name, base, extra in bases:
             for frozen in modes:
-                for n in (int(v) for v in task.params["n"]):
+                for n in ns:
                     result, _, more = transfer(task, data, base, n, frozen)
                     label = row_label(name, n, frozen)
                     outcomes.append(_outcome(label, result, task, {**extra, **more}))

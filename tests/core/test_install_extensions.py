@@ -1,9 +1,10 @@
 """A plugin package outside the repo, installed with pip, extends benchbase past the four
-registration hooks: a CLI command (``register_commands``) and a leaderboard output format
-(``register_formats``)."""
+registration hooks: a CLI command (``register_commands``), a leaderboard output format
+(``register_formats``) and a metric its dataset is scored with (``register_metrics``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,7 +35,9 @@ PACKAGE = {
         py-modules = ["acme_extras"]
     """,
     "acme_extras.py": """
-        from benchbase import BenchbaseError, Command, OutputFormat, hookimpl
+        import numpy as np
+        from benchbase import (Backbone, BenchbaseError, Command, Dataset, DatasetData, Metric,
+                               OutputFormat, Sample, Split, Suite, hookimpl)
 
         def hello(args):
             if args.who == "nobody":
@@ -63,6 +66,53 @@ PACKAGE = {
         @hookimpl
         def register_formats(register):
             register(OutputFormat(name="acme-tsv", render=tsv, extension=".tsv"))
+
+        def worst_class(y_true, scores, classes):  # the accuracy of the hardest class
+            pred = scores.argmax(1)
+            accs = [float((pred[y_true == c] == c).mean()) for c in range(len(classes))]
+            return {"acme_worst_class": min(accs)}
+
+        def worst_class_draws(labels, scores, weights):
+            hit = (scores.argmax(1) == labels).astype(float)
+            per_class = [(weights[:, labels == c] * hit[labels == c]).sum(1)
+                         / weights[:, labels == c].sum(1) for c in np.unique(labels)]
+            return np.min(per_class, axis=0)
+
+        @hookimpl
+        def register_metrics(register):
+            register(Metric(name="acme_worst_class", task="multiclass", compute=worst_class,
+                            display_name="worst-class accuracy", bootstrap=worst_class_draws))
+
+        def load(root, options):
+            samples = [Sample(f"dots:{c}:{i}", c) for c in range(3) for i in range(8)]
+            return DatasetData(["few", "some", "many"],
+                               [Split("official", samples[0::2], samples[1::2])])
+
+        def open_image(sample):
+            from PIL import Image
+            _, c, i = sample.source.split(":")
+            noise = np.random.default_rng(int(i)).integers(0, 30, (16, 16, 3))
+            return Image.fromarray((noise + 100 * int(c)).astype("uint8"))
+
+        @hookimpl
+        def register_datasets(register):
+            register(Dataset(name="acme-dots", load=load, open_image=open_image,
+                             needs_data_root=False, metric="acme_worst_class"))
+
+        def build(pretrained):
+            import torch
+            torch.manual_seed(3)
+            return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+
+        @hookimpl
+        def register_backbones(register):
+            register(Backbone(name="acme/dotnet", build=build, layers={"relu": "1"},
+                              default_layer="relu", input_size=16, weights="acme-dot-v1"))
+
+        @hookimpl
+        def register_suites(register):
+            register(Suite(name="acme-dots", datasets=["acme-dots"], backbones=["acme/dotnet"],
+                           strategies=["logreg"]))
     """,
 }
 
@@ -126,6 +176,21 @@ def test_an_installed_plugin_adds_an_output_format(installed, tmp_path):
     assert "acme-tsv" in _cli(installed, "leaderboard", "--help").stdout
     unknown = _cli(installed, "leaderboard", "--out", str(out), "--format", "acme-tvs")
     assert unknown.returncode == 2 and "acme-tsv" in unknown.stderr
+
+
+def test_an_installed_plugin_adds_a_metric_its_dataset_is_scored_with(installed, tmp_path):
+    out = tmp_path / "runs"
+    run = _cli(installed, "run", "--suite", "acme-dots", "--out", str(out), "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(_cli(installed, "results", "--out", str(out), "--json").stdout)
+    worst = [r["value"] for r in rows if r["metric"] == "acme_worst_class"]
+    top1 = [r["value"] for r in rows if r["metric"] == "top1"]
+    assert len(worst) == 1 and 0.0 <= worst[0] <= 1.0
+    assert not top1  # the dataset's metric alone, as the plugin computes it
+    board = _cli(installed, "leaderboard", "--out", str(out), "--resamples", "50")
+    assert board.returncode == 0, board.stderr
+    assert "worst-class accuracy" in board.stdout
+    assert f"{worst[0] * 100:.1f}" in board.stdout
 
 
 class _Clash:

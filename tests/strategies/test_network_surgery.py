@@ -92,3 +92,20 @@ def test_frozen_blocks_keep_batchnorm_statistics():
     assert not net.layer1[0].bn1.training and net.layer2[0].bn1.training
     freeze_batchnorm(net, everywhere=True)
     assert not net.layer2[0].bn1.training
+
+
+def test_a_random_backbone_trains_every_layer_at_the_full_rate():
+    from benchbase_plugins.strategies.finetune import scratch_params
+
+    net = alexnet()
+    head = replace_head(net, 5)
+    params = {**PARAMS, "freeze_bn": True, "random_init": "all"}
+    scratch = scratch_params(params, pretrained=False)
+    lrs = layerwise_lrs(net, head, scratch)
+    assert set(lrs) == {n for n, _ in net.named_parameters()}
+    assert set(lrs.values()) == {PARAMS["lr"]}  # no lr/10, lr/100 on random weights
+    assert scratch["freeze_bn"] is False  # random statistics are not worth keeping
+    assert scratch_params(params, pretrained=True) == params  # pretrained: as asked
+    assert scratch_params({**params, "random_init": "same"}, pretrained=False)["train"] == (
+        "layerwise"
+    )

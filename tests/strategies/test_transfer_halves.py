@@ -163,3 +163,20 @@ def test_bad_images_of_half_a_are_screened_too(tmp_path):
     kept = screen("toy", halved, skip_bad=True)
     assert [s.source for s in kept.source.splits["0"].train] == [str(good)]
     assert any("bad.png" in s for s in kept.skipped)
+
+
+def test_n_out_of_range_fails_before_any_training(tmp_path, monkeypatch, capsys):
+    from benchbase_plugins.strategies import transfer
+
+    from benchbase.cli import main
+
+    calls = []
+    original = transfer.train_network
+    monkeypatch.setattr(
+        transfer, "train_network", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    path = tmp_path / "suite.toml"
+    path.write_text(SUITE.replace("n = [0, 1]", "n = [1, 99]"))
+    code = main(["run", "--suite", str(path), "--out", str(tmp_path / "o"), "--device", "cpu"])
+    assert code != 0 and calls == []  # no base network trained for nothing
+    assert "n=99 is out of range" in capsys.readouterr().err
