@@ -216,6 +216,8 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
         summary.done = parallel_done + rest.done
         summary.forward_images = rest.forward_images
         summary.missing = rest.missing
+        summary.unavailable, summary.warnings = rest.unavailable, rest.warnings
+        summary.warned_cells = rest.warned_cells
     summary.forward_images += int(forwarded.item())
     summary.seconds = time.perf_counter() - start
     return summary

@@ -47,6 +47,7 @@ from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     FeatureCache,
     align_scores,
+    content_keys,
     decision_scores,
     feature_identity,
     l2_normalize,
@@ -196,7 +197,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
         images = decode(samples, task.open_image, load, interp, resize="squash")
-        keys = [s.key for s in samples]
+        keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
             for v in names

@@ -226,7 +226,7 @@ def test_a_layer_the_backbone_lacks_fails_before_any_image_is_read(
     monkeypatch.setattr(faultplug, "open_tiny", lambda s: opened.append(s))
     suite = _suite(suite_file, extra='[layers]\n"rel-net:random" = ["pool", "stage9"]\n')
     with pytest.raises(
-        BenchbaseError, match=r"has no layer 'stage9' \(its layers: stem, body, pool"
+        BenchbaseError, match=r"has no layer 'stage9'; its layers: stem, body, pool"
     ):
         Runner(host, suite, tmp_path / "out", device="cpu").run()
     assert opened == []
@@ -318,11 +318,8 @@ def test_a_full_disk_while_writing_the_cache_is_named_and_nothing_half_written_i
         == 2
     )
     err = capsys.readouterr().err
-    if where == "image-cache":
-        assert f"no space left on device writing under {out}" in err
-    else:
-        assert f"cannot write the feature cache file {out / 'features'}" in err
-        assert "No space left on device" in err
+    assert f"no space left on device writing {out / folder}" in err  # one message everywhere
+    assert "No space left on device" in err
     assert "Nothing half-written was kept" in err and "Traceback" not in err
     _nothing_written(out)
     assert not list(out.rglob("*.tmp*"))
