@@ -24,6 +24,28 @@ class WeightsUnavailableError(BenchbaseError):
     """Pretrained weights that cannot be found locally and cannot be downloaded."""
 
 
+class DiskFullError(BenchbaseError):
+    """No space (or no quota) left where benchbase writes: one message wherever it happens."""
+
+    def __init__(self, path: object, reason: object = "No space left on device") -> None:
+        super().__init__(
+            f"no space left on device writing {path} ({reason}). Nothing half-written was "
+            "kept; free some space (or pass --out on a larger disk) and re-run the same "
+            "command to resume."
+        )
+        self.path = path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk or quota: ``ENOSPC``/``EDQUOT``, or SQLite's
+    "database or disk is full" (``SQLITE_FULL``)."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return type(exc).__name__ == "OperationalError" and "disk is full" in str(exc)
+
+
 def listing(items: Iterable[object], shown: int = 5, indent: str = "  ") -> str:
     """The first ``shown`` of ``items`` for a message, one per indented line, then
     ``… and K more`` when there are more (no leading or trailing newline)."""

@@ -13,6 +13,7 @@ from benchbase.cli.builtin import BUILTIN_COMMANDS
 from benchbase.cli.common import fill_late_positionals
 from benchbase.errors import BenchbaseError
 from benchbase.plugin import manager
+from benchbase.run import signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,22 +60,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = fill_late_positionals(args, extra)
     if extra:  # the subcommand's usage, not the top-level one
         getattr(args, "_subparser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    previous = signals.terminate_as_interrupt()
     try:
         return int(args.handler(args) or 0)
     except BenchbaseError as exc:
         print(f"benchbase: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, signals.Terminated) else "interrupted"
         print(
-            "\nbenchbase: interrupted; finished cells are saved. Re-run the same command to "
+            f"\nbenchbase: {how}; finished cells are saved. Re-run the same command to "
             "resume where it stopped.",
             file=sys.stderr,
         )
-        return 130
+        return signals.exit_status(exc)
     except BrokenPipeError:  # `benchbase list backbones --all | head`: the reader left
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        signals.restore(previous)
 
 
 if __name__ == "__main__":

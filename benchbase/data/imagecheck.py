@@ -10,6 +10,7 @@ decoded before are remembered in an optional JSON cache keyed by path, size and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbase.errors import BenchbaseError, listing
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full, listing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -69,10 +70,19 @@ class _OkCache:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.ok))
-        os.replace(tmp, self.path)
+        from benchbase.run.owner import me
+
+        tmp = self.path.with_suffix(f".{me().token}.tmp")  # unique across containers too
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.ok))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if is_disk_full(exc):
+                raise DiskFullError(self.path, exc.strerror or exc) from exc
+            raise
 
 
 def _decode(sample: Sample, open_image: Callable[[Sample], Image.Image]) -> str | None:

@@ -5,10 +5,13 @@ entry's identity, shape and SHA-256 is written last and is the commit marker. Re
 the checksum and return a memory-mapped array; an entry that fails the check is deleted and
 reported as missing, so the caller recomputes it instead of trusting it.
 
-Temporary files carry the writer's host and process id: a writer about to compute an entry
-first deletes the temporary files that dead processes on this host left for the same entry
-(a run killed with SIGKILL mid-extraction). A write that fails (a full disk, a quota) removes
-its temporary file and raises a :class:`BenchbaseError` naming the path.
+Temporary files carry the writer's owner token (:mod:`benchbase.run.owner`: host, pid,
+machine, run id): a writer about to compute an entry first deletes the temporary files that
+dead processes of this machine left for the same entry (a run killed with SIGKILL
+mid-extraction), and other machines' once they are older than a lease. A file's blocks
+are reserved before rows are written through its memory map, so a full disk is ``ENOSPC``
+(never ``SIGBUS``); a write that fails removes its temporary file and raises a
+:class:`BenchbaseError` naming the path (:class:`DiskFullError` for a full disk or quota).
 
 Checkpoints: while an entry is written, its finished rows are saved every
 ``BENCHBASE_CHECKPOINT_SECONDS`` (default 30) into ``KEY.parts/`` as chunk files
@@ -21,12 +24,12 @@ match its name is deleted, never read. The parts are removed when the entry comm
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
@@ -35,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from benchbase.api.types import stable_hash
-from benchbase.errors import BenchbaseError
-from benchbase.processes import pid_alive
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
+from benchbase.run import owner
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -48,36 +51,73 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def writer_owner() -> str:
-    """This process, as written into temporary file names: ``host-pid``."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """This process, as written into temporary file names (:mod:`benchbase.run.owner`)."""
+    return owner.me().token
 
 
-def _dead_owner(owner: str) -> bool:
-    """Whether ``host-pid`` names a process of this host that no longer exists."""
-    host, _, pid = owner.rpartition("-")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's writer on shared storage: not ours to judge
-    return not pid_alive(int(pid))
+def _stale(tmp: Path, key: str, lease_seconds: float) -> bool:
+    """Whether temporary file ``tmp`` (``.KEY[.json].OWNER.tmp*``) was left by a writer that
+    is gone: a process of this machine that no longer exists, or, for another host's or
+    container's writer (whose PID means nothing here), one silent for longer than a lease
+    (a live writer touches its file as it writes)."""
+    token = tmp.name.removeprefix(f".{key}.").split(".tmp")[0].removeprefix("json.")
+    state = owner.alive(owner.parse(token))
+    if state is not None:
+        return not state
+    try:
+        return time.time() - tmp.stat().st_mtime > lease_seconds
+    except FileNotFoundError:
+        return False
 
 
-def sweep_dead_writers(folder: Path, key: str) -> None:
-    """Delete ``folder``'s temporary files of entry ``key`` (``.KEY[.json].HOST-PID.tmp*``)
-    whose writer was a process of this host that no longer exists (killed runs)."""
+def sweep_dead_writers(folder: Path, key: str, lease_seconds: float = owner.LEASE_SECONDS) -> None:
+    """Delete ``folder``'s temporary files of entry ``key`` whose writer is gone (see
+    :func:`_stale`): killed runs of this machine at once, other machines' after the lease."""
     if not folder.is_dir():
         return
     for tmp in folder.glob(f".{key}.*.tmp*"):
-        owner = tmp.name.removeprefix(f".{key}.").split(".tmp")[0].removeprefix("json.")
-        if _dead_owner(owner):
+        if _stale(tmp, key, lease_seconds):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
 
 def write_failed(path: Path, exc: OSError) -> BenchbaseError:
+    if is_disk_full(exc):
+        return DiskFullError(path, exc.strerror or exc)
     return BenchbaseError(
         f"cannot write the feature cache file {path}: {exc.strerror or exc}. Nothing "
-        "half-written was kept; free some space (or pass --out on a larger disk) and re-run "
-        "the same command to resume."
+        "half-written was kept; make sure --out is a folder you can write to and re-run the "
+        "same command to resume."
     )
+
+
+def preallocate(path: Path) -> None:
+    """Reserve the blocks of a freshly created (sparse) memory-mapped file before any row is
+    written through the map: on a full disk this fails with ``ENOSPC`` here, where a store
+    through the map would kill the process with ``SIGBUS``."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    finally:
+        os.close(fd)
+
+
+class Heartbeat:
+    """Touches a temporary file now and then, so that runs on other machines (which judge
+    it by its age) see its writer alive."""
+
+    def __init__(self, path: Path, every: float = 10.0) -> None:
+        self.path, self.every, self._last = path, every, time.monotonic()
+
+    def beat(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -155,7 +195,7 @@ class FeatureCache:
         return CacheWriter(self, key, identity)
 
     def sweep(self, key: str) -> None:
-        """Delete temporary files of ``key`` left by dead processes of this host."""
+        """Delete temporary files of ``key`` whose writers are gone (:func:`sweep_dead_writers`)."""
         sweep_dead_writers(self._paths(key)[0].parent, key)
 
 
@@ -186,6 +226,7 @@ class CacheWriter:
         self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
         self.parts = self.data_path.with_name(f"{key}.parts")
         self._array: np.ndarray | None = None
+        self._beat = Heartbeat(self.tmp)
         self._filled = 0  # rows 0.._filled are written (an unbroken run from row 0)
         self._saved = 0  # rows 0.._saved are in chunk files
         self._last_save = time.monotonic()
@@ -197,6 +238,7 @@ class CacheWriter:
             self._array = np.lib.format.open_memmap(
                 self.tmp, mode="w+", dtype=dtype, shape=(total, *row_shape)
             )
+            preallocate(self.tmp)  # a full disk: ENOSPC here, not SIGBUS in the loop
         return self._array
 
     def write(self, start: int, rows: np.ndarray, total: int) -> None:
@@ -207,6 +249,7 @@ class CacheWriter:
                 self._filled = max(self._filled, start + len(rows))
             if time.monotonic() - self._last_save >= self._interval:
                 self._checkpoint()
+            self._beat.beat()
         except OSError as exc:
             self.abort()
             raise write_failed(self.tmp, exc) from exc

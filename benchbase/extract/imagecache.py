@@ -1,8 +1,8 @@
 """Decode once: a dataset's images decoded and resized into one uint8 file, shared by every
 backbone with the same preprocessing and by every later run.
 
-An entry is an ``.npy`` array (N, 3, S, S) of uint8 keyed by the image list (sample keys in
-order), the resize settings (size, crop fraction, interpolation) and the decode backend;
+An entry is an ``.npy`` array (N, 3, S, S) of uint8 keyed by the image list (sample keys
+and file stamps in order), the resize settings (size, crop fraction, interpolation) and the decode backend;
 mean/std are not part of it because normalisation happens on the device. Like
 :mod:`benchbase.extract.cache`, rows are streamed into a temporary memory-mapped file while the
 first extraction runs, the file is renamed into place, then a JSON sidecar (identity,
@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchbase.api.types import stable_hash
+from benchbase.errors import DiskFullError, is_disk_full
 from benchbase.extract.cache import (
+    Heartbeat,
     atomic_write_text,
     file_sha256,
+    preallocate,
     read_sidecar,
     sweep_dead_writers,
     writer_owner,
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
 
 #: Decode backend recorded in the key (PIL: the published protocols' pixels).
 BACKEND = "pil"
-VERSION = 2  # 2: entries carry a SHA-256
+VERSION = 3  # 2: entries carry a SHA-256; 3: keyed on content keys (file size and mtime)
 
 
 class ImageCache:
@@ -48,9 +51,14 @@ class ImageCache:
 
     @staticmethod
     def identity(
-        keys: list[str], size: int, crop_pct: float, interpolation: str, backend: str = BACKEND
+        keys: list[str],
+        size: int,
+        crop_pct: float,
+        interpolation: str,
+        backend: str = BACKEND,
+        resize: str = "crop",
     ) -> dict[str, Any]:
-        return {
+        identity = {
             "images": stable_hash(keys, 32),
             "n_images": len(keys),
             "size": size,
@@ -60,6 +68,9 @@ class ImageCache:
             "version": VERSION,
             **resize_rule_id(size, crop_pct),
         }
+        if resize != "crop":  # absent for the default geometry: existing entries stay valid
+            identity["geometry"] = resize
+        return identity
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.npy", self.root / f"{key}.json"
@@ -124,16 +135,20 @@ class ImageCacheWriter:
         self.tmp = self.data_path.with_name(f".{key}.{writer_owner()}.tmp.npy")
         self._array: np.ndarray | None = None
         self._rows = 0
+        self._beat = Heartbeat(self.tmp)
 
     def write(self, start: int, batch: torch.Tensor) -> None:
         rows = batch.cpu().numpy() if hasattr(batch, "numpy") else np.asarray(batch)
-        if self._array is None:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            total = int(self.identity["n_images"])
-            self._array = np.lib.format.open_memmap(
-                self.tmp, mode="w+", dtype=np.uint8, shape=(total, *rows.shape[1:])
-            )
-        self._array[start : start + len(rows)] = rows
+        with self._disk_full(self.tmp):
+            if self._array is None:
+                self.tmp.parent.mkdir(parents=True, exist_ok=True)
+                total = int(self.identity["n_images"])
+                self._array = np.lib.format.open_memmap(
+                    self.tmp, mode="w+", dtype=np.uint8, shape=(total, *rows.shape[1:])
+                )
+                preallocate(self.tmp)  # a full disk: ENOSPC here, not SIGBUS in the loop
+            self._array[start : start + len(rows)] = rows
+            self._beat.beat()
         self._rows += len(rows)
 
     def commit(self) -> None:
@@ -142,9 +157,10 @@ class ImageCacheWriter:
             self.abort()
             return
         shape = list(self._array.shape)
-        self._array.flush()
-        self._array = None
-        os.replace(self.tmp, self.data_path)
+        with self._disk_full(self.tmp):
+            self._array.flush()
+            self._array = None
+            os.replace(self.tmp, self.data_path)
         meta = {
             "key": self.key,
             "shape": shape,
@@ -152,7 +168,24 @@ class ImageCacheWriter:
             "sha256": file_sha256(self.data_path),
             "identity": self.identity,
         }
-        atomic_write_text(self.meta_path, json.dumps(meta, indent=1))
+        try:
+            with self._disk_full(self.meta_path):
+                atomic_write_text(self.meta_path, json.dumps(meta, indent=1))
+        except DiskFullError:
+            with contextlib.suppress(OSError):
+                self.data_path.unlink()  # without its sidecar the entry is never trusted
+            raise
+
+    @contextlib.contextmanager
+    def _disk_full(self, path: Path) -> Any:
+        """A full disk or quota: drop the temporary file, raise :class:`DiskFullError`."""
+        try:
+            yield
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self.abort()
+            raise DiskFullError(path, exc.strerror or exc) from exc
 
     def abort(self) -> None:
         self._array = None
@@ -179,13 +212,25 @@ def cached_images(
     crop_pct: float,
     interpolation: str,
     backend: str = BACKEND,
+    resize: str = "crop",
 ) -> tuple[Any, ImageCacheWriter | _NoSink]:
     """``images`` served from the cache when an entry exists (and a sink that does nothing),
     else ``images`` itself and a writer for the batches that are decoded this time.
+
+    The entry is keyed on each sample's key *and* its file's size and mtime
+    (:mod:`benchbase.data.identity`), so an image replaced in place is decoded again.
     ``backend``: the decoder ("pil", or "nvjpeg" for :mod:`benchbase.extract.jpegdecode`)."""
     if cache is None:
         return images, _NoSink()
-    identity = ImageCache.identity(keys, size, crop_pct, interpolation, backend)
+    samples = getattr(images, "samples", None)
+    if samples is not None and len(samples) == len(keys):
+        from benchbase.data.identity import stamps
+
+        known = stamps(str(s.source) for s in samples)
+        keys = [f"{k}#{known[str(s.source)]}" for k, s in zip(keys, samples, strict=True)]
+    identity = ImageCache.identity(
+        keys, size, crop_pct, interpolation, backend, resize=resize
+    )
     hit = cache.get(identity)
     if hit is not None:
         return hit, _NoSink()

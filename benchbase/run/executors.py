@@ -25,6 +25,7 @@ identical to a single-process run (same cells, same seeds, same features).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -148,41 +149,134 @@ def dispatch(args: argparse.Namespace) -> list[dict[str, Any]]:
     return run_local(config, args.jobs)
 
 
+def worker_main(config_json: str, parent: int) -> int:
+    """A ``--jobs`` worker process: runs :func:`run_worker` and prints one JSON line on
+    stdout, ``{"summary": ...}`` or ``{"error": message}`` (the parent reports errors
+    once, for all workers). Stopped by SIGINT/SIGTERM it releases its claims, removes its
+    temporary files and exits 130/143 without a message (the parent prints one)."""
+    import json
+    import traceback
+
+    from benchbase.run import signals
+
+    signals.die_with_parent(parent)
+    signals.stop_once()
+    try:
+        reply: dict[str, Any] = {"summary": run_worker(WorkerConfig(**json.loads(config_json)))}
+        code = 0
+    except BenchbaseError as exc:
+        reply, code = {"error": str(exc)}, 2
+    except KeyboardInterrupt as exc:
+        return signals.exit_status(exc)
+    except Exception as exc:  # a bug: the parent shows one traceback, not one per worker
+        reply = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        code = 1
+    with contextlib.suppress(BrokenPipeError):  # the parent is gone: nobody to tell
+        print(json.dumps(reply), flush=True)
+    return code
+
+
+#: How long stopped workers get to release their claims before they are killed.
+STOP_SECONDS = 30.0
+
+
+def _stop_workers(procs: list[subprocess.Popen[str]], signum: int) -> None:
+    """Forward ``signum`` to every worker still running and wait for them (then SIGKILL)."""
+    import time
+
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    deadline = time.monotonic() + STOP_SECONDS
+    for proc in procs:
+        try:
+            proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def _worker_failures(
+    replies: list[tuple[int, dict[str, Any] | None]], jobs: int
+) -> BenchbaseError | None:
+    """One error for every failed worker: each distinct message once, naming its workers."""
+    import signal
+
+    by_message: dict[str, list[int]] = {}
+    traceback_text = ""
+    for i, (code, reply) in enumerate(replies):
+        if code == 0 and reply is not None and "summary" in reply:
+            continue
+        if reply is not None and "error" in reply:
+            message = str(reply["error"])
+            traceback_text = traceback_text or str(reply.get("traceback", ""))
+        elif code < 0:
+            message = (
+                f"killed by signal {signal.Signals(-code).name} (out of memory? see dmesg); "
+                "finished cells are saved: re-run the same command to compute the rest"
+            )
+        else:
+            message = f"exited with status {code} without a result (its messages are above)"
+        by_message.setdefault(message, []).append(i)
+    if not by_message:
+        return None
+    if traceback_text:
+        print(traceback_text, file=sys.stderr, end="")
+    parts = [
+        f"local worker{'s' if len(ws) > 1 else ''} {', '.join(map(str, ws))} of {jobs}: {message}"
+        for message, ws in by_message.items()
+    ]
+    return BenchbaseError("\n".join(parts))
+
+
 def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:
-    """``jobs`` worker processes on this machine, one GPU each when there are several."""
+    """``jobs`` worker processes on this machine, one GPU each when there are several.
+
+    Workers run in their own session (a terminal's Ctrl-C reaches this process only) and
+    die with it; this process forwards SIGINT/SIGTERM to them and waits until they have
+    released their claims, so no worker outlives the command."""
     import json
 
+    from benchbase.run.signals import Terminated
+
     gpus = _visible_gpus()
-    procs = []
-    for i in range(jobs):
-        env = dict(os.environ)
-        if len(gpus) > 1:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        code = (
-            "import json, sys; from benchbase.run.executors import WorkerConfig, run_worker; "
-            "print(json.dumps(run_worker(WorkerConfig(**json.loads(sys.argv[1])))))"
-        )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code, json.dumps(config.__dict__)],
-                env=env,
-                stdout=subprocess.PIPE,
-                text=True,
+    code = (
+        "import sys; from benchbase.run.executors import worker_main; "
+        "sys.exit(worker_main(sys.argv[1], int(sys.argv[2])))"
+    )
+    procs: list[subprocess.Popen[str]] = []
+    replies: list[tuple[int, dict[str, Any] | None]] = []
+    try:
+        for i in range(jobs):
+            env = dict(os.environ)
+            if len(gpus) > 1:
+                env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code, json.dumps(config.__dict__), str(os.getpid())],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
             )
-        )
-    summaries, failed = [], []
-    for i, proc in enumerate(procs):
-        out, _ = proc.communicate()
-        if proc.returncode != 0:
-            failed.append(i)
-            continue
-        summaries.append(json.loads(out.strip().splitlines()[-1]))
-    if failed:
-        raise BenchbaseError(
-            f"local workers {failed} failed (see their messages above); re-run the same "
-            "command to finish the remaining cells"
-        )
-    return summaries
+        for proc in procs:
+            out, _ = proc.communicate()
+            lines = out.strip().splitlines()
+            try:
+                reply = json.loads(lines[-1]) if lines else None
+            except ValueError:
+                reply = None
+            replies.append((proc.returncode, reply if isinstance(reply, dict) else None))
+    except BaseException as exc:
+        import signal
+
+        _stop_workers(procs, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        raise
+    failure = _worker_failures(replies, jobs)
+    if failure is not None:
+        raise failure
+    return [reply["summary"] for _, reply in replies if reply is not None]
 
 
 def _visible_gpus() -> list[str]:

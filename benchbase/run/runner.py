@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import time
@@ -26,7 +25,8 @@ from benchbase.api.types import (
     Suite,
     stable_hash,
 )
-from benchbase.errors import BenchbaseError, WeightsUnavailableError
+from benchbase.data.identity import ContentKeys, dataset_identity
+from benchbase.errors import BenchbaseError, DiskFullError, WeightsUnavailableError, is_disk_full
 from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
@@ -95,6 +95,9 @@ class Runner:
         #: Decoded, resized uint8 images shared by every backbone and run (None: decode each time).
         self.image_cache: ImageCache | None = ImageCache(self.out_dir / "images")
         self.poll_seconds = 2.0
+        self._content: dict[str, ContentKeys] = {}
+        #: dataset → its content identity, set by :meth:`plan`
+        self.data_identities: dict[str, str] = {}
         self._preflight: preflight.Preflight | None = None
 
     def preflight(self) -> preflight.Preflight:
@@ -105,7 +108,9 @@ class Runner:
 
     # --- the grid -------------------------------------------------------------------
 
-    def fingerprint(self, cell: Cell) -> str:
+    def fingerprint(self, cell: Cell, data_identity: str) -> str:
+        """The cell's identity hashed: with ``data_identity`` (:mod:`benchbase.data.identity`),
+        so a result is reused only for the same data, wherever its root is."""
         spec = resolve_backbone(self.host, cell.backbone)
         identity = cell.identity(
             {
@@ -113,11 +118,18 @@ class Runner:
                 "dataset_version": self.host.datasets.get(cell.dataset).version,
                 "strategy_version": self.host.strategies.get(cell.strategy).version,
                 "weights": spec.weights_id,
-                "transform": spec.backbone.transform_id(cell.input_size),
+                "transform": spec.backbone.transform_id(cell.input_size, cell.resize),
+                "data": data_identity,
                 **self._pooling_identity(cell, spec),
             }
         )
         return stable_hash(identity)
+
+    def content_keys(self, ds_name: str) -> ContentKeys:
+        """The content keys (relative key + file stamp) of dataset ``ds_name``'s samples."""
+        if ds_name not in self._content:
+            self._content[ds_name] = ContentKeys(self.data_root)
+        return self._content[ds_name]
 
     @staticmethod
     def _pooling_identity(cell: Cell, spec: BackboneSpec) -> dict[str, Any]:
@@ -133,7 +145,15 @@ class Runner:
     def plan(self, allow_missing: bool = False) -> tuple[Grid, dict[str, str], set[str]]:
         """The grid, each cell's fingerprint, and the fingerprints already stored."""
         grid = expand(self.host, self.suite, self.data_root, allow_missing=allow_missing)
-        fps = {self._cell_id(c): self.fingerprint(c) for c in grid.cells}
+        self._content = {}  # files may have changed since an earlier plan of this runner
+        self.data_identities = {
+            name: dataset_identity(grid.data[name], self.content_keys(name))
+            for name in sorted({c.dataset for c in grid.cells})
+        }
+        fps = {
+            self._cell_id(c): self.fingerprint(c, self.data_identities[c.dataset])
+            for c in grid.cells
+        }
         store_path = self.out_dir / "results.sqlite"
         done: set[str] = set()
         if store_path.exists():
@@ -174,6 +194,7 @@ class Runner:
         try:
             with phase(f"{self.suite.name}: cells", len(todo), "cell", announce=False) as bar:
                 pending = list(groups.items())
+                said = ""
                 while pending:
                     waiting = []
                     for (ds_name, bb_name), cells in pending:
@@ -202,6 +223,7 @@ class Runner:
                         if held:
                             waiting.append(((ds_name, bb_name), held))
                     if waiting:  # cells another live run is computing: wait for them or their lease
+                        said = self._say_waiting(store, waiting, fps, said)
                         time.sleep(self.poll_seconds)
                     pending = waiting
         finally:
@@ -210,6 +232,36 @@ class Runner:
             summary.seconds = time.perf_counter() - start
             self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
         return summary
+
+    def _say_waiting(
+        self,
+        store: Store,
+        waiting: list[tuple[tuple[str, str], list[Cell]]],
+        fps: dict[str, str],
+        said: str,
+    ) -> str:
+        """Tell which cells this run waits for, whose they are and until when (once per
+        change): a resumed run must not sit silent behind another host's lease."""
+        cells = {fps[self._cell_id(c)]: c for _, held in waiting for c in held}
+        holders = store.holders(list(cells))
+        lines = []
+        for fp, (who, expires) in sorted(holders.items(), key=lambda kv: kv[1][1]):
+            c = cells[fp]
+            until = time.strftime("%H:%M:%S", time.localtime(expires))
+            lines.append(
+                f"  {c.dataset}/{c.split} {c.backbone} [{c.layer}] {c.strategy}: held by "
+                f"{who}, lease until {until}"
+            )
+        text = "\n".join(lines)
+        if text and text != said:
+            print(
+                f"benchbase: waiting for {len(lines)} cell(s) that another run is computing "
+                "(taken over when its process is gone from this machine or its lease lapses):\n"
+                + text,
+                file=sys.stderr,
+                flush=True,
+            )
+        return text
 
     def _screen_images(self, grid: Grid, names: set[str]) -> None:
         """Fail before any extraction when images are missing or undecodable, or (with
@@ -272,7 +324,7 @@ class Runner:
 
     @staticmethod
     def _decoder(device: Any, open_image: Any) -> str:
-        """"pil" or "nvjpeg" for ``--decode`` (BENCHBASE_DECODE, default auto) on ``device``;
+        """ "pil" or "nvjpeg" for ``--decode`` (BENCHBASE_DECODE, default auto) on ``device``;
         "pil" when no device was resolved (every feature cached: nothing is decoded)."""
         choice = os.environ.get("BENCHBASE_DECODE", "auto")
         if device is None:
@@ -304,11 +356,17 @@ class Runner:
         ordered = data.images()
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
-        input_size = cells[0].input_size
+        input_size, resize = cells[0].input_size, cells[0].resize
         dataset = self.host.datasets.get(ds_name)
         decoder = self._decoder(device, dataset.open_image)
+        if resize != "crop":  # the device decoder knows only shorter side + centre crop
+            decoder = "pil"
         base_identity = feature_identity(
-            spec.backbone, spec.weights_id, [s.key for s in ordered], input_size
+            spec.backbone,
+            spec.weights_id,
+            self.content_keys(ds_name).keys(ordered),
+            input_size,
+            resize=resize,
         )
         if decoder != "pil":  # other pixels, other features; PIL entries keep their keys
             base_identity["decoder"] = decoder
@@ -354,18 +412,14 @@ class Runner:
                         # the uint8 cache holds whole image lists: not filled by a resumed pass
                         image_cache=None if done else self.image_cache,
                         decoder=decoder,
+                        resize=resize,
                     )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
             except OSError as exc:  # a full disk in any writer of the pass (images, features)
-                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                if not is_disk_full(exc):
                     raise
-                raise BenchbaseError(
-                    f"no space left on device writing under {self.out_dir} "
-                    f"({exc.filename or 'a cache file'}). Nothing half-written was kept; free "
-                    "some space (or pass --out on a larger disk) and re-run the same command "
-                    "to resume."
-                ) from exc
+                raise DiskFullError(exc.filename or self.out_dir, exc.strerror or exc) from exc
             finally:
                 for writer in writers.values():
                     writer.abort()
@@ -414,6 +468,7 @@ class Runner:
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
+                    resize=cell.resize,
                     source=data.source.splits[split.name] if data.source else None,
                     source_classes=list(data.source.classes) if data.source else [],
                 )
@@ -484,10 +539,15 @@ class Runner:
             "device": str(device),
             "seed": SEED,
             "weights": spec.weights_id,
+            "data_root": str(Path(self.data_root).resolve()) if self.data_root else None,
+            "data_identity": self.data_identities.get(cell.dataset),
             "dataset_version": dataset.version,
             "strategy_version": strategy.version,
             "options": dict(cell.options),
             "input_size": cell.input_size or spec.backbone.input_size,
+            "resize": cell.resize,
+            # which published rows the suite's pages show (benchbase.leaderboard.references)
+            "reproduces": self.suite.reproduces,
             "n_train": len(split.train),
             "n_test": len(split.test),
             "skipped_files": data.skipped,
@@ -507,7 +567,11 @@ class Runner:
             "params": params,
         }
         store.write_cell(
-            fingerprint, cell_row, results, info, {o.layer: (o.scores, test_y) for o in outcomes}
+            fingerprint,
+            cell_row,
+            results,
+            info,
+            {o.layer: (o.scores, test_y) for o in outcomes},
         )
         self.host.hook.cell_finished(cell=cell, fingerprint=fingerprint, results=results, info=info)
         return warned

@@ -8,8 +8,6 @@ per-image scores), so an interrupted run loses at most the cell in flight. WAL m
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import threading
 import time
@@ -21,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from benchbase.api.types import Result
-from benchbase.errors import BenchbaseError
-from benchbase.processes import pid_alive
-from benchbase.run import storefile
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
+from benchbase.run import owner, storefile
 from benchbase.run.storefile import (
     SCHEMA_VERSION,
     check_out_dir,
@@ -61,7 +58,7 @@ DB_NAME = "results.sqlite"
 #: How long a claim outlives its last renewal. A live run renews its claims every third of
 #: this (:class:`ClaimKeeper`), so only a run that died (or lost the shared file system) lets
 #: them lapse; another host's run then takes them over after at most this long.
-LEASE_SECONDS = 300.0
+LEASE_SECONDS = owner.LEASE_SECONDS
 
 
 class ClaimKeeper:
@@ -72,9 +69,11 @@ class ClaimKeeper:
     expiry closer, the next one catches up.
     """
 
-    def __init__(self, path: Path, host: str, pid: int, lease_seconds: float) -> None:
-        self.path, self.host, self.pid, self.lease = path, host, pid, lease_seconds
+    def __init__(self, path: Path, token: str, lease_seconds: float) -> None:
+        self.path, self.token, self.lease = path, token, lease_seconds
         self._stop = threading.Event()
+        #: set after each renewal (tests wait on it instead of sleeping past a lease)
+        self.renewed = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="benchbase-claims", daemon=True)
         self._thread.start()
 
@@ -84,11 +83,12 @@ class ClaimKeeper:
             while not self._stop.wait(self.lease / 3):
                 try:
                     conn.execute(
-                        "UPDATE claims SET expires = ? WHERE host = ? AND pid = ?",
-                        (time.time() + self.lease, self.host, self.pid),
+                        "UPDATE claims SET expires = ? WHERE owner = ?",
+                        (time.time() + self.lease, self.token),
                     )
                 except sqlite3.Error:
                     continue
+                self.renewed.set()
         finally:
             conn.close()
 
@@ -99,9 +99,15 @@ class ClaimKeeper:
 
 @contextmanager
 def damaged_database(path: Path) -> Iterator[None]:
-    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file."""
+    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file,
+    and "database or disk is full" into :class:`DiskFullError` (the transaction is rolled
+    back by SQLite: committed cells stay)."""
     try:
         yield
+    except (sqlite3.OperationalError, OSError) as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(path, exc) from None
+        raise
     except sqlite3.DatabaseError as exc:
         if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, ...: not damage
             raise
@@ -124,10 +130,10 @@ class Store:
                 f"no results at {self.path}; run a suite first (benchbase run --suite demo "
                 f"--out {out_dir})"
             )
-        if create:
-            check_out_dir(self.path.parent, DB_NAME)
         self._keeper: ClaimKeeper | None = None
         with damaged_database(self.path):
+            if create:
+                check_out_dir(self.path.parent, DB_NAME)
             self.conn, self.readonly = connect(self.path, create)
             with lock_wait(self.path):
                 self._set_up()
@@ -168,10 +174,12 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk: SQLITE_FULL)
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
 
     def _fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with damaged_database(self.path), lock_wait(self.path):
@@ -186,32 +194,42 @@ class Store:
         (a run killed with SIGKILL frees its cell for the next run at once). While this store
         is open, a :class:`ClaimKeeper` renews the lease of every claim it holds.
         """
-        me_host, me_pid = socket.gethostname(), os.getpid()
+        me = owner.me()
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM cells WHERE fingerprint = ?", (fingerprint,)).fetchone():
                 return False
             row = db.execute(
-                "SELECT host, pid, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
+                "SELECT owner, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
             ).fetchone()
-            if row is not None and (row[0], row[1]) != (me_host, me_pid):
-                host, pid, expires = row
-                alive = expires > time.time() and (host != me_host or pid_alive(pid))
-                if alive:
+            if row is not None and row[0] != me.token:
+                # a PID is judged only on its own machine (boot + PID namespace); elsewhere,
+                # or for a legacy host:pid owner, the lease alone tells
+                state = owner.alive(owner.parse(row[0]))
+                if row[1] > time.time() and state is not False:
                     return False
             db.execute(
                 "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                (fingerprint, f"{me_host}:{me_pid}", me_host, me_pid, time.time() + lease_seconds),
+                (fingerprint, me.token, me.host, me.pid, time.time() + lease_seconds),
             )
         if self._keeper is None:
-            self._keeper = ClaimKeeper(self.path, me_host, me_pid, lease_seconds)
+            self._keeper = ClaimKeeper(self.path, me.token, lease_seconds)
         return True
+
+    def holders(self, fingerprints: list[str]) -> dict[str, tuple[str, float]]:
+        """Claimed cells among ``fingerprints``: fingerprint → (its owner, described; lease end)."""
+        rows = self._fetch("SELECT fingerprint, owner, expires FROM claims")
+        wanted = set(fingerprints)
+        return {
+            fp: (owner.parse(token).describe(), float(expires))
+            for fp, token, expires in rows
+            if fp in wanted
+        }
 
     def release_claims(self) -> None:
         """Drop every claim this process holds (on a clean stop or an interrupt)."""
         self._stop_keeper()
-        self.conn.execute(
-            "DELETE FROM claims WHERE host = ? AND pid = ?", (socket.gethostname(), os.getpid())
-        )
+        with damaged_database(self.path):
+            self.conn.execute("DELETE FROM claims WHERE owner = ?", (owner.me().token,))
 
     def done(self) -> set[str]:
         return {row[0] for row in self._fetch("SELECT fingerprint FROM cells")}

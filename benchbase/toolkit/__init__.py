@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "loader_workers": "benchbase.extract.device",
     # backbones: weights files and the identity of their features
     "feature_identity": "benchbase.extract.backbones",
+    "content_keys": "benchbase.data.identity",
     "weights_env_var": "benchbase.extract.backbones",
     "weights_file": "benchbase.extract.backbones",
     "offline": "benchbase.extract.backbones",

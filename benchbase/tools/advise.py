@@ -245,8 +245,10 @@ def advise(
         backbone = dataclasses.replace(spec.backbone, layers={**layers, LOGITS_TAP: ""})
         wanted.append(LOGITS_TAP)
     cache = FeatureCache(Path(out_dir) / "features")
-    identity = feature_identity(
-        spec.backbone, spec.weights_id, [s.key for s in samples], input_size
+    from benchbase.data.identity import ContentKeys
+
+    identity = feature_identity(  # keyed on content: an image replaced in place is re-extracted
+        spec.backbone, spec.weights_id, ContentKeys(data_root).keys(samples), input_size
     )
     tap = {t: {**identity, **tap_identity(spec.backbone, t)} for t in wanted}
     keys = {t: cache.key(tap[t]) for t in wanted}

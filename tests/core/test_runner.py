@@ -95,12 +95,29 @@ def test_dry_run_lists_the_grid_and_what_is_done(tmp_path, suite_file, capsys):
 
 
 SLOW_PLUGIN = """
-    import time
+    import os, time
+    from pathlib import Path
     from benchbase import Strategy, hookimpl
     from benchbase_plugins.strategies.linear import logreg
 
     def slow(tasks):
-        time.sleep(0.4)
+        marks = os.environ.get("SLOW_MARKS")
+        if not marks:  # plain slowness: two runs overlap
+            time.sleep(0.4)
+            return logreg(tasks)
+        # event mode: fit n creates marks/fitN (n counts across processes); from fit
+        # SLOW_HOLD on, it blocks until marks/release exists (or the process is stopped),
+        # so a test acts at a known point instead of racing the clock
+        n = 0
+        while True:
+            try:
+                os.close(os.open(Path(marks, f"fit{n}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                break
+            except FileExistsError:
+                n += 1
+        if n >= int(os.environ.get("SLOW_HOLD", "-1")) >= 0:
+            while not Path(marks, "release").exists():
+                time.sleep(0.02)
         return logreg(tasks)
 
     @hookimpl
@@ -109,6 +126,22 @@ SLOW_PLUGIN = """
                           default_params={"C": [1.0], "normalize": True, "max_iter": 500,
                                           "val_fraction": 0.2}))
 """
+
+
+def _hold_at(tmp_path: Path, env: dict[str, str], fit: int) -> tuple[dict[str, str], Path]:
+    """``env`` with the slow plugin blocking from its ``fit``-th fit on (0-based), and the
+    marker that fit creates when it starts (every earlier cell is stored by then)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    return {**env, "SLOW_MARKS": str(marks), "SLOW_HOLD": str(fit)}, marks / f"fit{fit}"
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    """Until ``path`` exists (an event the plugin writes), or ``proc`` ends, or ``timeout``."""
+    deadline = time.time() + timeout
+    while not path.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), f"{path.name} never appeared (exit {proc.poll()})"
 
 
 def _install_plugin(site: Path) -> None:
@@ -173,16 +206,15 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, suite_file):
     total = _done(reference)
     assert total == 8
 
+    held_env, third_fit = _hold_at(tmp_path, env, 2)
     proc = subprocess.Popen(
-        [*cmd, str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*cmd, str(killed)], env=held_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 240
-    while _done(killed) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    _wait_for(third_fit, proc)  # two cells are stored, the third is being fitted
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = _done(killed)
-    assert 2 <= partial < total, "the run should be killed mid-way"
+    assert partial == 2, "the run should be killed mid-way"
 
     resumed = subprocess.run(
         [*cmd, str(killed)], env=env, capture_output=True, text=True, timeout=300
@@ -226,8 +258,14 @@ def test_two_runs_on_one_out_compute_each_cell_once(tmp_path, suite_file):
         assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file):
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file, signum, status, said):
     suite, env = _slow_run_setup(tmp_path, suite_file, splits=4)
+    env, second_fit = _hold_at(tmp_path, env, 1)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [
@@ -247,15 +285,13 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 240
-    while _done(out) < 1 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    _wait_for(second_fit, proc)  # one cell stored, the second being fitted
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "interrupted" in err and "Re-run the same command to resume" in err
-    assert "Traceback" not in err
-    kept = _done(out)
-    assert 1 <= kept < 8
+    assert proc.returncode == status, err
+    assert f"benchbase: {said}; finished cells are saved" in err
+    assert "Re-run the same command to resume" in err and "Traceback" not in err
+    assert _done(out) == 1
+    assert not list(out.rglob("*.tmp*"))
     with sqlite3.connect(out / "results.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0

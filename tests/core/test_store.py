@@ -100,15 +100,13 @@ def test_another_hosts_claim_holds_until_its_lease_lapses(tmp_path):
 
 
 def test_a_live_run_renews_its_claims_and_stops_when_released(tmp_path):
-    import time
-
     store = Store(tmp_path)
     assert store.claim("cell", lease_seconds=0.6)
     first = _claim_row(store, "cell")[2]
-    time.sleep(1.0)  # past the first lease: the keeper has renewed it meanwhile
-    renewed = _claim_row(store, "cell")[2]
-    assert renewed > first and renewed > time.time()
     keeper = store._keeper
+    assert keeper is not None and keeper.renewed.wait(timeout=60)  # an event, not a sleep
+    renewed = _claim_row(store, "cell")[2]
+    assert renewed > first  # pushed forward by a third of the lease or more
     store.release_claims()
     assert _claim_row(store, "cell") is None
     assert keeper is not None and not keeper._thread.is_alive()

@@ -152,10 +152,14 @@ def test_a_killed_writers_temp_file_is_swept_by_the_next_writer(tmp_path):
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
+    from benchbase.run.owner import Owner, machine_id
+
     host = socket.gethostname()
-    dead = tmp_path / f".{key}.{host}-{gone}.tmp.npy"  # what a kill -9 mid-extraction leaves
-    live = tmp_path / f".{key}.{host}-{os.getppid()}.tmp.npy"  # a run still writing
-    other = tmp_path / f".{'0' * len(key)}.{host}-{gone}.tmp.npy"  # another entry's
+    dead_owner = Owner(host, int(gone), machine_id(), "r0").token
+    dead = tmp_path / f".{key}.{dead_owner}.tmp.npy"  # what a kill -9 mid-extraction leaves
+    live_owner = Owner(host, os.getppid(), machine_id(), "r1").token
+    live = tmp_path / f".{key}.{live_owner}.tmp.npy"  # a run still writing
+    other = tmp_path / f".{'0' * len(key)}.{dead_owner}.tmp.npy"  # another entry's
     for path in (dead, live, other):
         path.write_bytes(b"partial")
     cache.writer(identity).abort()

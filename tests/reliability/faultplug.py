@@ -18,6 +18,7 @@ a test wants it and then killed with a real SIGKILL:
 - ``BBREL_FAULT=fit``: the second cell fitted in this process stalls inside ``evaluate``;
 - ``BBREL_FAULT=write``: the second cell stored by this process stalls inside its SQLite
   transaction, after every row is inserted and before ``COMMIT``;
+- ``BBREL_FAULT=crash``: every fit raises ``ValueError("solver diverged")`` (a plugin bug);
 - ``BBREL_MARK=FILE``: written (with the phase name) when the stall begins;
 - ``BBREL_SLOW=SECONDS``: every fit sleeps this long (to make two runs overlap);
 - ``BBREL_POLL=SECONDS``: how often a run waiting for another run's cells looks again
@@ -125,6 +126,8 @@ def centroid(tasks: dict[str, Any]) -> list[Outcome]:
     time.sleep(float(os.environ.get("BBREL_SLOW", "0")))
     if _fault() == "fit" and _COUNTS["fit"] == 2:
         stall("fit")
+    if _fault() == "crash":
+        raise ValueError("solver diverged")
     outcomes = []
     for layer, task in tasks.items():
         norm = lambda x: x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # noqa: E731

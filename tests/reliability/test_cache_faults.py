@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -60,6 +61,8 @@ def test_a_sidecar_that_lies_about_the_shape_is_discarded(tmp_path):
 
 
 def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
+    from benchbase.run.owner import Owner, machine_id
+
     cache = FeatureCache(tmp_path)
     key = cache.key(IDENTITY)
     folder = cache._paths(key)[0].parent
@@ -70,18 +73,22 @@ def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
         text=True,
         check=True,
     )
-    host = socket.gethostname()
-    left = [
-        folder / f".{key}.{host}-{dead.stdout.strip()}.tmp.npy",
-        folder / f".{key}.json.{host}-{dead.stdout.strip()}.tmp",
-    ]
-    live = folder / f".{key}.{host}-{os.getppid()}.tmp.npy"  # a live process of this host
-    remote = folder / f".{key}.other-host-{dead.stdout.strip()}.tmp.npy"  # not ours to judge
-    for path in (*left, live, remote):
+    host, pid = socket.gethostname(), int(dead.stdout.strip())
+    gone = Owner(host, pid, machine_id(), "deadrun").token  # a finished process of this machine
+    left = [folder / f".{key}.{gone}.tmp.npy", folder / f".{key}.json.{gone}.tmp"]
+    live = folder / f".{key}.{Owner(host, os.getppid(), machine_id(), 'r1').token}.tmp.npy"
+    # another container on this host (same hostname, same pid): its pid means nothing here
+    remote = folder / f".{key}.{Owner(host, pid, 'c0ffee00', 'r2').token}.tmp.npy"
+    legacy = folder / f".{key}.{host}-{pid}.tmp.npy"  # an older version's name: lease only
+    abandoned = folder / f".{key}.{Owner('other-host', 1, 'deadbeef', 'r3').token}.tmp.npy"
+    for path in (*left, live, remote, legacy, abandoned):
         path.write_bytes(b"partial")
+    old = time.time() - 301  # untouched for longer than the lease: its writer is gone
+    os.utime(abandoned, (old, old))
     cache.writer(key, IDENTITY).abort()
     assert [p.exists() for p in left] == [False, False]
-    assert live.exists() and remote.exists()
+    assert live.exists() and remote.exists() and legacy.exists()
+    assert not abandoned.exists()
 
 
 WRONG_TYPES = {
