@@ -15,7 +15,7 @@ def add_parser(sub: Any) -> None:
     p = subparser(
         sub,
         "plugins",
-        "List loaded plugins, their origin and the hooks each implements.",
+        "List plugins, their origin, the hooks each implements and its import time.",
         "  benchbase plugins\n  BENCHBASE_BLOCK_PLUGINS=myplugin benchbase plugins",
     )
     p.add_argument("--json", action="store_true")
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         tabulate(
-            [(i.name, i.origin, ", ".join(i.hooks)) for i in infos],
-            headers=["plugin", "origin", "hooks"],
+            [(i.name, i.origin, ", ".join(i.hooks), f"{i.load_s * 1000:.0f}") for i in infos],
+            headers=["plugin", "origin", "hooks", "load ms"],
         )
     )
     for f in h.failures:

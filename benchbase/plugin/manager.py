@@ -15,6 +15,7 @@ import importlib.metadata as md
 import inspect
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields
@@ -31,6 +32,7 @@ from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
 from benchbase.errors import BenchbaseError
+from benchbase.plugin import lazy
 from benchbase.plugin.registry import Registry
 
 PROJECT = "benchbase"
@@ -83,6 +85,7 @@ class PluginInfo:
     name: str
     origin: str
     hooks: list[str] = field(default_factory=list)
+    load_s: float = 0.0
 
 
 @dataclass
@@ -107,6 +110,8 @@ class Host:
         self.formats: Registry[OutputFormat] = Registry("output format", OutputFormat)
         self.backbones.fallback = self._resolve_backbone
         self.origins: dict[str, str] = {}
+        self.load_s: dict[str, float] = {}
+        self._deferred: dict[str, lazy.Deferred] = {}
         self.failures: list[PluginFailure] = []
         for registry in (
             self.datasets, self.backbones, self.strategies, self.suites, self.commands,
@@ -122,22 +127,77 @@ class Host:
             if modname.rsplit(".", 1)[-1] in blocked or modname in blocked:
                 continue
             self._add(modname, lambda m=modname: importlib.import_module(m), "built-in")
+        eps: list[md.EntryPoint] = []
         if entry_points and os.environ.get("BENCHBASE_DISABLE_ENTRYPOINTS") != "1":
-            for ep in md.entry_points(group=PROJECT):
-                if ep.name in blocked or "*" in blocked:
-                    continue
-                dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
-                self._add(ep.name, ep.load, f"entry point {ep.value} ({dist})")
+            eps = [
+                ep for ep in md.entry_points(group=PROJECT)
+                if ep.name not in blocked and "*" not in blocked
+            ]
+        key = lazy.environment_key(eps) if eps else ""
+        index = lazy.read_index(key) if key else {}
+        for ep in eps:
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
+            origin = f"entry point {ep.value} ({dist})"
+            known = index.get(ep.name)
+            if known is not None and set(known.get("hooks", ())) <= set(lazy.LAZY_HOOKS):
+                names = {a: list(known.get(a, ())) for a in lazy.LAZY_HOOKS.values()}
+                self._deferred[ep.name] = lazy.Deferred(ep, origin, names)
+            else:
+                self._add(ep.name, ep.load, origin)
         for i, plugin in enumerate(extra_plugins):
             name = getattr(plugin, "__name__", f"extra-{i}")
             self._add(name, lambda p=plugin: p, "registered in-process")
         self.pm.check_pending()
         self._fill_registries()
+        self._settle_deferred(key, index, [ep.name for ep in eps])
+
+    def _settle_deferred(self, key: str, index: dict[str, Any], ep_names: list[str]) -> None:
+        """Deferred plugins whose names are taken load now (the duplicate-name error fires as
+        it would without the index); the others load when a registry is asked for one of
+        their names. Then the index is rewritten if any entry-point plugin was loaded fresh."""
+        for name, d in list(self._deferred.items()):
+            if any(getattr(self, a).loaded(n) for a, ns in d.names.items() for n in ns):
+                self._load_deferred(name)
+        for attr in lazy.LAZY_HOOKS.values():
+            getattr(self, attr).on_demand = partial(self._on_demand, attr)
+        fresh = {n: self._index_entry(n) for n in ep_names if n in self.origins}
+        entries = {n: e for n, e in index.items() if n in self._deferred} | fresh
+        if key and entries != index:
+            lazy.write_index(key, entries)
+
+    def _index_entry(self, name: str) -> dict[str, list[str]]:
+        plugin = self.pm.get_plugin(name)
+        entry = {"hooks": sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])}
+        for attr in lazy.LAZY_HOOKS.values():
+            entry[attr] = getattr(self, attr).names_from(name)
+        return entry
+
+    def _on_demand(self, attr: str, name: str | None) -> bool:
+        wanted = [
+            p for p, d in self._deferred.items()
+            if d.names.get(attr) and (name is None or name in d.names[attr])
+        ]
+        for plugin in wanted:
+            self._load_deferred(plugin)
+        return bool(wanted)
+
+    def _load_deferred(self, name: str) -> None:
+        d = self._deferred.pop(name, None)
+        if d is not None:
+            self._add(name, d.ep.load, d.origin)
+            if name in self.origins:
+                self._fill_registries(only=name)
+
+    def load_deferred(self) -> None:
+        """Import every plugin the index let this host defer."""
+        for name in list(self._deferred):
+            self._load_deferred(name)
 
     def _add(self, name: str, load: Any, origin: str) -> None:
         if self.pm.get_plugin(name) is not None:
             return
         plugin: ModuleType | None = None
+        started = time.perf_counter()
         try:
             plugin = load()
             _check_hook_names(plugin)
@@ -150,6 +210,7 @@ class Host:
             print(f"benchbase: plugin {name!r} ({origin}) failed to load: {exc}", file=sys.stderr)
             return
         self.origins[name] = origin
+        self.load_s[name] = time.perf_counter() - started
 
     def _resolve_backbone(self, name: str) -> Backbone | None:
         found = self.pm.hook.resolve_backbone(name=name)
@@ -175,11 +236,13 @@ class Host:
             "`benchbase plugins` shows why"
         )
 
-    def _fill_registries(self) -> None:
+    def _fill_registries(self, only: str | None = None) -> None:
         for hook_name, attr in _REGISTRATION_HOOKS.items():
             registry: Registry[Any] = getattr(self, attr)
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 plugin_name = impl.plugin_name
+                if only is not None and plugin_name != only:
+                    continue
                 where = f"plugin {plugin_name!r} ({self.origins.get(plugin_name, 'unknown')})"
                 try:
                     returned = impl.function(
@@ -205,13 +268,15 @@ class Host:
                     contract.allow_metric(metric.name, metric.task)
 
     def plugins(self) -> list[PluginInfo]:
-        """Loaded plugins with their origin and the hooks each implements."""
+        """Every plugin (deferred ones are loaded) with its origin, hooks and load time."""
+        self.load_deferred()
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
                 continue
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            infos.append(PluginInfo(name, self.origins.get(name, "unknown"), hooks))
+            origin = self.origins.get(name, "unknown")
+            infos.append(PluginInfo(name, origin, hooks, round(self.load_s.get(name, 0.0), 4)))
         return infos
 
     @property

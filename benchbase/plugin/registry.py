@@ -29,6 +29,16 @@ class Registry(Generic[T]):
         self.fallback: Callable[[str], T | None] | None = None
         #: Extra text for unknown-name errors (e.g. plugins that failed to load).
         self.unknown_hint: Callable[[], str] = str
+        #: Loads deferred plugins serving ``name`` (every one of this kind for None); True
+        #: when it loaded any (see :mod:`benchbase.plugin.lazy`).
+        self.on_demand: Callable[[str | None], bool] | None = None
+
+    def _demand(self, name: str | None) -> bool:
+        return self.on_demand is not None and self.on_demand(name)
+
+    def loaded(self, name: str) -> bool:
+        """Whether ``name`` is registered already, without loading deferred plugins."""
+        return name in self._items
 
     def register(self, obj: T, plugin: str) -> None:
         """Add ``obj`` on behalf of ``plugin``; a second object with the same name is an error."""
@@ -58,6 +68,8 @@ class Registry(Generic[T]):
         """The object called ``name``, or an error suggesting the closest registered names."""
         if name in self._items:
             return self._items[name]
+        if self._demand(name) and name in self._items:
+            return self._items[name]
         if self.fallback is not None:
             found = self.fallback(name)
             if found is not None:
@@ -74,15 +86,24 @@ class Registry(Generic[T]):
     def origin(self, name: str) -> str:
         return self._origin[name]
 
+    def names_from(self, plugin: str) -> list[str]:
+        """Names ``plugin`` registered so far (deferred plugins are not loaded for this)."""
+        return [n for n, p in self._origin.items() if p == plugin]
+
     def names(self, pattern: str | None = None) -> list[str]:
+        self._demand(None)
         names = sorted(self._items)
         return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._items and isinstance(name, str):
+            self._demand(name)
         return name in self._items
 
     def __iter__(self) -> Iterator[T]:
+        self._demand(None)
         return iter(self._items[n] for n in sorted(self._items))
 
     def __len__(self) -> int:
+        self._demand(None)
         return len(self._items)
