@@ -246,6 +246,8 @@ def check_strategy(st: Any) -> None:
     _callable(st.evaluate, who, "evaluate", "evaluate(tasks) -> list[benchbase.Outcome]")
     _require(st.inputs in INPUTS, who, f"inputs must be 'features' or 'images', got {st.inputs!r}")
     st.default_params = _table(st.default_params, who, "default_params", "parameter")
+    if st.row_layers is not None:
+        _callable(st.row_layers, who, "row_layers", "row_layers(params) -> list[str]")
     _require(
         st.check_params is None or callable(st.check_params),
         who,
@@ -292,6 +294,15 @@ def check_suite(suite: Any) -> None:
             f"labels[{key!r}] must be a non-empty string, got {value!r}",
         )
     suite.labels = dict(labels)
+    suite.skip_layers = {
+        k: _names(v, who, f"skip_layers[{k!r}]")
+        for k, v in _table(suite.skip_layers, who, "skip_layers", "strategy").items()
+    }
+    _require(
+        suite.resize in ("crop", "squash", "squash-crop"),
+        who,
+        f'resize must be "crop", "squash" or "squash-crop", got {suite.resize!r}',
+    )
 
 
 def check_outcomes(

@@ -312,6 +312,10 @@ class Backbone:
     interpolation: str = "bilinear"
     #: Whether the built model's output is ImageNet-1k logits (used by ``backbones check``).
     imagenet_head: bool = True
+    #: Human-readable name of the pretrained weights (timm's ``resnet50.tv_in1k``,
+    #: torchvision's ``AlexNet_Weights.IMAGENET1K_V1``): listed with suites, so two
+    #: ResNet-50s never look alike. ``weights`` stays the exact id in cache keys.
+    weights_tag: str = ""
     #: Optional zero-argument callable returning a :class:`WeightsSource`: where the pretrained
     #: weights come from, without loading them (run preflight, ``list backbones --offline``).
     #: None: unknown until ``build(True)`` is called.
@@ -350,12 +354,14 @@ class Backbone:
             self.weights = str(self.weights())
         return self.weights
 
-    def transform_id(self, input_size: int | None = None) -> dict[str, Any]:
-        """Preprocessing settings: they enter feature cache keys."""
+    def transform_id(self, input_size: int | None = None, resize: str = "crop") -> dict[str, Any]:
+        """Preprocessing settings: they enter feature cache keys (``geometry``, the suite's
+        whole-image ``resize``, only when it is not the default ``"crop"``, so existing keys
+        stay valid)."""
         from benchbase.extract.resizing import resize_rule_id
 
         size = input_size or self.input_size
-        return {
+        out: dict[str, Any] = {
             "input_size": size,
             "crop_pct": self.crop_pct,
             "interpolation": self.interpolation,
@@ -363,6 +369,9 @@ class Backbone:
             "std": list(self.std),
             **resize_rule_id(size, self.crop_pct),
         }
+        if resize != "crop":
+            out["geometry"] = resize
+        return out
 
 
 # --- strategies -----------------------------------------------------------------------
@@ -415,6 +424,8 @@ class ImageTask:
     #: ``source_classes``), the source task; None otherwise (the target is the whole dataset).
     source: Split | None = None
     source_classes: list[str] = field(default_factory=list)
+    #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
+    resize: str = "crop"
 
 
 @dataclass
@@ -446,6 +457,9 @@ class Strategy:
     default_params: dict[str, Any] = field(default_factory=dict)
     all_layers: bool = False
     inputs: Literal["features", "images"] = "features"
+    #: ``row_layers(params)``: the ``layer`` values of the rows a cell gives, for strategies
+    #: whose rows are not named by the cell's layer (transfer-n: ``n=<n>``); shown by dry runs.
+    row_layers: Callable[[dict[str, Any]], list[str]] | None = None
 
     #: True when the strategy trains the network itself and can train data-parallel: under
     #: torchrun its cells run on every rank together (DDP), others run on rank 0 alone.
@@ -499,7 +513,11 @@ class Suite:
 
     ``layers`` maps a backbone name to the taps to evaluate (default: its default layer).
     ``params`` maps a strategy name to parameter overrides, ``options`` a dataset name to
-    protocol option overrides. ``input_size`` overrides every backbone's input resolution.
+    protocol option overrides. ``input_size`` overrides every backbone's input resolution;
+    ``resize`` is the whole-image geometry (``"crop"``: shorter side + centre crop, the
+    default; ``"squash"``: the whole image warped to the input; ``"squash-crop"``: warped to
+    ``input_size / crop_pct`` then centre-cropped). ``extends`` names the suite this one was
+    derived from (set by TOML ``extends = "NAME"``).
     """
 
     name: str
@@ -516,6 +534,11 @@ class Suite:
     #: Display labels for the tables: a layer name (``"pool5"`` → ``"DeCAF5"``), a strategy
     #: name (``"logreg"`` → ``"LogReg"``) or a backbone spec → the text its rows show.
     labels: dict[str, str] = field(default_factory=dict)
+    resize: str = "crop"
+    extends: str = ""
+    #: Layers a strategy does not run on: strategy name → tap names (DeCAF never combined
+    #: dropout with pool5: ``{"logreg-dropout": ["pool5"]}``).
+    skip_layers: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_suite(self)
@@ -534,10 +557,13 @@ class Cell:
     params: tuple[tuple[str, Any], ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
     input_size: int | None = None
+    resize: str = "crop"
 
     def identity(self, versions: Mapping[str, str]) -> dict[str, Any]:
         """Everything that determines this cell's result (protocol and strategy versions too)."""
+        extra = {} if self.resize == "crop" else {"geometry": self.resize}
         return {
+            **extra,
             "dataset": self.dataset,
             "split": self.split,
             "backbone": self.backbone,

@@ -18,11 +18,13 @@ from benchbase.cli import (
     plugins_cmd,
     results_cmd,
     run_cmd,
+    suites_cmd,
 )
 
 #: In the order ``benchbase --help`` lists them.
 BUILTIN_COMMANDS = (
     Command("list", list_cmd.add_parser),
+    Command("suites", suites_cmd.add_parser),
     Command("plugins", plugins_cmd.add_parser),
     Command("datasets", datasets_cmd.add_parser),
     Command("backbones", backbones_cmd.add_parser),

@@ -66,9 +66,25 @@ def describe(kind: str, obj: Any, origin: str) -> dict[str, Any]:
         row.update(version=obj.version, params=obj.default_params)
     elif kind == "suites":
         row.update(datasets=obj.datasets, backbones=obj.backbones, strategies=obj.strategies)
+        row.update(weights=suite_weights(obj), reproduces=obj.reproduces)
     elif kind == "backbones":
         row.update(input_size=obj.input_size, default_layer=obj.default_layer)
     return row
+
+
+def suite_weights(suite: Any) -> dict[str, str]:
+    """Backbone spec → the weights it runs with (the backbone's ``weights_tag``, else its
+    weights id; ``random-init`` for ``:random`` specs)."""
+    from benchbase.extract.backbones import resolve
+
+    out = {}
+    for spec in suite.backbones:
+        resolved = resolve(host(), spec)
+        if not resolved.pretrained:
+            out[spec] = "random-init"
+        else:
+            out[spec] = resolved.backbone.weights_tag or resolved.weights_id
+    return out
 
 
 def matcher(pattern: str | None) -> Callable[[str], bool]:

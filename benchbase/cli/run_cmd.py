@@ -196,6 +196,14 @@ def set_weights(pairs: list[str]) -> None:
         set_weights_file(name.strip(), path.strip())
 
 
+def shown_layer(runner: Runner, layer: str, strategy: str) -> str:
+    """What a cell's rows are called: its layer, or the strategy's own row names."""
+    strat = runner.host.strategies.get(strategy)
+    if strat.row_layers is None:
+        return layer
+    return ",".join(strat.row_layers(strat.resolve_params(runner.suite.params.get(strategy))))
+
+
 #: Exit status of a run that skipped cells (missing weights) or a strict dry run that found
 #: missing pieces: distinct from 2 (an error stopped the command).
 INCOMPLETE = 3
@@ -208,20 +216,22 @@ def dry_run(runner: Runner, strict: bool = False) -> int:
     for cell in grid.cells:
         state = "done" if fps[repr(cell)] in done else "todo"
         n_done += state == "done"
+        layer = shown_layer(runner, cell.layer, cell.strategy)
         print(
-            f"{state}  {cell.dataset:<12} {cell.split:<10} {cell.backbone:<36} {cell.layer:<8} {cell.strategy}"
+            f"{state}  {cell.dataset:<12} {cell.split:<10} {cell.backbone:<36} {layer:<8} {cell.strategy}"
         )
     per_ds = Counter(c.dataset for c in grid.cells)
-    print(
-        f"\n{len(grid.cells)} cells ({n_done} done) over "
-        + ", ".join(f"{k}: {v}" for k, v in per_ds.items())
-    )
+    where = ", ".join(f"{k}: {v}" for k, v in per_ds.items())
+    if not where:
+        where = "no dataset (every dataset's data is missing: see below)"
+    print(f"\n{len(grid.cells)} cells ({n_done} done) over {where}")
     from benchbase.run.suites import layout
 
     planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():
         print(f"missing dataset {name}: {why}")
         for backbone, layer, strategy in planned:
+            layer = shown_layer(runner, layer, strategy)
             print(f"  nodata  {name:<12} {'(splits)':<10} {backbone:<36} {layer:<8} {strategy}")
         print(f"  {len(planned)} cells per split once {name}'s data is present")
     print("\n".join(report.lines()))

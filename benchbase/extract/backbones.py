@@ -64,13 +64,15 @@ def feature_identity(
     keys: list[str],
     input_size: int | None,
     layer: str | None = None,
+    resize: str = "crop",
 ) -> dict[str, Any]:
     """What determines a backbone's features of an image list (with ``layer``: of that tap,
-    see :func:`tap_identity`): the feature cache keys on it."""
+    see :func:`tap_identity`): the feature cache keys on it. ``resize`` is the suite's
+    whole-image geometry."""
     identity = {
         "backbone": backbone.name,
         "weights": weights_id,
-        "transform": backbone.transform_id(input_size),
+        "transform": backbone.transform_id(input_size, resize),
         "images": stable_hash(keys, 32),
         "n_images": len(keys),
     }

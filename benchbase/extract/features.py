@@ -198,6 +198,7 @@ def extract(
     batch_size: int | None = None,
     progress: str = "extract",
     image_cache: ImageCache | None = None,
+    resize: str = "crop",
     decoder: str = "pil",
 ) -> ExtractionStats:
     """Stream ``samples`` through ``model`` once, writing each tap's pooled rows to its writer.
@@ -208,6 +209,7 @@ def extract(
     batched JPEG decoding and resizing on the device). Batches are loaded, copied and
     drained around the forward pass by :mod:`benchbase.extract.pipeline`.
 
+    ``resize`` is the whole-image geometry (:data:`benchbase.extract.images.RESIZE_MODES`).
     A tap name ending in ``@spp`` is spatial-pyramid pooled; other taps are pooled as the
     backbone declares (``Backbone.pooling``; undeclared: global average). On
     CUDA out-of-memory the batch is split in halves and retried, and later batches are run
@@ -221,11 +223,20 @@ def extract(
             f"its layers: {', '.join(all_taps)}"
         )
     size = input_size or backbone.input_size
-    transform = resize_crop(size, backbone.crop_pct, backbone.interpolation)
+    if resize != "crop":  # the device decoder knows only shorter side + centre crop
+        decoder = "pil"
+    transform = resize_crop(size, backbone.crop_pct, backbone.interpolation, resize)
     images = ImageList(samples, open_image, transform)
     keys = [s.key for s in samples]
     images, image_sink = cached_images(
-        image_cache, images, keys, size, backbone.crop_pct, backbone.interpolation, decoder
+        image_cache,
+        images,
+        keys,
+        size,
+        backbone.crop_pct,
+        backbone.interpolation,
+        decoder,
+        resize=resize,
     )
     decode_batch = None
     if decoder == jpegdecode.DEVICE and isinstance(images, ImageList):

@@ -51,9 +51,14 @@ class ImageCache:
 
     @staticmethod
     def identity(
-        keys: list[str], size: int, crop_pct: float, interpolation: str, backend: str = BACKEND
+        keys: list[str],
+        size: int,
+        crop_pct: float,
+        interpolation: str,
+        backend: str = BACKEND,
+        resize: str = "crop",
     ) -> dict[str, Any]:
-        return {
+        identity = {
             "images": stable_hash(keys, 32),
             "n_images": len(keys),
             "size": size,
@@ -63,6 +68,9 @@ class ImageCache:
             "version": VERSION,
             **resize_rule_id(size, crop_pct),
         }
+        if resize != "crop":  # absent for the default geometry: existing entries stay valid
+            identity["geometry"] = resize
+        return identity
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.npy", self.root / f"{key}.json"
@@ -204,6 +212,7 @@ def cached_images(
     crop_pct: float,
     interpolation: str,
     backend: str = BACKEND,
+    resize: str = "crop",
 ) -> tuple[Any, ImageCacheWriter | _NoSink]:
     """``images`` served from the cache when an entry exists (and a sink that does nothing),
     else ``images`` itself and a writer for the batches that are decoded this time.
@@ -219,7 +228,9 @@ def cached_images(
 
         known = stamps(str(s.source) for s in samples)
         keys = [f"{k}#{known[str(s.source)]}" for k, s in zip(keys, samples, strict=True)]
-    identity = ImageCache.identity(keys, size, crop_pct, interpolation, backend)
+    identity = ImageCache.identity(
+        keys, size, crop_pct, interpolation, backend, resize=resize
+    )
     hit = cache.get(identity)
     if hit is not None:
         return hit, _NoSink()

@@ -72,19 +72,44 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+#: Whole-image geometries: ``crop`` resizes the shorter side to ``size / crop_pct`` and takes
+#: the centre square (aspect kept, the sides cut off); ``squash`` warps the whole image to
+#: ``size`` × ``size`` (Razavian et al. 2014 resized the whole image to the network's input);
+#: ``squash-crop`` warps it to ``size / crop_pct`` square then takes the centre ``size``
+#: (DeCAF: warped to 256 × 256, central crop).
+RESIZE_MODES = ("crop", "squash", "squash-crop")
+
+
+def check_resize(resize: str) -> str:
+    """``resize`` if it is one of :data:`RESIZE_MODES`, else an error naming them."""
+    if resize not in RESIZE_MODES:
+        raise BenchbaseError(
+            f"unknown resize {resize!r}; use one of {', '.join(map(repr, RESIZE_MODES))} "
+            '(e.g. resize = "squash" in the suite file)'
+        )
+    return resize
+
+
 def resize_crop(
-    size: int, crop_pct: float, interpolation: str
+    size: int, crop_pct: float, interpolation: str, resize: str = "crop"
 ) -> Callable[[Image.Image], torch.Tensor]:
-    """Resize the shorter side to :func:`resize_size`, centre-crop ``size``: a uint8 CHW tensor."""
+    """PIL image → uint8 CHW tensor of ``size`` × ``size`` by the ``resize`` geometry
+    (:data:`RESIZE_MODES`; default: shorter side to :func:`resize_size`, centre crop)."""
     if interpolation not in _INTERPOLATION:
         raise BenchbaseError(
             f"unknown interpolation {interpolation!r}; use one of {', '.join(_INTERPOLATION)}"
         )
+    check_resize(resize)
     mode = _INTERPOLATION[interpolation]
     scaled = resize_size(size, crop_pct)
 
     def apply(img: Image.Image) -> torch.Tensor:
-        img = resize_and_crop(img, scaled, size, mode)
+        if resize == "squash":
+            img = img if img.size == (size, size) else img.resize((size, size), mode)
+        elif resize == "squash-crop":
+            img = center_crop(img.resize((scaled, scaled), mode), size)
+        else:
+            img = resize_and_crop(img, scaled, size, mode)
         return (
             torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
         )

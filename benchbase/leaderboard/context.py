@@ -41,14 +41,19 @@ def build_context(
 ) -> Context:
     """Our methods (from ``out_dir``) plus the published rows that belong beside them.
 
-    Published rows: a paper suite shows its papers' rows (all its datasets, so a page
-    exists before any run); any other selection shows every paper's rows for the datasets
-    we have results on. Row labels follow the suites' ``labels`` (registered suites), then
-    ``labels`` (a suite file's).
+    Published rows: a suite that reproduces papers (its ``reproduces``, as stored with its
+    results, else the registered suite's) shows those papers' rows only (all their datasets,
+    so a page exists before any run); any other selection shows every paper's rows for the
+    datasets we have results on.
+    Row labels follow the suites' ``labels`` (registered suites), then ``labels`` (a suite
+    file's).
     """
     if methods is None:
         methods = collect.read(out_dir, suite, dataset) if out_dir is not None else []
-    papers = references.papers_for(suite)
+    stored = next(
+        (i["reproduces"] for m in methods for i in m.info.values() if i.get("reproduces")), None
+    )
+    papers = references.papers_for(suite, stored if suite is not None else None)
     if dataset is not None:
         wanted: set[str] | None = {dataset}
     elif papers is not None:

@@ -121,11 +121,45 @@ def rows(datasets: set[str] | None = None, papers: tuple[str, ...] | None = None
     return list(grouped.values())
 
 
-def papers_for(suite: str | None) -> tuple[str, ...] | None:
-    """The papers a suite reproduces (None: any paper)."""
+def short_name(paper: str) -> str:
+    """``"Razavian et al. 2014 (CNN features off-the-shelf)"`` → ``"Razavian et al. 2014"``."""
+    return paper.split(" (")[0].strip()
+
+
+def papers_in(reproduces: str) -> tuple[str, ...]:
+    """The published papers a suite's ``reproduces`` text names, by their short names as in
+    ``published.csv`` (``"Razavian et al. 2014"``, ``"Oquab et al. 2014"``), in file order.
+    A text naming none (a toy suite, a paper with no numeric table) selects no rows."""
+    names: list[str] = []
+    for ref in load():
+        name = short_name(ref.paper)
+        if name not in names and name in reproduces:
+            names.append(name)
+    return tuple(names)
+
+
+def papers_for(suite: str | None, reproduces: str | None = None) -> tuple[str, ...] | None:
+    """The papers whose rows a suite's page shows (None: any paper's).
+
+    ``reproduces`` (the suite's own text, e.g. as stored with its results) decides when
+    given; else the registered suite of that name; else :data:`SUITE_PAPERS`."""
+    if reproduces:
+        return papers_in(reproduces)
     if suite is None:
         return None
+    registered = _registered_reproduces(suite)
+    if registered:
+        return papers_in(registered)
     return SUITE_PAPERS.get(suite)
+
+
+def _registered_reproduces(suite: str) -> str:
+    try:
+        from benchbase.plugin.manager import host
+
+        return host().suites.get(suite).reproduces
+    except Exception:  # not registered (a TOML suite's results) or plugins unavailable
+        return ""
 
 
 def datasets_of(papers: tuple[str, ...] | None) -> list[str]:

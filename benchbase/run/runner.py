@@ -118,7 +118,7 @@ class Runner:
                 "dataset_version": self.host.datasets.get(cell.dataset).version,
                 "strategy_version": self.host.strategies.get(cell.strategy).version,
                 "weights": spec.weights_id,
-                "transform": spec.backbone.transform_id(cell.input_size),
+                "transform": spec.backbone.transform_id(cell.input_size, cell.resize),
                 "data": data_identity,
                 **self._pooling_identity(cell, spec),
             }
@@ -356,11 +356,17 @@ class Runner:
         ordered = data.images()
         images = {sample.key: row for row, sample in enumerate(ordered)}
         layers = self._layers_for(cells, spec)
-        input_size = cells[0].input_size
+        input_size, resize = cells[0].input_size, cells[0].resize
         dataset = self.host.datasets.get(ds_name)
         decoder = self._decoder(device, dataset.open_image)
+        if resize != "crop":  # the device decoder knows only shorter side + centre crop
+            decoder = "pil"
         base_identity = feature_identity(
-            spec.backbone, spec.weights_id, self.content_keys(ds_name).keys(ordered), input_size
+            spec.backbone,
+            spec.weights_id,
+            self.content_keys(ds_name).keys(ordered),
+            input_size,
+            resize=resize,
         )
         if decoder != "pil":  # other pixels, other features; PIL entries keep their keys
             base_identity["decoder"] = decoder
@@ -406,6 +412,7 @@ class Runner:
                         # the uint8 cache holds whole image lists: not filled by a resumed pass
                         image_cache=None if done else self.image_cache,
                         decoder=decoder,
+                        resize=resize,
                     )
                 for layer, writer in writers.items():
                     features[layer] = writer.commit()
@@ -461,6 +468,7 @@ class Runner:
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
                     weights_id=spec.weights_id,
+                    resize=cell.resize,
                     source=data.source.splits[split.name] if data.source else None,
                     source_classes=list(data.source.classes) if data.source else [],
                 )
@@ -537,6 +545,9 @@ class Runner:
             "strategy_version": strategy.version,
             "options": dict(cell.options),
             "input_size": cell.input_size or spec.backbone.input_size,
+            "resize": cell.resize,
+            # which published rows the suite's pages show (benchbase.leaderboard.references)
+            "reproduces": self.suite.reproduces,
             "n_train": len(split.train),
             "n_test": len(split.test),
             "skipped_files": data.skipped,

@@ -28,19 +28,107 @@ SUITE_KEYS = {
     "input_size",
     "reproduces",
     "labels",
+    "resize",
+    "extends",
+    "skip_layers",
 }
+#: Keys whose tables merge with the base suite's under ``extends`` (other keys replace).
+TABLE_KEYS = ("layers", "params", "options", "labels", "skip_layers")
 
 
 def load_suite(host: Host, ref: str) -> Suite:
     """A registered suite name, or a path to a ``.toml`` suite file."""
     if ref.endswith(".toml") or Path(ref).is_file():
-        return suite_from_toml(Path(ref))
+        return suite_from_toml(Path(ref), host)
     return host.suites.get(ref)
 
 
-def suite_from_toml(path: Path) -> Suite:
-    """Parse a suite file (data only); errors name the file, the line or the key."""
+def suite_data(suite: Suite) -> dict[str, Any]:
+    """``suite`` as the data of a complete suite file (every key, defaults included)."""
+    return {
+        "name": suite.name,
+        "description": suite.description,
+        "reproduces": suite.reproduces,
+        "datasets": list(suite.datasets),
+        "backbones": list(suite.backbones),
+        "strategies": list(suite.strategies),
+        "input_size": suite.input_size,
+        "resize": suite.resize,
+        "layers": {k: list(v) for k, v in suite.layers.items()},
+        "labels": dict(suite.labels),
+        "skip_layers": {k: list(v) for k, v in suite.skip_layers.items()},
+        "options": {k: dict(v) for k, v in suite.options.items()},
+        "params": {k: dict(v) for k, v in suite.params.items()},
+    }
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: tables merge key by key (recursively), anything else
+    (lists included) replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _base_data(host: Host | None, ref: str, path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The data a suite file's ``extends = REF`` names: a registered suite, or a ``.toml``
+    file (relative to the extending file)."""
+    if not isinstance(ref, str) or not ref:
+        raise BenchbaseError(
+            f'suite file {path}: extends must name a suite, e.g. extends = "razavian"'
+        )
+    if ref.endswith(".toml"):
+        return _toml_data(path.parent / ref, host, seen)
+    if host is None:
+        from benchbase.plugin.manager import host as default_host
+
+        host = default_host()
+    return suite_data(host.suites.get(ref))
+
+
+def _toml_data(path: Path, host: Host | None, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A suite file's keys with its ``extends`` chain applied (``extends`` kept: the nearest
+    base's name)."""
+    if path.resolve() in seen:
+        chain = " → ".join(str(p) for p in (*seen, path))
+        raise BenchbaseError(f"suite file {path}: extends goes round in a circle ({chain})")
     data = read_toml(path, "suite file")
+    unknown = set(data) - SUITE_KEYS
+    if unknown:
+        raise BenchbaseError(
+            f"suite file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(SUITE_KEYS))}"
+        )
+    if "extends" not in data:
+        return data
+    ref = data["extends"]
+    base = _base_data(host, ref, path, (*seen, path.resolve()))
+    base.pop("extends", None)
+    if "name" not in data:  # a copy is its own suite: its rows never mix with the base's
+        data["name"] = path.stem
+    merged = merge(base, data)
+    # inherited parameters of strategies the copy dropped are not the copy's mistake
+    own = data.get("params", {}) if isinstance(data.get("params"), dict) else {}
+    strategies = merged.get("strategies") or []
+    merged["params"] = {
+        k: v for k, v in (merged.get("params") or {}).items() if k in strategies or k in own
+    }
+    return {**merged, "extends": ref}
+
+
+def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
+    """Parse a suite file (data only); errors name the file, the line or the key.
+
+    ``extends = "NAME"`` (a registered suite, or another ``.toml`` file) starts from that
+    suite: keys given here replace its keys, except the tables ``[layers]``, ``[params]``,
+    ``[options]`` and ``[labels]``, which merge (``[params.linear-svm]`` changes only the
+    parameters it names). ``reproduces`` is inherited like any key.
+    """
+    data = _toml_data(path, host)
     unknown = set(data) - SUITE_KEYS
     if unknown:
         raise BenchbaseError(
@@ -54,9 +142,15 @@ def suite_from_toml(path: Path) -> Suite:
                 f"suite file {path}: {key!r} must be a non-empty list of registered names, "
                 f'e.g. {key} = ["..."] (see `benchbase list {key}`)'
             )
-    for key in ("params", "options", "layers", "labels"):
+    for key in TABLE_KEYS:
         if not isinstance(data.get(key, {}), dict):
             raise BenchbaseError(f"suite file {path}: [{key}] must be a table")
+    resize = data.get("resize", "crop")
+    if resize not in ("crop", "squash", "squash-crop"):
+        raise BenchbaseError(
+            f'suite file {path}: resize must be "crop" (shorter side + centre crop), "squash" '
+            f'(the whole image warped to the input) or "squash-crop", got {resize!r}'
+        )
     name = data.get("name") or path.stem
     problem = suite_name_problem(name)
     if problem:
@@ -81,6 +175,9 @@ def suite_from_toml(path: Path) -> Suite:
         description=str(data.get("description", "")),
         reproduces=str(data.get("reproduces", "")),
         labels=data.get("labels", {}),
+        resize=resize,
+        extends=str(data.get("extends", "")),
+        skip_layers=data.get("skip_layers", {}),
     )
 
 
@@ -148,6 +245,7 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
                         params=_frozen(params[strategy]),
                         options=_frozen(loaded.options),
                         input_size=suite.input_size,
+                        resize=suite.resize,
                     )
                 )
     return grid
@@ -165,8 +263,11 @@ def layout(host: Host, suite: Suite) -> list[tuple[str, str, str]]:
             or [spec.backbone.default_layer]
         )
         for strat in (host.strategies.get(n) for n in suite.strategies):
+            skip = suite.skip_layers.get(strat.name, ())
             out.extend(
-                (name, layer, strat.name) for layer in (["*"] if strat.all_layers else wanted)
+                (name, layer, strat.name)
+                for layer in (["*"] if strat.all_layers else wanted)
+                if layer not in skip
             )
     return out
 

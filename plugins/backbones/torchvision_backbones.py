@@ -368,6 +368,7 @@ def make_backbone(model: str) -> Backbone:
         weights=lambda: _weights_id(model),
         weights_source=lambda: weights_source(model),
         description=f"torchvision {model} ({cfg['weights']})",
+        weights_tag=str(cfg["weights"]),
         imagenet_head=cfg.get("num_classes", 1000) == 1000,
         pooling=dict(ALEXNET_POOLING) if model == "alexnet" else {},
     )

@@ -1,21 +1,28 @@
 """DeCAF's "with dropout" rows: logistic regression / linear SVM trained with dropout on
 the frozen features.
 
-Dropout is applied as data: the training set is replicated ``copies`` times, each copy
-with its own seeded Bernoulli mask (features zeroed with probability ``rate``, survivors
-scaled by ``1 / (1 - rate)``), every copy weighted ``1 / copies``; the classifier is then
-solved to convergence by scikit-learn (liblinear / L-BFGS) instead of by SGD, so results
-are deterministic and ``C`` means what it means without dropout. Test features are used
-as they are. Memory grows with ``copies`` × training set × feature size.
+``masks="step"`` (default): the classifier is trained by minibatch gradient descent with a
+fresh dropout mask for every step (:class:`~benchbase_plugins.strategies.heads.DropoutTrained`:
+features zeroed with probability ``rate``, survivors scaled by ``1 / (1 - rate)``), as
+dropout is used when training a network and as DeCAF trained its classifiers; ``epochs``,
+``lr`` and ``batch_size`` set that training, ``C`` the L2 penalty (the per-sample form of
+scikit-learn's ``C``). ``masks="copies"``: the training set replicated ``copies`` times
+with one fixed seeded mask each, every copy weighted ``1 / copies``, solved to convergence
+(strategy version 2's method; few copies give little of dropout's effect) by scikit-learn
+or, with ``solver`` ``"auto"``/``"torch"``, by the torch solver on a GPU and for large
+problems. Test features are used as they are. The DeCAF suite runs these on fc6 / fc7
+only: the paper never used dropout on pool5 (DeCAF5).
 
 Params: as ``logreg`` / ``linear-svm`` (``C`` grid chosen on validation, ``normalize``,
-``max_iter``, ``val_fraction``, ``solver``: ``"auto"`` fits the copies on the torch solver
-on a GPU and for large problems) plus ``rate`` and ``copies``.
+``max_iter``, ``val_fraction``, ``solver``: both for ``masks="copies"``) plus ``rate``,
+``masks``, ``epochs``, ``lr``, ``batch_size`` and ``copies``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from benchbase_plugins.strategies.linear import (
     C_GRID,
@@ -25,16 +32,34 @@ from benchbase_plugins.strategies.linear import (
     torch_probe,
     with_solver,
 )
-from benchbase_plugins.strategies.rules import SHARED
+from benchbase_plugins.strategies.rules import rules
 
 from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase.toolkit import one_of
+
+MASKS = ("step", "copies")
 
 
-def _with_dropout(make, task: FeatureTask):  # noqa: ANN001, ANN202
+def _with_dropout(make: Callable[[float], Any], task: FeatureTask) -> Callable[[float], Any]:
     from benchbase_plugins.strategies.heads import DropoutCopies
 
     p = task.params
     return lambda c: DropoutCopies(make(c), rate=p["rate"], copies=p["copies"], seed=task.seed)
+
+
+def _redrawn(loss: str, task: FeatureTask) -> Callable[[float], Any]:
+    from benchbase_plugins.strategies.heads import DropoutTrained
+
+    p = task.params
+    return lambda c: DropoutTrained(
+        loss,
+        C=c,
+        rate=p["rate"],
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        seed=task.seed,
+    )
 
 
 def _torch(task: FeatureTask, loss: str) -> Outcome | None:
@@ -54,26 +79,22 @@ def _torch(task: FeatureTask, loss: str) -> Outcome | None:
     return torch_probe(task, loss, expand=expand)
 
 
+def _fit(task: FeatureTask, loss: str, make: Callable[[float], Any]) -> Outcome:
+    if task.params["masks"] == "step":
+        return with_solver(probe(task, _redrawn(loss, task)), "minibatch")
+    return _torch(task, loss) or with_solver(probe(task, _with_dropout(make, task)), "sklearn")
+
+
 def logreg_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        _torch(t, "logistic")
-        or with_solver(
-            probe(
-                t, _with_dropout(partial(logistic, max_iter=t.params["max_iter"], seed=t.seed), t)
-            ),
-            "sklearn",
-        )
+        _fit(t, "logistic", partial(logistic, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
 
 def svm_dropout(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return [
-        _torch(t, "squared_hinge")
-        or with_solver(
-            probe(t, _with_dropout(partial(svm, max_iter=t.params["max_iter"], seed=t.seed), t)),
-            "sklearn",
-        )
+        _fit(t, "squared_hinge", partial(svm, max_iter=t.params["max_iter"], seed=t.seed))
         for t in tasks.values()
     ]
 
@@ -83,6 +104,10 @@ def _params(max_iter: int) -> dict:
         "C": C_GRID,
         "normalize": True,
         "rate": 0.5,
+        "masks": "step",
+        "epochs": 30,
+        "lr": 0.01,
+        "batch_size": 256,
         "copies": 4,
         "max_iter": max_iter,
         "val_fraction": 0.2,
@@ -90,27 +115,35 @@ def _params(max_iter: int) -> dict:
     }
 
 
+CHECKS = rules(masks=one_of(*MASKS))
+
+
 @hookimpl
 def register_strategies(register):  # noqa: ANN001, ANN201
     register(
         Strategy(
             name="logreg-dropout",
-            check_params=SHARED,
+            check_params=CHECKS,
             evaluate=logreg_dropout,
-            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
-            description="DeCAF LogReg with dropout: logistic regression fitted on `copies` "
-            "dropout-masked copies of the frozen features (rate `rate`), C chosen on validation",
+            # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
+            # every training step (masks="step"), the copies as masks="copies"
+            version="3",
+            description="DeCAF LogReg with Dropout: logistic regression on frozen features "
+            "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
+            "step (masks='copies': fixed masked copies), C chosen on validation",
             default_params=_params(2000),
         )
     )
     register(
         Strategy(
             name="svm-dropout",
-            check_params=SHARED,
+            check_params=CHECKS,
             evaluate=svm_dropout,
-            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
-            description="DeCAF SVM with dropout: linear SVM fitted on `copies` dropout-masked "
-            "copies of the frozen features (rate `rate`), C chosen on validation",
+            # 2: solver "auto"; 3: masks redrawn every training step (masks="step")
+            version="3",
+            description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
+            "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
+            "step (masks='copies': fixed masked copies), C chosen on validation",
             default_params=_params(5000),
         )
     )

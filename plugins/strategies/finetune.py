@@ -18,11 +18,21 @@ A ``:random`` backbone has no pretrained layers to protect: with ``random_init="
 (default) it trains as ``all`` with its batch-norm statistics learnt (the "from scratch"
 rows, e.g. Oquab et al.'s NO PRETRAIN), with ``"same"`` as ``train`` says.
 
+Reading of the recipe's "1/10 of the original learning rate on the top layers, 1/100 on the
+intermediate ones": "top layers" are the ``top_blocks`` (2) pretrained blocks right below the
+new head (ResNet-50: ``layer3``, ``layer4``; AlexNet: ``fc6``, ``fc7``), "intermediate" every
+block beneath them, the stem included, at lr/100 rather than frozen. Why: the recipe names
+no third rate, so nothing is frozen in this mode (``train="top"`` freezes the lower blocks);
+the blocks nearest the head are the most task-specific (Yosinski et al. 2014) and move most;
+and the early layers still adapt slowly to the target's statistics. The head is new and
+trains at the full ``lr``.
+
 Training: SGD with momentum (or AdamW), cosine schedule over ``epochs``, random-resized
 crop + horizontal flip (per image, from a generator seeded by seed, epoch and image index),
-early stopping on the dataset's metric over a validation split
-carved from the training set (the best epoch's weights score the test set; the validation
-images are held out, not refit on), AMP and channels-last on CUDA, seeded. With
+the number of epochs chosen on the dataset's metric over a validation split carved from the
+training set (early stopping after ``patience`` epochs without gain), then with ``refit``
+(the default) the network trained afresh on every training image for that many epochs and
+scoring the test set (``refit=false``: the best epoch's weights of the held-out run do), AMP and channels-last on CUDA, seeded. With
 ``freeze_bn`` (default) batch-norm layers keep the pretrained running statistics (small
 batches of a small target set make poor estimates); their affine parameters still train. Images are decoded once into a uint8 tensor at
 ``input_size / crop_pct`` (the evaluation resize) and cropped on the fly; that tensor costs
@@ -66,16 +76,18 @@ def decode(
     open_image: Callable[[Sample], Image.Image],
     size: int,
     interpolation: str = "bilinear",
+    resize: str = "crop",
 ) -> torch.Tensor:
-    """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s)."""
+    """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s);
+    with ``resize="squash"`` the whole image warped to ``size`` × ``size``."""
     import torch
 
     from benchbase.toolkit import ImageList, loader_workers, resize_crop
 
-    key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation)
+    key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation, resize)
     if key in _DECODED:
         return _DECODED[key]
-    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation))
+    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation, resize))
     loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
     out = torch.cat(list(loader)) if len(images) else torch.empty(0, 3, size, size)
     # strategies of one run (finetune, transfer-n for every n) share the decoded split
@@ -444,12 +456,14 @@ def train_network(
     lrs: dict[str, float | None],
     data: TrainData,
     task: ImageTask,
+    epochs: int | None = None,
 ) -> TrainResult:
-    """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs``;
-    keep the epoch with the best validation metric; score the test images with it."""
+    """Train ``model`` (head already replaced) with per-parameter learning rates ``lrs`` for
+    ``epochs`` (default: the ``epochs`` parameter); keep the epoch with the best validation
+    metric (without validation images: the last); score the test images with it."""
     synced = sync_batchnorm(model) if data_parallel()[1] > 1 else []
     try:
-        return _train(model, lrs, data, task, synced)
+        return _train(model, lrs, data, task, synced, epochs)
     finally:
         for module in synced:
             del module.forward
@@ -461,6 +475,7 @@ def _train(
     data: TrainData,
     task: ImageTask,
     synced: list[Any],
+    epochs: int | None = None,
 ) -> TrainResult:
     import torch
 
@@ -490,7 +505,7 @@ def _train(
         opt = torch.optim.AdamW(groups)
     else:
         raise BenchbaseError(f"optimizer must be 'sgd' or 'adamw', got {p['optimizer']!r}")
-    epochs, batch_size = int(p["epochs"]), int(p["batch_size"])
+    epochs, batch_size = int(epochs or p["epochs"]), int(p["batch_size"])
     n = len(data.train_x)
     steps = max(1, epochs * math.ceil(n / batch_size))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -507,8 +522,9 @@ def _train(
         # a batch-norm layer learning its statistics reduces over the ranks in every forward:
         # a rank with no share of a batch still runs one (on no images) to take part
         join = any(m.training for m in synced)
-        total = 0.0
+        total, seen = 0.0, 0
         for idx in torch.randperm(n, generator=gen).split(batch_size):
+            seen += len(idx)
             mine = idx[rank::world]  # this rank's fixed share of the global batch
             opt.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
@@ -537,7 +553,7 @@ def _train(
             scaler.update()
             sched.step()
             total += float(step_loss) * len(idx)
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1)}
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(n, 1), "images": seen}
         if len(data.val_x):
             scores = predict(model, data.val_x, task)
             try:
@@ -575,6 +591,49 @@ def chosen_from(result: TrainResult, task: ImageTask, **extra: Any) -> dict[str,
     return {**chosen, **extra}
 
 
+def full_training_set(task: ImageTask, data: TrainData) -> TrainData:
+    """Every training image (the validation ones too) and no validation split: what the
+    refit trains on. The decoded split is shared with :func:`prepare` (no second copy)."""
+    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    train_x = decode(task.train, task.open_image, load, task.backbone.interpolation)
+    empty = train_x[:0]
+    y = np.asarray(task.train_y)
+    return TrainData(train_x, y, empty, y[:0], data.test_x, data.val_fraction)
+
+
+def train_and_refit(
+    build: Callable[[], tuple[torch.nn.Module, dict[str, float | None]]],
+    data: TrainData,
+    task: ImageTask,
+) -> tuple[TrainResult, dict[str, Any], torch.nn.Module]:
+    """Choose the number of epochs on the validation split; then, with ``refit`` (the
+    default), build the network afresh and train it on the whole training set for that many
+    epochs (as ``adaptation`` and the linear probes refit), and score the test set with it.
+
+    ``build()`` returns a freshly initialised (seeded) model with its new head and the
+    per-parameter learning rates. ``refit=false`` scores the test set with the best epoch of
+    the run that held the validation images out (the behaviour before strategy version 4 of
+    ``finetune`` / 6 of ``transfer-n``). Returns the result (its history holds both runs,
+    the refit's rows marked ``"refit": true``), what to add to ``chosen`` and the trained
+    network that scored the test set.
+    """
+    model, lrs = build()
+    result = train_network(model, lrs, data, task)
+    if not task.params.get("refit", False) or not len(data.val_x):
+        return result, {"refit": False}, model
+    del model
+    full = full_training_set(task, data)
+    model, lrs = build()
+    final = train_network(model, lrs, full, task, epochs=result.best_epoch)
+    history = result.history + [{**row, "refit": True} for row in final.history]
+    extra = {"refit": True, "refit_images": len(full.train_x)}
+    return (
+        TrainResult(final.test_scores, result.best_epoch, result.best_val, history),
+        extra,
+        model,
+    )
+
+
 # --- the strategy ---------------------------------------------------------------------
 
 
@@ -596,13 +655,19 @@ def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
         task = dataclasses.replace(task, params=scratch_params(task.params, task.pretrained))
         data = prepare(task)
-        torch.manual_seed(task.seed)
-        model = task.build()
-        head = replace_head(model, len(task.classes))
-        lrs = layerwise_lrs(model, head, task.params)
-        result = train_network(model, lrs, data, task)
-        n_blocks = len(blocks_by_depth(model, head))
-        chosen = chosen_from(result, task, blocks=n_blocks, train=task.params["train"])
+        blocks: list[int] = []
+
+        def build(
+            task: ImageTask = task, blocks: list[int] = blocks
+        ) -> tuple[torch.nn.Module, dict[str, float | None]]:
+            torch.manual_seed(task.seed)
+            model = task.build()
+            head = replace_head(model, len(task.classes))
+            blocks[:] = [len(blocks_by_depth(model, head))]
+            return model, layerwise_lrs(model, head, task.params)
+
+        result, refit, _ = train_and_refit(build, data, task)
+        chosen = chosen_from(result, task, blocks=blocks[0], train=task.params["train"], **refit)
         outcomes.append(Outcome(task.layer, result.test_scores, chosen, result.history))
     return outcomes
 
@@ -619,6 +684,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "min_scale": 0.35,
     "amp": True,
     "val_fraction": 0.2,
+    # choose the epochs on validation, then retrain on every training image (False: score
+    # the test set with the best epoch of the run that held the validation images out)
+    "refit": True,
 }
 
 
@@ -629,12 +697,18 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="finetune",
             check_params=rules(train=one_of(*TRAIN_MODES), random_init=one_of(*RANDOM_INIT_MODES)),
             evaluate=finetune,
-            version="3",
-            description="Fine-tune from the pretrained weights: new head at lr, top blocks at "
-            "~lr/10, lower blocks at ~lr/100 (or whole net / top blocks only / head only); "
-            "a :random backbone trains every layer at lr with batch-norm statistics learnt "
-            "(random_init='all'); SGD+momentum or AdamW, cosine schedule, "
-            "random-resized-crop + flip, early stopping on validation, AMP on GPU",
+            # 3 (oquab): a :random backbone trains every layer (random_init); 4: epochs
+            # chosen on validation, then a refit on the whole training set
+            version="4",
+            description="Fine-tune from the pretrained weights: new head at lr, the top "
+            "top_blocks blocks at lr × top_lr_mult (lr/10), every lower block at lr × "
+            "lower_lr_mult (lr/100) — the recipe's 'top layers' read as the last two blocks "
+            "(stages) below the head, 'intermediate' as every block beneath them, the stem "
+            "included (or whole net / top blocks only / head only); a :random backbone trains "
+            "every layer at lr with batch-norm statistics learnt (random_init='all'); "
+            "SGD+momentum or AdamW, cosine schedule, random-resized-crop + flip, epochs chosen "
+            "on validation then a refit on the whole training set (refit=false: the "
+            "early-stopped run), AMP on GPU",
             default_params={
                 "train": "layerwise",
                 "random_init": "all",

@@ -100,3 +100,99 @@ class DropoutCopies(ClassifierMixin, BaseEstimator):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.estimator_.predict(x)
+
+
+class DropoutTrained(ClassifierMixin, BaseEstimator):
+    """A linear classifier trained by minibatch gradient descent with dropout on its input
+    features, a fresh mask for every step (DeCAF's "with dropout" rows, as dropout is used
+    in training a network; :class:`DropoutCopies` fixes a few masks once instead).
+
+    Minimises ``mean(loss) + |W|² / (2 C n)``, the per-sample form of scikit-learn's
+    ``C`` objective (bias unregularised), with ``loss`` ``"logistic"`` (softmax
+    cross-entropy; binary: sigmoid) or ``"squared_hinge"`` (one-vs-rest, as ``LinearSVC``).
+    Masks zero each feature with probability ``rate`` and scale the survivors by
+    ``1 / (1 - rate)``; test features are used as they are. Adam over ``epochs`` with a
+    cosine-decayed ``lr``, batches of ``batch_size``; masks and order come from ``seed``,
+    so refits on the same device are identical. ``mask_digests_`` holds a digest of each
+    epoch's first mask (that they differ is what "redrawn" means).
+    """
+
+    def __init__(
+        self,
+        loss: str = "logistic",
+        C: float = 1.0,  # noqa: N803 (scikit-learn's name)
+        rate: float = 0.5,
+        epochs: int = 30,
+        batch_size: int = 256,
+        lr: float = 0.01,
+        seed: int = 0,
+    ) -> None:
+        self.loss = loss
+        self.C = C
+        self.rate = rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> DropoutTrained:
+        import hashlib
+        import math
+
+        import torch
+
+        if not 0.0 <= self.rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {self.rate}")
+        if self.loss not in ("logistic", "squared_hinge"):
+            raise ValueError(f"loss must be 'logistic' or 'squared_hinge', got {self.loss!r}")
+        self.classes_, index = np.unique(np.asarray(y), return_inverse=True)
+        k = 1 if len(self.classes_) == 2 else len(self.classes_)
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        yt = torch.as_tensor(index, dtype=torch.long)
+        n, d = xt.shape
+        gen = torch.Generator().manual_seed(int(self.seed))
+        linear = torch.nn.Linear(d, k)
+        torch.nn.init.zeros_(linear.weight)
+        torch.nn.init.zeros_(linear.bias)
+        opt = torch.optim.Adam(linear.parameters(), lr=float(self.lr))
+        steps = max(1, int(self.epochs) * math.ceil(n / int(self.batch_size)))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+        )
+        reg = 1.0 / (2.0 * float(self.C) * n)
+        self.mask_digests_: list[str] = []
+        for _ in range(int(self.epochs)):
+            for step, idx in enumerate(torch.randperm(n, generator=gen).split(int(self.batch_size))):
+                keep = torch.rand(len(idx), d, generator=gen) >= self.rate
+                if step == 0:
+                    digest = hashlib.sha256(keep.numpy().tobytes()).hexdigest()[:16]
+                    self.mask_digests_.append(digest)
+                scores = linear(xt[idx] * keep / (1.0 - self.rate))
+                loss = self._loss(scores, yt[idx], k) + reg * linear.weight.square().sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        self.coef_ = linear.weight.detach().numpy().astype(np.float64)
+        self.intercept_ = linear.bias.detach().numpy().astype(np.float64)
+        return self
+
+    def _loss(self, scores: Any, y: Any, k: int) -> Any:
+        import torch.nn.functional as F
+
+        if self.loss == "logistic":
+            if k == 1:
+                return F.binary_cross_entropy_with_logits(scores[:, 0], y.float())
+            return F.cross_entropy(scores, y)
+        sign = (y.float() * 2 - 1)[:, None] if k == 1 else F.one_hot(y, k).float() * 2 - 1
+        return F.relu(1 - sign * scores).square().sum(dim=1).mean()
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        scores = np.asarray(x, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        scores = self.decision_function(x)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[scores.argmax(axis=1)]

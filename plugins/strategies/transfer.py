@@ -21,7 +21,8 @@ weights (ImageNet → the target dataset, the usual transfer setting).
 Blocks are the depth units of :func:`benchbase_plugins.strategies.finetune.blocks_by_depth`
 (timm's stem and stages with ``granularity="coarse"``, or its finer blocks; torchvision's
 AlexNet: conv1..conv5, fc6, fc7, the paper's layers 1..7). Training is the ``finetune`` loop
-(every trainable parameter at ``lr``; early stopping on validation); copied frozen blocks keep
+(every trainable parameter at ``lr``; the number of epochs chosen on validation, then with
+``refit`` the network trained afresh on the whole training set for that many epochs); copied frozen blocks keep
 their batch-norm statistics, the others learn theirs (``freeze_bn=False``). Under ``torchrun
 -m benchbase run`` the cells train data-parallel, as ``finetune``'s do.
 
@@ -45,7 +46,7 @@ from benchbase_plugins.strategies.finetune import (
     chosen_from,
     prepare,
     replace_head,
-    train_network,
+    train_and_refit,
 )
 from benchbase_plugins.strategies.rules import one_of, rules
 
@@ -91,13 +92,20 @@ def transfer(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Copy the first ``n`` blocks of ``base`` into a fresh network and train it on the
     task; returns the training result, the trained network and the extras for ``chosen``."""
-    net, blocks = fresh_network(task, len(task.classes))
-    check_n(task, [n], len(blocks))
-    copied = copy_first_blocks(net, base, blocks, n)[0] if n and base is not None else set()
-    lr = float(task.params["lr"])
-    lrs = {name: (None if frozen and name in copied else lr) for name, _ in net.named_parameters()}
-    result = train_network(net, lrs, data, task)
-    return result, net, {"n": n, "blocks": len(blocks), "frozen": frozen}
+    n_blocks: list[int] = []
+
+    def build() -> tuple[Any, dict[str, float | None]]:
+        net, blocks = fresh_network(task, len(task.classes))
+        check_n(task, [n], len(blocks))
+        n_blocks[:] = [len(blocks)]
+        copied = copy_first_blocks(net, base, blocks, n)[0] if n and base is not None else set()
+        lr = float(task.params["lr"])
+        return net, {
+            name: (None if frozen and name in copied else lr) for name, _ in net.named_parameters()
+        }
+
+    result, refit, net = train_and_refit(build, data, task)
+    return result, net, {"n": n, "blocks": n_blocks[0], "frozen": frozen, **refit}
 
 
 def check_n(task: ImageTask, ns: list[int], n_blocks: int) -> None:
@@ -202,7 +210,8 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
             check_params=rules(mode=one_of(*MODES), granularity=one_of("coarse", "fine")),
             evaluate=transfer_n,
             # 5: BnB/BnB+/baseB selffer rows, class halves, paper row names (A3B, ...)
-            version="5",
+            # 6: epochs chosen on validation, then a refit on the whole training set
+            version="6",
             description=DESCRIPTION,
             default_params={
                 "n": [1, 2, 3, 4, 5, 6, 7],
@@ -213,6 +222,7 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            row_layers=row_layers,
             data_parallel=True,
         )
     )

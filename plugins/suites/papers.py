@@ -10,7 +10,14 @@ parameter (e.g. ``[params.layer-probe] classifier = "softmax"``).
 Stand-ins: OverFeat (Razavian) and the Krizhevsky / Zeiler-Fergus networks are replaced by
 torchvision's AlexNet (``fc6`` = the first fully-connected layer after its ReLU, DeCAF6;
 ``fc7`` = DeCAF7; ``pool5`` = the flattened last pooling map) and VGG-16; modern rows use
-timm's ResNet-50 and EfficientNet-Lite0 on their pooled pre-logits features.
+timm's ResNet-50 and EfficientNet-Lite0 on their pooled pre-logits features. The ResNet-50
+is the classic softmax cross-entropy one (timm's ``resnet50.tv_in1k``, torchvision's original
+weights), as in the Kornblith et al. / SimCLR reference rows; plain ``timm/resnet50`` would
+be timm's default ``a1_in1k`` (a BCE-trained recipe), a different network to transfer from.
+
+``reproduces`` names the published papers (as ``published.csv`` names them, e.g.
+"Razavian et al. 2014") whose rows the suite's pages show; a copy (``benchbase suites show
+NAME``, or ``extends = "NAME"``) keeps it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from benchbase import Suite, hookimpl
 
 ALEXNET = "torchvision/alexnet"
 VGG16 = "torchvision/vgg16"
-RESNET50 = "timm/resnet50"
+RESNET50 = "timm/resnet50.tv_in1k"
 LITE0 = "timm/tf_efficientnet_lite0"
 
 RAZAVIAN = Suite(
@@ -29,12 +36,20 @@ RAZAVIAN = Suite(
     strategies=["linear-svm", "linear-svm-aug"],
     layers={ALEXNET: ["fc6"], VGG16: ["fc6"], RESNET50: ["pool"], LITE0: ["pool"]},
     options={"cub200": {"box_crop": True}},
+    # Razavian §3.1: one-vs-all where labels are not exclusive (VOC), one-vs-one linear SVMs
+    # with voting elsewhere; multilabel datasets always get one SVM per class
+    params={"linear-svm": {"multiclass": "ovo"}, "linear-svm-aug": {"multiclass": "ovo"}},
+    resize="squash",
     description="Razavian et al. 2014, CNN features off-the-shelf: one layer's frozen "
     "features (AlexNet/VGG-16 fc6 as the OverFeat first FC layer; ResNet-50 and "
-    "EfficientNet-Lite0 pooled features as modern rows), L2-normalised, one-vs-rest linear "
-    "SVM with C chosen on a validation split of the training set (CNN-SVM), and the same "
-    "on 16 jittered views with signed power transform and view-averaged test scores "
-    "(CNNaug-SVM). Protocols: VOC 2007 trainval→test with 11-point AP; MIT-67 "
+    "EfficientNet-Lite0 pooled features as modern rows) of the whole image resized to the "
+    "network's input (resize=squash, §3.1), L2-normalised, linear SVM with C chosen on a "
+    "validation split of the training set: one-vs-all on VOC, one-vs-one with voting on the "
+    "multi-class sets (CNN-SVM); and the same with the training set augmented by 16 views "
+    "(original, 5 crops of 4/9 of the area, 2 rotations, all mirrored) and a signed power "
+    "transform with exponent 2 (§3.6), test images scored once on the original view "
+    "(CNNaug-SVM; test-time averaging over views is the opt-in linear-svm-aug-tta row). "
+    "Protocols: VOC 2007 trainval→test with 11-point AP; MIT-67 "
     "TrainImages→TestImages; CUB-200-2011 official split on ground-truth box crops "
     "(box_crop=true); Caltech-101 30 training images per class, 5 splits.",
     reproduces="Razavian et al. 2014 Table 1 (VOC 2007 per-class AP, CNN-SVM and "
@@ -49,6 +64,9 @@ DECAF = Suite(
     strategies=["logreg", "logreg-dropout", "linear-svm", "svm-dropout"],
     layers={ALEXNET: ["pool5", "fc6", "fc7"]},
     options={"cub200": {"box_crop": True}},
+    resize="squash-crop",
+    # the paper never combined dropout with DeCAF5
+    skip_layers={"logreg-dropout": ["pool5"], "svm-dropout": ["pool5"]},
     labels={
         "pool5": "DeCAF5",
         "fc6": "DeCAF6",
@@ -59,11 +77,12 @@ DECAF = Suite(
         "svm-dropout": "SVM with Dropout",
     },
     description="Donahue et al. 2014 (DeCAF): AlexNet's pool5 / fc6 / fc7 (DeCAF5/6/7) "
-    "frozen features × logistic regression and linear SVM, each with and without dropout "
-    "on the features (dropout-masked copies of the training set), regularisation chosen "
-    "on validation. Protocols: Caltech-101 30 train per class over 5 random splits; SUN-397 "
+    "frozen features of the image warped to 256 × 256 and centre-cropped (resize="
+    "squash-crop) × logistic regression and linear SVM, with and without dropout on fc6 / "
+    "fc7 (masks redrawn for every copy of the training set; no dropout on pool5, as in the "
+    "paper), regularisation chosen on validation. Protocols: Caltech-101 30 train per class over 5 random splits; SUN-397 "
     "the official 50/50 partitions; CUB-200-2011 official split on ground-truth box crops.",
-    reproduces="DeCAF Caltech-101 table (LogReg, LogReg with Dropout, SVM, SVM with Dropout "
+    reproduces="Donahue et al. 2014 (DeCAF): Caltech-101 table (LogReg, LogReg with Dropout, SVM, SVM with Dropout "
     "on DeCAF5/6/7), Table 2 (CUB-200 DeCAF6) and Table 3 (SUN-397 LogReg/SVM)",
 )
 
@@ -104,11 +123,15 @@ FINETUNE = Suite(
     layers={RESNET50: ["pool"], LITE0: ["pool"]},
     description="The lecture's fine-tuning recipe, step by step: a linear head on frozen "
     "features (logreg), + two trained fully-connected layers (adaptation), fine-tune more "
-    "(finetune: new head at lr, top two blocks at lr/10, lower blocks at lr/100, SGD with "
-    "momentum, cosine schedule, random-resized-crop + flip, early stopping on validation). "
+    "(finetune: new head at lr; '1/10 of the lr on the top layers' read as the two "
+    "pretrained blocks right below the head (ResNet-50 layer3/layer4) at lr/10, "
+    "'1/100 on intermediate ones' as every block beneath them, stem included, at lr/100, "
+    "none frozen; SGD with momentum, cosine schedule, random-resized-crop + flip, the number "
+    "of epochs chosen on a validation split, then a refit on the whole training set). "
     "Dataset protocols are the datasets' defaults.",
-    reproduces="Kornblith et al. 2019 protocol rows as reported in SimCLR Table B.5 "
-    "(supervised ResNet-50: linear vs fine-tuned vs random init) where datasets overlap",
+    reproduces="Chen et al. 2020 (SimCLR) Table B.5: the Kornblith et al. 2019 protocol rows "
+    "(supervised ResNet-50: linear vs fine-tuned vs random init) where datasets overlap, and "
+    "Simonyan & Zisserman 2015 (VGG) transfer results",
 )
 
 #: Zeiler & Fergus's layers 1..7 on torchvision's AlexNet: conv1..conv4 (spatial maps,

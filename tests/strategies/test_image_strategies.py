@@ -38,7 +38,7 @@ hidden = 128
 max_epochs = 60
 scales = [1.0, 0.9]
 [params.linear-svm-aug]
-views = ["center", "tl"]
+views = ["full", "tl"]
 C = [0.1, 1.0, 10.0]
 """
 
@@ -54,10 +54,17 @@ def test_finetune_learns_far_above_chance(results):
     rows, cells, _ = results
     assert metric_rows(rows)[("finetune", "pool")] > 0.3
     (info,) = [c for c in cells if c["strategy"] == "finetune"]
-    chosen, sweep = info["chosen"]["pool"], info["sweep"]["pool"]
+    chosen, history = info["chosen"]["pool"], info["sweep"]["pool"]
+    sweep = [row for row in history if not row.get("refit")]
+    refit = [row for row in history if row.get("refit")]
     assert chosen["train"] == "layerwise" and chosen["blocks"] == 8
     assert 1 <= chosen["epochs"] <= len(sweep) <= 5
     assert all("val_mean_per_class_accuracy" in row for row in sweep)
+    # the chosen number of epochs again, on every training image (5 per class × 10)
+    assert chosen["refit"] is True and chosen["refit_images"] == 50
+    assert [row["epoch"] for row in refit] == list(range(1, chosen["epochs"] + 1))
+    assert all(row["images"] == 50 for row in refit)
+    assert all(row["images"] == 40 for row in sweep)  # a fifth held out for validation
 
 
 def test_transfer_n_gives_one_row_per_n(results):
@@ -75,9 +82,10 @@ def test_augmented_svm_scores_and_caches_its_views(results):
     assert metric_rows(rows)[("linear-svm-aug", "pool")] > 0.3
     (info,) = [c for c in cells if c["strategy"] == "linear-svm-aug"]
     assert info["chosen"]["pool"]["views"] == 4  # 2 views, each mirrored
+    assert info["chosen"]["pool"]["test_views"] == 1  # test images scored once, whole
     assert [row["C"] for row in info["sweep"]["pool"]] == [0.1, 1.0, 10.0]
     cached = list((workdir / "out" / "strategy-cache" / "linear-svm-aug").rglob("*.npy"))
-    assert len(cached) == 8  # 4 views × (train, test)
+    assert len(cached) == 5  # train: the 4 views (the original among them); test: the original
 
 
 def test_adaptation_tiles_sums_patch_scores(results):

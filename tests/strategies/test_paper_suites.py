@@ -91,7 +91,7 @@ QUICK_PARAMS = {
     "adaptation-tiles": {"hidden": 64, "max_epochs": 20, "scales": [1.0, 0.9]},
     "adaptation": {"hidden": 64, "max_epochs": 20},
     "adaptation-patches": {"scales": [1.0], "hidden": 32, "max_epochs": 5, "net_epochs": 1},
-    "linear-svm-aug": {"views": ["center", "tl"], "C": [0.1, 1.0]},
+    "linear-svm-aug": {"views": ["full", "tl"], "C": [0.1, 1.0]},
 }
 
 

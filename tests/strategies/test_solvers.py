@@ -77,7 +77,7 @@ def test_an_unknown_solver_names_the_choices() -> None:
 
 @pytest.mark.parametrize("run", [svm_dropout, logreg_dropout], ids=["svm", "logreg"])
 def test_dropout_strategies_fit_the_same_masked_copies_on_torch(run) -> None:  # noqa: ANN001
-    params = {"rate": 0.5, "copies": 2}
+    params = {"rate": 0.5, "copies": 2, "masks": "copies"}  # the fixed copies path
     (ours,) = run({"pool": task_of(solver="torch", **params)})
     (ref,) = run({"pool": task_of(solver="sklearn", **params)})
     assert (ours.chosen["solver"], ref.chosen["solver"]) == ("torch", "sklearn")
@@ -114,7 +114,8 @@ def test_views_stacked_as_rows_on_torch_match_liblinear() -> None:
         layer="pool", seed=0, device="cpu", test_y=y[n:],
         params={"C": GRID, "val_fraction": 0.25},
     )  # fmt: skip
-    ours = torch_views_svm(task, train, test, y[:n])
+    # every view scored at validation and test time: the linear-svm-aug-tta row
+    ours = torch_views_svm(task, train, train, test, y[:n], n_views)
 
     fit_idx, val_idx = train_val_indices(y[:n], 0.25, 0)
 
