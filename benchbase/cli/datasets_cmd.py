@@ -125,6 +125,7 @@ def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[A
 
 def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> dict[str, Any]:
     ds, data, _ = _load(name, data_root, options)
+    card = ds.read_card()
     return {
         "name": ds.name,
         "classes": data.classes,
@@ -136,6 +137,9 @@ def dataset_info(name: str, data_root: Path | None, options: dict[str, Any]) -> 
             {"name": s.name, "train": len(s.train), "test": len(s.test)} for s in data.splits
         ],
         "skipped": data.skipped,
+        # from the dataset's own card ("" without one)
+        "title": str(card.get("title", "")),
+        "homepage": str(card.get("homepage", "")),
     }
 
 
@@ -151,6 +155,8 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"  {s['name']}: train {s['train']}, test {s['test']}")
     if info["skipped"]:
         print(f"  skipped {len(info['skipped'])} non-image entries")
+    if info["homepage"]:
+        print(f"  {info['title'] or 'homepage'}: {info['homepage']}")
     return 0
 
 

@@ -87,6 +87,8 @@ def test_download_and_check_follow_the_datasets_own_card(
     assert {r["what"]: (r["found"], r["expected"]) for r in report["counts"]} == {
         "classes": (2, 2), "official train": (4, 4), "official test": (2, 2),
     }
+    assert main(["datasets", "info", "tinycards", "--data-root", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["homepage"] == "https://example.org/tinycards"
 
 
 def test_check_fails_when_counts_differ_from_the_card(
