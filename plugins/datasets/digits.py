@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -17,11 +18,32 @@ PREFIX = "sklearn-digits:"
 
 @cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+    values, targets = _digits_values()
+    images = np.round(values * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
+    return images, targets
 
-    bunch = load_digits()
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
-    return images, bunch.target.astype(int)
+
+def _digits_values() -> tuple[np.ndarray, np.ndarray]:
+    """``load_digits()``'s images (0..16, float) and targets, read with numpy from the CSV
+    scikit-learn ships: importing scikit-learn costs ~2 s, most of a warm no-op re-run."""
+    csv = _shipped_csv()
+    if csv is None:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return bunch.images, bunch.target.astype(int)
+    data = np.loadtxt(csv, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+
+
+def _shipped_csv() -> Path | None:
+    """scikit-learn's ``datasets/data/digits.csv.gz``, found without importing scikit-learn."""
+    spec = importlib.util.find_spec("sklearn")
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(where) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
 
 
 def open_digit(sample: Sample) -> Image.Image:
