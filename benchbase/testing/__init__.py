@@ -24,6 +24,7 @@ from benchbase.testing.throwaway import make_plugin
 
 __all__ = [
     "check_backbone",
+    "check_image_strategy",
     "check_strategy",
     "class_color",
     "make_fake_dataset",
@@ -233,3 +234,75 @@ def check_strategy(
     }
     who = f"strategy {strategy.name!r}"
     return check_outcomes(strategy.evaluate(tasks), list(tasks), len(y), n_classes, who)
+
+
+def check_image_strategy(
+    strategy: Any,
+    backbone: Any = None,
+    params: Any = None,
+    per_class: int = 5,
+    n_test: int = 3,
+    input_size: int = 32,
+) -> list[Any]:
+    """Contract check for an image strategy (``inputs="images"``): ``evaluate`` on one
+    :class:`benchbase.ImageTask` of two classes of synthetic images (``per_class`` train,
+    ``n_test`` test images each, each with one object box), ``backbone`` (default: the
+    offline ``timm/tf_efficientnet_lite0``) at random init, on the CPU at ``input_size``
+    px, with the strategy's default params updated by ``params`` (pass few epochs). Checks
+    the answer as the runner does and returns the outcomes."""
+    import tempfile
+
+    import torch
+
+    from benchbase.api.contract import check_outcomes
+    from benchbase.api.types import ImageTask, ObjectBox, Sample, open_image_file
+
+    if strategy.inputs != "images":
+        raise BenchbaseError(
+            f"check_image_strategy runs image strategies; {strategy.name!r} takes features"
+        )
+    if backbone is None:
+        from benchbase.plugin.manager import host
+
+        backbone = host().backbones.get("timm/tf_efficientnet_lite0")
+    with tempfile.TemporaryDirectory(prefix="benchbase-check-") as tmp:
+        root = Path(tmp)
+
+        def samples(part: str, n: int, offset: int) -> list[Sample]:
+            out = []
+            for c in range(2):
+                for i in range(n):
+                    path = root / part / f"{c}_{i}.jpg"
+                    save_image(synthetic_image(c, 2, seed=offset + i), path)
+                    box = ObjectBox(f"c{c}", 8, 8, 40, 40)
+                    out.append(Sample(str(path), c, boxes=(box,)))
+            return out
+
+        def build() -> torch.nn.Module:
+            torch.manual_seed(0)
+            return backbone.build(False)
+
+        train, test = samples("train", per_class, 0), samples("test", n_test, 1000)
+        task = ImageTask(
+            backbone=backbone,
+            pretrained=False,
+            build=build,
+            train=train,
+            train_y=np.array([s.label for s in train]),
+            test=test,
+            test_y=np.array([s.label for s in test]),
+            open_image=open_image_file,
+            task="multiclass",
+            metric="mean_per_class_accuracy",
+            classes=["c0", "c1"],
+            layer=backbone.default_layer,
+            seed=0,
+            params=strategy.resolve_params(params),
+            device=torch.device("cpu"),
+            input_size=input_size,
+            cache_dir=root / "cache",
+            weights_id="random",
+        )
+        who = f"strategy {strategy.name!r}"
+        outcomes = strategy.evaluate({backbone.default_layer: task})
+        return check_outcomes(outcomes, [backbone.default_layer], len(test), 2, who)

@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 
 PLUGIN = "benchbase.testing.pytest_plugin"
 
-AUTHOR_TESTS = '''
+AUTHOR_TESTS = """
 from pathlib import Path
 
 from benchbase import Dataset, DatasetData, Sample, Split
@@ -48,7 +48,7 @@ def test_host_fixture_takes_plugin_modules(benchbase_host):
 
 def test_the_host_is_gone_after_the_test():
     assert "tiny" not in host().datasets
-'''
+"""
 
 
 def test_pyproject_declares_the_pytest11_entry_point() -> None:

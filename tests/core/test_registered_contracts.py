@@ -6,9 +6,12 @@ component is tested by being registered.
   (the contract's keys), and the dataset's own card agreeing with its registration;
 - backbones: :func:`benchbase.testing.check_backbone`, random init, at the smallest input
   the network accepts (32 px, doubled until the forward pass runs);
-- strategies: :func:`benchbase.testing.check_strategy` for feature strategies (small
-  params where the defaults train for minutes); for every strategy, its default params
-  pass its own ``check_params`` and an unknown parameter is refused by name.
+- strategies: :func:`benchbase.testing.check_strategy` for feature strategies and
+  :func:`benchbase.testing.check_image_strategy` for image strategies (random-init
+  EfficientNet-Lite0 at 32 px on the CPU; small params where the defaults train for
+  minutes; each image strategy took 6-28 s here, so they are marked slow); for every
+  strategy, its default params pass its own ``check_params`` and an unknown parameter is
+  refused by name.
 
 Building a big network with random init dominates: the backbones whose check took over 6 s
 at load average ~11 on the 2 shared cores are marked slow (the rest of the module: 94 s
@@ -26,7 +29,12 @@ import pytest
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.manager import host
-from benchbase.testing import check_backbone, check_strategy, make_fake_dataset
+from benchbase.testing import (
+    check_backbone,
+    check_image_strategy,
+    check_strategy,
+    make_fake_dataset,
+)
 
 HOST = host()
 
@@ -51,6 +59,25 @@ MIN_INPUT = {"torchvision/alexnet": 64, "torchvision/inception_v3": 96}
 #: Params that keep a strategy's check to seconds (its defaults train for minutes).
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "adaptation": {"hidden": 16, "max_epochs": 3, "patience": 1, "device": "cpu"},
+    "finetune": {"epochs": 1, "batch_size": 10, "amp": False},
+    "transfer-n": {
+        "n": [1],
+        "mode": "frozen",
+        "selffer": False,
+        "epochs": 1,
+        "batch_size": 10,
+        "amp": False,
+    },
+    "linear-svm-aug": {"views": ["full", "tl"], "C": [1.0]},
+    "linear-svm-aug-tta": {"views": ["full", "tl"], "C": [1.0]},
+    "adaptation-tiles": {"hidden": 16, "max_epochs": 2, "patience": 1, "scales": [1.0]},
+    "adaptation-patches": {
+        "hidden": 16,
+        "max_epochs": 2,
+        "patience": 1,
+        "scales": [1.0],
+        "net_epochs": 1,
+    },
 }
 
 
@@ -92,7 +119,9 @@ def test_dataset_fake_passes_check_and_info(name: str, tmp_path: Path, capsys: A
     assert rc == 0, info
     assert info["name"] == name and info["task"] == ds.task and info["metric"] == ds.metric
     classes = info["classes"]
-    assert classes and len(set(classes)) == len(classes) and all(isinstance(c, str) for c in classes)
+    assert (
+        classes and len(set(classes)) == len(classes) and all(isinstance(c, str) for c in classes)
+    )
     assert info["splits"], f"{name}: no splits"
     for split in info["splits"]:
         assert split["name"] and split["train"] > 0 and split["test"] > 0, split
@@ -135,6 +164,14 @@ def test_feature_strategy_contract(name: str) -> None:
     strategy = HOST.strategies.get(name)
     outcomes = check_strategy(strategy, params=FAST_PARAMS.get(name))
     assert {o.layer for o in outcomes} <= {"a", "b"} and outcomes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.name for s in HOST.strategies if s.inputs == "images"])
+def test_image_strategy_contract(name: str) -> None:
+    strategy = HOST.strategies.get(name)
+    outcomes = check_image_strategy(strategy, params=FAST_PARAMS.get(name))
+    assert outcomes and all(o.scores.shape == (6, 2) for o in outcomes)
 
 
 @pytest.mark.parametrize("name", HOST.strategies.names())

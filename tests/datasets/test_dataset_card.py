@@ -76,16 +76,22 @@ def test_download_and_check_follow_the_datasets_own_card(
     card = _card_file(tmp_path, _archive(tmp_path))
     benchbase_plugin(_dataset(card))
     root = tmp_path / "data"
-    assert main(["datasets", "download", "tinycards", "--data-root", str(root), "--no-progress"]) == 0
+    assert (
+        main(["datasets", "download", "tinycards", "--data-root", str(root), "--no-progress"]) == 0
+    )
     assert sorted(p.name for p in (root / "tinycards" / "bee").iterdir()) == [
-        "te0.png", "tr0.png", "tr1.png",
+        "te0.png",
+        "tr0.png",
+        "tr1.png",
     ]
     capsys.readouterr()
     assert main(["datasets", "check", "tinycards", "--data-root", str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["images"] == 6
     assert {r["what"]: (r["found"], r["expected"]) for r in report["counts"]} == {
-        "classes": (2, 2), "official train": (4, 4), "official test": (2, 2),
+        "classes": (2, 2),
+        "official train": (4, 4),
+        "official test": (2, 2),
     }
     assert main(["datasets", "info", "tinycards", "--data-root", str(root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["homepage"] == "https://example.org/tinycards"

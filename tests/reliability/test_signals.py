@@ -58,7 +58,9 @@ def test_jobs_stopped_by_a_signal_stop_their_workers(
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert _workers_of(out) == [], "a worker outlived the command"
     assert db_rows(out, "SELECT COUNT(*) FROM claims") == [(0,)]
-    assert db_rows(out, "SELECT COUNT(*) FROM cells") == [(1,)]
+    # each worker stalls in its own second fit (their claims may interleave): at most one
+    # cell each, none of the 6 computed after the signal
+    assert db_rows(out, "SELECT COUNT(*) FROM cells")[0][0] in (1, 2)
     assert not list(out.rglob("*.tmp*"))
 
 
@@ -101,6 +103,6 @@ def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path, rel_env, referenc
     while _workers_of(out) and time.time() < deadline:
         time.sleep(0.05)  # the event: the kernel's SIGTERM (PR_SET_PDEATHSIG) ends them
     assert _workers_of(out) == []
-    # the waiting worker stopped instead of taking over and computing the rest
-    assert db_rows(out, "SELECT COUNT(*) FROM cells") == [(1,)]
+    # the workers stopped instead of taking over and computing the rest (of 6)
+    assert db_rows(out, "SELECT COUNT(*) FROM cells")[0][0] in (1, 2)
     assert db_rows(out, "SELECT COUNT(*) FROM claims") == [(0,)]

@@ -131,3 +131,13 @@ def test_image_paper_suites_run_on_fakes(name, tmp_path):
     rows, _ = run_suite(toml, tmp_path, ["--data-root", str(root)])
     done = {(r["dataset"], r["strategy"]) for r in rows}
     assert {(d, s) for d in suite.datasets for s in suite.strategies} <= done
+
+
+def test_dry_run_names_transfer_rows_and_says_when_no_dataset_has_data(tmp_path, capsys):
+    """transfer-n cells show their rows (A1B, ...), not the backbone's default layer; a grid
+    with every dataset missing says so instead of ending on "over "."""
+    assert main(["run", "--suite", "yosinski", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    nodata = [line for line in out.splitlines() if line.strip().startswith("nodata")]
+    assert nodata and all("A1B" in line and " fc6 " not in line for line in nodata)
+    assert "0 cells (0 done) over no dataset" in out
