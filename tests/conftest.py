@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,26 @@ def suite_file(tmp_path: Path):
         return path
 
     return write
+
+
+def _pip_install_target(files: dict[str, str], root: Path) -> Path:
+    """Write a package's ``files`` (dedented) under ``root/pkg``, pip-install it offline into
+    ``root/site`` and return that folder (use it through ``PYTHONPATH``)."""
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    for name, text in files.items():
+        (pkg / name).write_text(textwrap.dedent(text))
+    site = root / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--target", str(site), str(pkg)],
+        check=True,
+        timeout=300,
+    )
+    return site
+
+
+@pytest.fixture(scope="session")
+def pip_install_target():
+    """:func:`_pip_install_target`: a third-party package installed as a user would."""
+    return _pip_install_target

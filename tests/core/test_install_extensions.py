@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -118,19 +117,8 @@ PACKAGE = {
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("extras")
-    pkg = root / "pkg"
-    pkg.mkdir()
-    for name, text in PACKAGE.items():
-        (pkg / name).write_text(textwrap.dedent(text))
-    site = root / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(site), str(pkg)],
-        check=True,
-        timeout=300,
-    )
+def installed(tmp_path_factory: pytest.TempPathFactory, pip_install_target) -> dict[str, str]:
+    site = pip_install_target(PACKAGE, tmp_path_factory.mktemp("extras"))
     return {**os.environ, "PYTHONPATH": str(site)}
 
 

@@ -106,29 +106,8 @@ PACKAGE = {
 }
 
 
-def test_pip_installed_plugin_appears_and_runs(tmp_path):
-    pkg = tmp_path / "acme"
-    pkg.mkdir()
-    for name, text in PACKAGE.items():
-        (pkg / name).write_text(textwrap.dedent(text))
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(pkg),
-        ],
-        check=True,
-        timeout=300,
-    )
+def test_pip_installed_plugin_appears_and_runs(tmp_path, pip_install_target):
+    site = pip_install_target(PACKAGE, tmp_path / "acme")
     env = {**os.environ, "PYTHONPATH": str(site)}
 
     def cli(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -121,29 +120,10 @@ def test_warm_rerun_and_results_import_no_heavy_library(tmp_path: Path) -> None:
     _assert_warm_commands_light(tmp_path, env, suite, out)
 
 
-def test_warm_rerun_stays_light_beside_a_torch_importing_plugin(tmp_path: Path) -> None:
-    pkg = tmp_path / "heavy"
-    pkg.mkdir()
-    for name, text in TORCH_AT_TOP.items():
-        (pkg / name).write_text(textwrap.dedent(text))
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(pkg),
-        ],
-        check=True,
-        timeout=300,
-    )
+def test_warm_rerun_stays_light_beside_a_torch_importing_plugin(
+    tmp_path: Path, pip_install_target
+) -> None:
+    site = pip_install_target(TORCH_AT_TOP, tmp_path / "heavy")
     env = _env(tmp_path / "cache", PYTHONPATH=str(site))
     listed = subprocess.run(
         [sys.executable, "-m", "benchbase", "list", "backbones"],
