@@ -22,16 +22,20 @@ def cache_root() -> Path:
 
 
 class LibraryFacts:
-    """``get(name)`` returns ``compute(name)``, computed once per version of ``library``."""
+    """``get(name)`` returns ``compute(name)``, computed once per version of ``library``;
+    ``kind`` names the file, one per kind of fact (``configs``, ``taps``)."""
 
-    def __init__(self, library: str, compute: Callable[[str], dict[str, Any]]) -> None:
+    def __init__(
+        self, library: str, compute: Callable[[str], dict[str, Any]], kind: str = "configs"
+    ) -> None:
         self.library = library
         self.compute = compute
+        self.kind = kind
         self._known: dict[str, dict[str, Any]] | None = None
 
     @property
     def path(self) -> Path:
-        return cache_root() / f"{self.library}-{md.version(self.library)}-configs.json"
+        return cache_root() / f"{self.library}-{md.version(self.library)}-{self.kind}.json"
 
     def get(self, name: str) -> dict[str, Any]:
         if self._known is None:

@@ -164,6 +164,19 @@ def _timm_config(model: str) -> dict[str, Any]:
 
 
 _CONFIGS = LibraryFacts("timm", _timm_config)
+#: Tap names → module paths, learnt once per timm version from a meta-device model: a warm
+#: re-run checks the suite's layers without importing timm or torch.
+_TAPS = LibraryFacts("timm", _taps, kind="taps")
+
+
+def _is_model(model: str) -> dict[str, bool]:
+    import timm
+
+    return {"known": bool(timm.is_model(model))}
+
+
+#: Whether a name is a timm model, once per name and timm version (resolving without timm).
+_KNOWN = LibraryFacts("timm", _is_model, kind="names")
 
 
 def data_config(model: str) -> dict[str, Any]:
@@ -194,7 +207,7 @@ def make_backbone(model: str) -> Backbone:
     return Backbone(
         name=PREFIX + model,
         build=lambda pretrained: _build(model, pretrained),
-        layers=lambda: _taps(model),
+        layers=lambda: _TAPS.get(model),
         default_layer="pool",
         weights=lambda: _weights_id(model),
         weights_tag=weights_tag(model, cfg),
@@ -215,10 +228,8 @@ def register_backbones(register):  # noqa: ANN001, ANN201
 def resolve_backbone(name: str) -> Backbone | None:
     if not name.startswith(PREFIX):
         return None
-    import timm
-
     model = name[len(PREFIX) :]
-    return make_backbone(model) if timm.is_model(model) else None
+    return make_backbone(model) if _KNOWN.get(model)["known"] else None
 
 
 @hookimpl

@@ -219,6 +219,8 @@ def _torchvision_config(model: str) -> dict[str, Any]:
 
 
 _CONFIGS = LibraryFacts("torchvision", _torchvision_config)
+#: Traced taps, once per torchvision version: a warm re-run checks layers without torch.
+_TAPS = LibraryFacts("torchvision", taps_for, kind="taps")
 
 
 def data_config(model: str) -> dict[str, Any]:
@@ -358,7 +360,7 @@ def make_backbone(model: str) -> Backbone:
     return Backbone(
         name=PREFIX + model,
         build=lambda pretrained: _build(model, pretrained),
-        layers=lambda: taps_for(model),
+        layers=lambda: _TAPS.get(model),
         default_layer="fc6" if classic else "pool",
         input_size=cfg["input_size"],
         mean=tuple(cfg["mean"]),
@@ -374,12 +376,20 @@ def make_backbone(model: str) -> Backbone:
     )
 
 
+def _list_models(_: str) -> dict[str, list[str]]:
+    import torchvision.models
+
+    return {"models": list(torchvision.models.list_models(module=torchvision.models))}
+
+
+#: The model names, once per torchvision version: resolving one needs no torchvision import.
+_MODELS = LibraryFacts("torchvision", _list_models, kind="models")
+
+
 @cache
 def all_models() -> tuple[str, ...]:
     """Every torchvision classification model name."""
-    import torchvision.models
-
-    return tuple(torchvision.models.list_models(module=torchvision.models))
+    return tuple(_MODELS.get("classification")["models"])
 
 
 @hookimpl

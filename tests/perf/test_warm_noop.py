@@ -25,9 +25,13 @@ open(sys.argv[1], "w").write(json.dumps({{"rc": rc, "heavy": heavy}}))
 SUITE = """
 name = "warm-tiny"
 datasets = ["digits"]
-backbones = ["timm/tf_efficientnet_lite0"]
+backbones = ["timm/tf_efficientnet_lite0", "torchvision/mobilenet_v3_small:random"]
 strategies = ["logreg"]
 input_size = 32
+
+[layers]  # checking tap names must not build (import) the models either
+"timm/tf_efficientnet_lite0" = ["stage4", "pool"]
+"torchvision/mobilenet_v3_small:random" = ["stage2", "pool"]
 
 [options.digits]
 train_per_class = 2
