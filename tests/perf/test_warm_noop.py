@@ -116,6 +116,22 @@ def _assert_warm_commands_light(tmp_path: Path, env: dict[str, str], suite: Path
     assert _heavy_imports(tmp_path, env, "results", "--out", str(out), "--json") == []
     assert _heavy_imports(tmp_path, env, "leaderboard", "--out", str(out)) == []
     assert _heavy_imports(tmp_path, env, "list", "datasets") == []
+    assert _heavy_imports(tmp_path, env, "datasets", "info", "digits", "--json") == []
+    fps = sorted({r["fingerprint"][:12] for r in _rows(env, out)})[:2]
+    compare = ["compare", f"{fps[0]}", f"{fps[1]}", "--out", str(out), "--resamples", "50"]
+    assert _heavy_imports(tmp_path, env, *compare) == []
+
+
+def _rows(env: dict[str, str], out: Path) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchbase", "results", "--out", str(out), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(done.stdout)
 
 
 def test_warm_rerun_and_results_import_no_heavy_library(tmp_path: Path) -> None:
