@@ -150,7 +150,11 @@ def data_parallel() -> tuple[int, int]:
     the sum is the single-process mean), batch-norm layers that learn their statistics use
     the global batch's (:func:`sync_batchnorm`), and every rank evaluates the validation
     and test images on identical weights. Dropout masks come from per-rank random streams,
-    so a network with active dropout or drop-path differs from one process.
+    so a network with active dropout or drop-path differs from one process. Batch-norm
+    layers learning their statistics (``freeze_bn=false``, or a ``:random`` backbone with
+    ``random_init="all"``) on small batches of tiny maps can make training chaotic: float
+    rounding then grows past 1e-4 within epochs, between one process at 1 and at 2 threads
+    as much as between one process and the ranks.
     """
     try:
         import torch.distributed as dist

@@ -12,7 +12,9 @@ from torchrun_helpers import assert_same_features, assert_same_results, torchrun
 from benchbase.cli import main
 from benchbase.run.store import Store
 
-# linear-svm: features (sharded extraction); finetune with frozen batch-norm statistics;
+# linear-svm: features (sharded extraction); finetune with frozen batch-norm statistics
+# (random_init = "same": a :random backbone otherwise learns them, see
+# test_torchrun_finetune.py);
 # transfer-n (freeze_bn = false): its re-initialised blocks learn batch-norm statistics
 # over the global batch. finetune's batch 9 gives the ranks 5 and 4 images; transfer-n's
 # batch 13 leaves 1 image for the last step of each epoch (40 training images), so rank 1
@@ -35,6 +37,7 @@ splits = 1
 C = [1.0]
 [params.finetune]
 train = "all"
+random_init = "same"  # frozen batch-norm statistics (see the note above SUITE)
 epochs = 2
 lr = 0.2
 batch_size = 9
