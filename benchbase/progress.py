@@ -139,7 +139,11 @@ def phase(
         if outer is None:
             from tqdm.auto import tqdm
 
-            current._bar = tqdm(total=total, desc=desc, unit=unit, file=stream, dynamic_ncols=True)
+            # disable=False: tqdm reads TQDM_DISABLE once, when first imported; _quiet() has
+            # just read it now
+            current._bar = tqdm(
+                total=total, desc=desc, unit=unit, file=stream, dynamic_ncols=True, disable=False
+            )
             _state["bar"] = current._bar
         else:  # take the one bar over, give it back afterwards
             current._saved = (outer.total, outer.n, outer.desc, outer.unit, outer.postfix)

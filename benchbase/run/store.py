@@ -248,7 +248,9 @@ class Store:
             for table in ("results", "predictions", "cells", "claims"):
                 db.execute(f"DELETE FROM {table} WHERE fingerprint = ?", (fingerprint,))
             db.execute(
-                "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+                # in ms: two cells finished in one second still order as written
+                "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "strftime('%Y-%m-%d %H:%M:%f', 'now'))",
                 (
                     fingerprint,
                     *(cell[k] for k in keys),
@@ -294,7 +296,7 @@ class Store:
         return {
             fp: {**json.loads(info), "finished_at": finished}
             for fp, info, finished in self.conn.execute(
-                "SELECT fingerprint, info, finished_at FROM cells"
+                "SELECT fingerprint, info, finished_at FROM cells ORDER BY rowid"
             )
         }
 

@@ -287,7 +287,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file, signu
     )
     _wait_for(second_fit, proc)  # one cell stored, the second being fitted
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=600)  # a safety net: the event is the exit
     assert proc.returncode == status, err
     assert f"benchbase: {said}; finished cells are saved" in err
     assert "Re-run the same command to resume" in err and "Traceback" not in err

@@ -171,9 +171,9 @@ def test_n_out_of_range_fails_before_any_training(tmp_path, monkeypatch, capsys)
     from benchbase.cli import main
 
     calls = []
-    original = transfer.train_network
+    original = transfer.train_and_refit
     monkeypatch.setattr(
-        transfer, "train_network", lambda *a, **k: calls.append(1) or original(*a, **k)
+        transfer, "train_and_refit", lambda *a, **k: calls.append(1) or original(*a, **k)
     )
     path = tmp_path / "suite.toml"
     path.write_text(SUITE.replace("n = [0, 1]", "n = [1, 99]"))
