@@ -136,6 +136,13 @@ def _hold_at(tmp_path: Path, env: dict[str, str], fit: int) -> tuple[dict[str, s
     return {**env, "SLOW_MARKS": str(marks), "SLOW_HOLD": str(fit)}, marks / f"fit{fit}"
 
 
+def _as_foreground_job() -> None:
+    """In the child: SIGINT at its default, as for a shell's foreground job. A test runner
+    started in the background passes SIGINT on ignored, and Python then installs no Ctrl-C
+    handler, so the signal the test sends would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
     """Until ``path`` exists (an event the plugin writes), or ``proc`` ends, or ``timeout``."""
     deadline = time.time() + timeout
@@ -284,6 +291,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file, signu
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_foreground_job,
     )
     _wait_for(second_fit, proc)  # one cell stored, the second being fitted
     proc.send_signal(signum)

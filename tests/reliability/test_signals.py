@@ -28,6 +28,13 @@ def _workers_of(out: Path) -> list[int]:
     return found
 
 
+def _as_foreground_job() -> None:
+    """In the child: SIGINT at its default, as for a shell's foreground job. A test runner
+    started in the background passes SIGINT on ignored, and Python then installs no Ctrl-C
+    handler, so the signal the test sends would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("signum", "status", "said"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
@@ -45,6 +52,7 @@ def test_jobs_stopped_by_a_signal_stop_their_workers(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_foreground_job,
     )
     deadline = time.time() + 240
     while not mark.exists() and proc.poll() is None and time.time() < deadline:
