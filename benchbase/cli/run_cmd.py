@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_leaderboard:
         from benchbase.leaderboard import render_plain
 
-        print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+        print(render_plain(args.out, suite=suite.name, suite_file=suite))
     if summary.warnings_line():
         print(summary.warnings_line(), file=sys.stderr)
     if summary.missing:
