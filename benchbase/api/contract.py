@@ -259,6 +259,11 @@ def check_strategy(st: Any) -> None:
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
     _require(
+        st.cost is None or callable(st.cost),
+        who,
+        "cost must be None or a callable cost(params, CostShape) -> benchbase.CellCost",
+    )
+    _require(
         isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
     )
     _require(

@@ -470,6 +470,12 @@ class Strategy:
     #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
     check_params: Callable[[dict[str, Any]], None] | None = None
 
+    #: Optional ``cost(params, shape)`` → :class:`benchbase.api.cost.CellCost`: the images
+    #: one cell decodes and forwards itself and the classifier fits it makes, from
+    #: :class:`benchbase.api.cost.CostShape` sizes alone (``run --dry-run --estimate``).
+    #: None: the estimate's default rule (a C sweep one-vs-rest; images: one pass).
+    cost: Callable[[dict[str, Any], Any], Any] | None = None
+
     def __post_init__(self) -> None:
         contract.check_strategy(self)
 

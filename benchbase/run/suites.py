@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from benchbase.api.contract import suite_name_problem
 from benchbase.api.tomlfile import read_toml
 from benchbase.api.types import Cell, Dataset, DatasetData, Suite
+from benchbase.data import listing
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.run import halves
@@ -300,7 +301,7 @@ def call_load(ds: Dataset, data_root: Path | None, options: dict[str, Any]) -> D
     plugin raises while reading; anything but a :class:`DatasetData` back is an error."""
     root = Path(data_root) if data_root else Path(".")
     try:
-        loaded = ds.load(root, options)
+        loaded = listing.load(ds.name, ds.version, ds.load, root, options)
     except BenchbaseError:
         raise
     except OSError as exc:
