@@ -31,6 +31,11 @@ def allow_metric(name: str, task: str) -> None:
     if name not in METRICS[task]:
         METRICS[task] = (*METRICS[task], name)
 INPUTS = ("features", "images")
+#: The leaderboard's table shapes (``benchbase.leaderboard.tables`` builds one per shape): a
+#: suite's ``tables`` names those its pages render.
+TABLE_SHAPES = ("voc", "accuracy", "grid", "transfer", "layers", "summary")
+#: Shapes a published table can be printed in besides a method table (``published_tables``).
+PUBLISHED_SHAPES = ("grid", "layers")
 
 
 #: What a suite name may be: it names files (``leaderboard/<suite>.md``), so never a path.
@@ -254,6 +259,11 @@ def check_strategy(st: Any) -> None:
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
     _require(
+        st.cost is None or callable(st.cost),
+        who,
+        "cost must be None or a callable cost(params, CostShape) -> benchbase.CellCost",
+    )
+    _require(
         isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
     )
     _require(
@@ -303,6 +313,22 @@ def check_suite(suite: Any) -> None:
         who,
         f'resize must be "crop", "squash" or "squash-crop", got {suite.resize!r}',
     )
+    suite.tables = _names(suite.tables, who, "tables")
+    for shape in suite.tables:
+        _require(
+            shape in TABLE_SHAPES,
+            who,
+            f"tables: {shape!r} is not a table shape; use any of {', '.join(TABLE_SHAPES)}",
+        )
+    published = _table(suite.published_tables, who, "published_tables", "published table")
+    for table, shape in published.items():
+        _require(
+            shape in PUBLISHED_SHAPES,
+            who,
+            f"published_tables[{table!r}] must be one of {', '.join(PUBLISHED_SHAPES)} (a "
+            f"published table not listed is a method table), got {shape!r}",
+        )
+    suite.published_tables = dict(published)
 
 
 def check_outcomes(

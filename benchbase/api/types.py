@@ -470,6 +470,12 @@ class Strategy:
     #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
     check_params: Callable[[dict[str, Any]], None] | None = None
 
+    #: Optional ``cost(params, shape)`` → :class:`benchbase.api.cost.CellCost`: the images
+    #: one cell decodes and forwards itself and the classifier fits it makes, from
+    #: :class:`benchbase.api.cost.CostShape` sizes alone (``run --dry-run --estimate``).
+    #: None: the estimate's default rule (a C sweep one-vs-rest; images: one pass).
+    cost: Callable[[dict[str, Any], Any], Any] | None = None
+
     def __post_init__(self) -> None:
         contract.check_strategy(self)
 
@@ -517,7 +523,9 @@ class Suite:
     ``resize`` is the whole-image geometry (``"crop"``: shorter side + centre crop, the
     default; ``"squash"``: the whole image warped to the input; ``"squash-crop"``: warped to
     ``input_size / crop_pct`` then centre-cropped). ``extends`` names the suite this one was
-    derived from (set by TOML ``extends = "NAME"``).
+    derived from (set by TOML ``extends = "NAME"``). ``labels``, ``tables`` and
+    ``published_tables`` say how its leaderboard pages look: row labels, the table shapes
+    they render, and how the published tables it reproduces are laid out.
     """
 
     name: str
@@ -539,6 +547,17 @@ class Suite:
     #: Layers a strategy does not run on: strategy name → tap names (DeCAF never combined
     #: dropout with pool5: ``{"logreg-dropout": ["pool5"]}``).
     skip_layers: dict[str, list[str]] = field(default_factory=dict)
+    #: The table shapes its leaderboard pages render, in the builders' order whatever the
+    #: order here: ``voc``, ``accuracy``, ``grid``, ``transfer``, ``layers``, ``summary``
+    #: (empty: every shape the results and published rows fill). A registered suite that
+    #: declares them has a page of its own, published before it is run.
+    tables: list[str] = field(default_factory=list)
+    #: The published tables it reproduces that are not method tables: a table as
+    #: ``published.csv`` names it (of the papers ``reproduces`` names) → ``"grid"``
+    #: (rows classifiers, columns layers: a layer whose ``labels`` text names a published
+    #: column, case aside, is shown under it, the layer's alias) or ``"layers"`` (rows
+    #: classifier (layer), columns datasets).
+    published_tables: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_suite(self)

@@ -18,6 +18,11 @@ _EXPORTS: dict[str, str] = {
     "l2_normalize": "benchbase.toolkit.selection",
     "select_and_refit": "benchbase.toolkit.selection",
     "train_val_indices": "benchbase.toolkit.splitting",
+    # declared costs (Strategy.cost): the fits of a C sweep, its sizes
+    "linear_sweep": "benchbase.api.cost",
+    "sweep_count": "benchbase.api.cost",
+    "fit_rows": "benchbase.api.cost",
+    "class_problems": "benchbase.api.cost",
     # declared checks of parameter values (Strategy.check_params)
     "ParamRules": "benchbase.toolkit.params",
     "at_least": "benchbase.toolkit.params",
@@ -62,7 +67,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 #: Public names that differ from the private module's own.
-_RENAMED = {"TableCell": "Cell"}
+_RENAMED = {"TableCell": "Cell", "class_problems": "problems"}
 
 __all__ = sorted(_EXPORTS)
 
