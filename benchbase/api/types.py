@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from benchbase.api import contract
 from benchbase.api.tomlfile import read_toml
+from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -243,7 +245,6 @@ class Dataset:
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
-        from benchbase.errors import BenchbaseError
 
         opts = dict(self.default_options)
         for key, value in (overrides or {}).items():
@@ -329,7 +330,6 @@ class Backbone:
             self._check_default(self.layers)
 
     def _check_default(self, taps: dict[str, str]) -> None:
-        from benchbase.errors import BenchbaseError
 
         if self.default_layer not in taps:
             raise BenchbaseError(
@@ -358,7 +358,6 @@ class Backbone:
         """Preprocessing settings: they enter feature cache keys (``geometry``, the suite's
         whole-image ``resize``, only when it is not the default ``"crop"``, so existing keys
         stay valid)."""
-        from benchbase.extract.resizing import resize_rule_id
 
         size = input_size or self.input_size
         out: dict[str, Any] = {
@@ -481,7 +480,6 @@ class Strategy:
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
-        from benchbase.errors import BenchbaseError
 
         params = dict(self.default_params)
         for key, value in (overrides or {}).items():

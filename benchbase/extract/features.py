@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from benchbase.api.contract import pooling_grid
 from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling, jpegdecode, pipeline
 from benchbase.extract.device import (
@@ -109,7 +110,6 @@ def pooling_function(name: str) -> Callable[[Any], torch.Tensor]:
     """The reduction for a pooling name: "gap", "spp", "flatten" or "max:N"."""
     from functools import partial
 
-    from benchbase.api.contract import pooling_grid
 
     grid = pooling_grid(name)
     if grid is None:
