@@ -39,6 +39,12 @@ _EXPORTS: dict[str, str] = {
     "resize_size": "benchbase.extract.resizing",
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
+    # cache-aware extraction with the pass passed in (benchbase.extract.cached)
+    "cached_features": "benchbase.extract.cached",
+    "CachedFeatures": "benchbase.extract.cached",
+    "Extractor": "benchbase.extract.cached",
+    "image_pass": "benchbase.extract.cached",
+    "tensor_pass": "benchbase.extract.cached",
     "file_sha256": "benchbase.extract.cache",
     "autocast": "benchbase.extract.device",
     "loader_workers": "benchbase.extract.device",
