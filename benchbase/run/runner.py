@@ -467,6 +467,8 @@ class Runner:
                     device=device,
                     input_size=cell.input_size or spec.backbone.input_size,
                     cache_dir=self.out_dir / "strategy-cache" / cell.strategy,
+                    image_cache_dir=self.image_cache.root if self.image_cache else None,
+                    shared_cache_dir=self.out_dir / "shared-cache",
                     weights_id=spec.weights_id,
                     resize=cell.resize,
                     source=data.source.splits[split.name] if data.source else None,
