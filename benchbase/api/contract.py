@@ -31,6 +31,11 @@ def allow_metric(name: str, task: str) -> None:
     if name not in METRICS[task]:
         METRICS[task] = (*METRICS[task], name)
 INPUTS = ("features", "images")
+#: The leaderboard's table shapes (``benchbase.leaderboard.tables`` builds one per shape): a
+#: suite's ``tables`` names those its pages render.
+TABLE_SHAPES = ("voc", "accuracy", "grid", "transfer", "layers", "summary")
+#: Shapes a published table can be printed in besides a method table (``published_tables``).
+PUBLISHED_SHAPES = ("grid", "layers")
 
 
 #: What a suite name may be: it names files (``leaderboard/<suite>.md``), so never a path.
@@ -87,6 +92,20 @@ def _names(value: Any, who: str, field: str) -> list[str]:
     ok = isinstance(value, Sequence) and all(isinstance(v, str) and v for v in value)
     _require(ok, who, f"{field} must be a list of names (strings), got {value!r}")
     return list(value)
+
+
+def updated(
+    defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None, owner: str, noun: str
+) -> dict[str, Any]:
+    """``defaults`` updated with ``overrides``; a name that is not a default's is an error
+    listing the known ones: ``dataset 'mit67' has no option 'x' (its options: a, b)``."""
+    out = dict(defaults)
+    for key, value in (overrides or {}).items():
+        if key not in out:
+            known = ", ".join(sorted(out)) or "none"
+            raise BenchbaseError(f"{owner} has no {noun} {key!r} (its {noun}s: {known})")
+        out[key] = value
+    return out
 
 
 def _table(value: Any, who: str, field: str, key_kind: str) -> dict[str, Any]:
@@ -254,6 +273,11 @@ def check_strategy(st: Any) -> None:
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
     _require(
+        st.cost is None or callable(st.cost),
+        who,
+        "cost must be None or a callable cost(params, CostShape) -> benchbase.CellCost",
+    )
+    _require(
         isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
     )
     _require(
@@ -303,6 +327,22 @@ def check_suite(suite: Any) -> None:
         who,
         f'resize must be "crop", "squash" or "squash-crop", got {suite.resize!r}',
     )
+    suite.tables = _names(suite.tables, who, "tables")
+    for shape in suite.tables:
+        _require(
+            shape in TABLE_SHAPES,
+            who,
+            f"tables: {shape!r} is not a table shape; use any of {', '.join(TABLE_SHAPES)}",
+        )
+    published = _table(suite.published_tables, who, "published_tables", "published table")
+    for table, shape in published.items():
+        _require(
+            shape in PUBLISHED_SHAPES,
+            who,
+            f"published_tables[{table!r}] must be one of {', '.join(PUBLISHED_SHAPES)} (a "
+            f"published table not listed is a method table), got {shape!r}",
+        )
+    suite.published_tables = dict(published)
 
 
 def check_outcomes(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from benchbase.errors import BenchbaseError
-from benchbase.extract.resizing import resize_size
+from benchbase.extract.resizing import crop_origin, resize_size, scaled_size
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -188,9 +188,7 @@ class BatchDecoder:
     def resize_crop(self, img: torch.Tensor) -> torch.Tensor:
         """Shorter side to the timm resize size (torchvision's rounding), centre crop."""
         _, h, w = img.shape
-        short, long = (w, h) if w <= h else (h, w)
-        new_long = int(self.short * long / short)
-        new_h, new_w = (new_long, self.short) if w <= h else (self.short, new_long)
+        new_w, new_h = scaled_size(w, h, self.short)
         x = img[None].float()
         if (new_h, new_w) != (h, w):
             smooth = self.mode != "nearest"
@@ -204,6 +202,6 @@ class BatchDecoder:
                 x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
             )
             new_h, new_w = x.shape[-2:]
-        top, left = int(round((new_h - self.size) / 2.0)), int(round((new_w - self.size) / 2.0))
+        top, left = crop_origin(new_h, self.size), crop_origin(new_w, self.size)
         x = x[..., top : top + self.size, left : left + self.size]
         return x.round_().clamp_(0, 255).to(torch.uint8)[0]

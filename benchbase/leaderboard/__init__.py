@@ -9,8 +9,12 @@ kind), :mod:`~.formats` (markdown, CSV, LaTeX, HTML), :mod:`~.report` (the HTML 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchbase.leaderboard.formats import FORMATS
+
+if TYPE_CHECKING:
+    from benchbase.api.types import Suite
 
 __all__ = ["FORMATS", "render", "render_plain"]
 
@@ -23,13 +27,17 @@ def render(
     resamples: int = 500,
     ci: bool = True,
     labels: dict[str, str] | None = None,
+    suite_file: Suite | None = None,
 ) -> str:
     """Every table for the selection in ``fmt``; ``html`` gives a whole self-contained page.
-    ``labels``: display labels over the suites' own (a suite file's ``[labels]``)."""
+    ``suite_file``: the unregistered suite the results were run from (its labels, tables
+    and published tables); ``labels``: display labels over the suites' own."""
     from benchbase.leaderboard import collect, report, tables
     from benchbase.leaderboard.context import build_context
 
-    ctx = build_context(out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels)
+    ctx = build_context(
+        out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels, suite_file=suite_file
+    )
     collect.require(ctx.methods, out_dir, suite, dataset)
     built = tables.build(ctx)
     if fmt == "html":
@@ -41,7 +49,12 @@ def render(
 
 
 def render_plain(
-    out_dir: Path, suite: str | None = None, labels: dict[str, str] | None = None
+    out_dir: Path,
+    suite: str | None = None,
+    labels: dict[str, str] | None = None,
+    suite_file: Suite | None = None,
 ) -> str:
     """The markdown tables printed at the end of ``benchbase run``."""
-    return render(out_dir, suite=suite, fmt="markdown", ci=False, labels=labels)
+    return render(
+        out_dir, suite=suite, fmt="markdown", ci=False, labels=labels, suite_file=suite_file
+    )

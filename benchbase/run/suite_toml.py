@@ -25,8 +25,9 @@ _TOP = (
     "strategies",
     "input_size",
     "resize",
+    "tables",
 )
-_TABLES = ("layers", "labels", "skip_layers", "options", "params")
+_TABLES = ("layers", "labels", "published_tables", "skip_layers", "options", "params")
 
 
 def key(name: str) -> str:
@@ -85,7 +86,7 @@ def to_toml(data: dict[str, Any], header: list[str] = ()) -> str:  # type: ignor
             lines.append(f"{name} = {value(v, name)}")
     for table in _TABLES:
         entries = data.get(table) or {}
-        if table in ("layers", "labels", "skip_layers"):
+        if table in ("layers", "labels", "published_tables", "skip_layers"):
             lines += ["", f"[{table}]"]
             lines += [f"{key(k)} = {value(v, table)}" for k, v in entries.items()]
             continue

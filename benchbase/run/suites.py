@@ -32,9 +32,11 @@ SUITE_KEYS = {
     "resize",
     "extends",
     "skip_layers",
+    "tables",
+    "published_tables",
 }
 #: Keys whose tables merge with the base suite's under ``extends`` (other keys replace).
-TABLE_KEYS = ("layers", "params", "options", "labels", "skip_layers")
+TABLE_KEYS = ("layers", "params", "options", "labels", "skip_layers", "published_tables")
 
 
 def load_suite(host: Host, ref: str) -> Suite:
@@ -57,6 +59,8 @@ def suite_data(suite: Suite) -> dict[str, Any]:
         "resize": suite.resize,
         "layers": {k: list(v) for k, v in suite.layers.items()},
         "labels": dict(suite.labels),
+        "tables": list(suite.tables),
+        "published_tables": dict(suite.published_tables),
         "skip_layers": {k: list(v) for k, v in suite.skip_layers.items()},
         "options": {k: dict(v) for k, v in suite.options.items()},
         "params": {k: dict(v) for k, v in suite.params.items()},
@@ -136,6 +140,12 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
             f"suite file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
             f"allowed: {', '.join(sorted(SUITE_KEYS))}"
         )
+    tables = data.get("tables", [])
+    if not isinstance(tables, list) or not all(isinstance(v, str) for v in tables):
+        raise BenchbaseError(
+            f"suite file {path}: 'tables' must be a list of table shapes, e.g. "
+            'tables = ["grid", "summary"]'
+        )
     for key in ("datasets", "backbones", "strategies"):
         value = data.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -179,6 +189,8 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
         resize=resize,
         extends=str(data.get("extends", "")),
         skip_layers=data.get("skip_layers", {}),
+        tables=tables,
+        published_tables=data.get("published_tables", {}),
     )
 
 

@@ -41,7 +41,7 @@ from benchbase_plugins.strategies.linear import C_GRID, svm
 from benchbase_plugins.strategies.rules import SHARED
 from threadpoolctl import threadpool_limits
 
-from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
@@ -297,6 +297,27 @@ def torch_views_svm(
     return Outcome(task.layer, scores, chosen, sweep)
 
 
+def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
+    training and test views and every test image on its test views, then sweeps C on all
+    training views stacked as rows (one-vs-one: scikit-learn)."""
+    from dataclasses import replace
+
+    from benchbase_plugins.strategies.linear import linear_fits
+
+    views, test_views = view_names(params), test_view_names(params)
+    train_views = len(dict.fromkeys([*views, *test_views]))
+    fits = linear_fits(params, shape, "squared_hinge", copies=len(views))
+    like = ("linear-svm", {k: params[k] for k in ("C", "multiclass", "max_iter", "val_fraction")})
+    return CellCost(
+        train_views=train_views,
+        test_views=len(test_views),
+        forwards=shape.train * train_views + shape.test * len(test_views),
+        decodes=shape.train + shape.test,
+        fits=[replace(f, like=like) for f in fits],
+    )
+
+
 def svm_maker(task: ImageTask) -> Callable[[float], Any]:
     """``C`` → a linear SVM: one-vs-rest, or one-vs-one with voting (``multiclass="ovo"``) on
     single-label datasets."""
@@ -337,6 +358,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm-aug",
             check_params=SHARED,
             evaluate=linear_svm_aug,
+            cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
             # original view only, one-vs-one option
@@ -355,6 +377,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm-aug-tta",
             check_params=SHARED,
             evaluate=linear_svm_aug,
+            cost=aug_cost,
             version="1",
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",

@@ -26,6 +26,7 @@ from typing import Any
 
 from benchbase_plugins.strategies.linear import (
     C_GRID,
+    linear_fits,
     logistic,
     probe,
     svm,
@@ -34,7 +35,7 @@ from benchbase_plugins.strategies.linear import (
 )
 from benchbase_plugins.strategies.rules import rules
 
-from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.toolkit import one_of
 
 MASKS = ("step", "copies")
@@ -115,6 +116,24 @@ def _params(max_iter: int) -> dict:
     }
 
 
+def dropout_cost(loss: str) -> Callable[[dict[str, Any], CostShape], CellCost]:
+    """``Strategy.cost``: masks="step" fits by minibatch descent (``epochs`` passes per fit,
+    on the CPU), masks="copies" on ``copies`` rows per training image."""
+
+    def cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+        from dataclasses import replace
+
+        if params["masks"] != "step":
+            return CellCost(fits=linear_fits(params, shape, loss, copies=int(params["copies"])))
+        fits = [
+            replace(f, solver="minibatch", epochs=int(params["epochs"]))
+            for f in linear_fits({**params, "solver": "sklearn"}, shape, loss)
+        ]
+        return CellCost(fits=fits)
+
+    return cost
+
+
 CHECKS = rules(masks=one_of(*MASKS))
 
 
@@ -125,6 +144,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="logreg-dropout",
             check_params=CHECKS,
             evaluate=logreg_dropout,
+            cost=dropout_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
             # every training step (masks="step"), the copies as masks="copies"
             version="3",
@@ -139,6 +159,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="svm-dropout",
             check_params=CHECKS,
             evaluate=svm_dropout,
+            cost=dropout_cost("squared_hinge"),
             # 2: solver "auto"; 3: masks redrawn every training step (masks="step")
             version="3",
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
