@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from benchbase.api import contract
 from benchbase.api.tomlfile import read_toml
+from benchbase.errors import BenchbaseError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -243,17 +244,7 @@ class Dataset:
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
-        from benchbase.errors import BenchbaseError
-
-        opts = dict(self.default_options)
-        for key, value in (overrides or {}).items():
-            if key not in opts:
-                known = ", ".join(sorted(opts)) or "none"
-                raise BenchbaseError(
-                    f"dataset {self.name!r} has no option {key!r} (its options: {known})"
-                )
-            opts[key] = value
-        return opts
+        return contract.updated(self.default_options, overrides, f"dataset {self.name!r}", "option")
 
 
 # --- backbones ------------------------------------------------------------------------
@@ -329,8 +320,6 @@ class Backbone:
             self._check_default(self.layers)
 
     def _check_default(self, taps: dict[str, str]) -> None:
-        from benchbase.errors import BenchbaseError
-
         if self.default_layer not in taps:
             raise BenchbaseError(
                 f"backbone {self.name!r}: default_layer {self.default_layer!r} is not one of "
@@ -481,22 +470,16 @@ class Strategy:
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
-        from benchbase.errors import BenchbaseError
-
-        params = dict(self.default_params)
+        params = contract.updated(
+            self.default_params, overrides, f"strategy {self.name!r}", "parameter"
+        )
         for key, value in (overrides or {}).items():
-            if key not in params:
-                known = ", ".join(sorted(params)) or "none"
-                raise BenchbaseError(
-                    f"strategy {self.name!r} has no parameter {key!r} (its parameters: {known})"
-                )
-            default = params[key]
+            default = self.default_params[key]
             if default is not None and not _same_kind(default, value):
                 raise BenchbaseError(
                     f"strategy {self.name!r}: parameter {key!r} must be "
                     f"{type(default).__name__} like its default {default!r}, got {value!r}"
                 )
-            params[key] = value
         return params
 
 

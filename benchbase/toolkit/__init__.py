@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "weights_file": "benchbase.extract.backbones",
     "offline": "benchbase.extract.backbones",
     "go_offline": "benchbase.extract.backbones",
+    "BackboneFamily": "benchbase.toolkit.families",
     "LibraryFacts": "benchbase.toolkit.libcache",
     "cache_root": "benchbase.toolkit.libcache",
     "stable_hash": "benchbase.api.types",
