@@ -17,18 +17,14 @@ image-cache key and the feature-cache key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from benchbase.errors import BenchbaseError
+from benchbase.extract.images import ImageList
 from benchbase.extract.resizing import crop_origin, resize_size, scaled_size
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from benchbase.api.types import Sample
 
 DECODERS = ("auto", "cpu", "gpu")
 #: Backend names recorded in cache keys.
@@ -96,25 +92,12 @@ def resolve_decoder(choice: str, device: torch.device, open_image: Callable[...,
     return DEVICE if device.type == "cuda" and plain else PIL
 
 
-class EncodedImages(torch.utils.data.Dataset):
+class EncodedImages(ImageList):
     """Per sample: ``("jpeg", bytes as a uint8 tensor)`` for the device decoder, else
-    ``("pixels", uint8 CHW tensor)`` decoded here by ``open_image`` + ``transform`` (PIL)."""
+    ``("pixels", uint8 CHW tensor)`` decoded here by ``open_image`` + ``transform`` (PIL),
+    as :class:`~benchbase.extract.images.ImageList` does."""
 
-    def __init__(
-        self,
-        samples: Sequence[Sample],
-        open_image: Callable[[Sample], Image.Image],
-        transform: Callable[[Image.Image], torch.Tensor],
-    ) -> None:
-        from benchbase.extract.images import ImageList
-
-        self.samples = samples
-        self.pil = ImageList(samples, open_image, transform)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[str, torch.Tensor]:  # type: ignore[override]
         sample = self.samples[index]
         if sample.box is None:
             try:
@@ -124,7 +107,7 @@ class EncodedImages(torch.utils.data.Dataset):
                 data = b""  # ImageList names the file and the fix
             if device_decodable(data):
                 return "jpeg", torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        return "pixels", self.pil[index]
+        return "pixels", super().__getitem__(index)
 
 
 def keep_list(items: list[Any]) -> list[Any]:
