@@ -415,6 +415,12 @@ class ImageTask:
     source_classes: list[str] = field(default_factory=list)
     #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
     resize: str = "crop"
+    #: The run's decoded-image cache (uint8 images keyed by image list and resize), shared
+    #: with the whole-image extraction; None: decode without caching.
+    image_cache_dir: Path | None = None
+    #: Folder for caches keyed by image content that every image strategy of the run shares
+    #: (per-image view features, :class:`benchbase.toolkit.KeyedRows`); None: ``cache_dir``.
+    shared_cache_dir: Path | None = None
 
 
 @dataclass

@@ -90,6 +90,21 @@ def views_lines(count: SuiteCount) -> list[str]:
     return lines
 
 
+def kind_label(host: Host, kind: tuple) -> str:
+    """``linear-svm (sklearn, multiclass, multiclass=ovo)``: a fit kind with the parameters
+    that differ from its strategy's defaults."""
+    from benchbase.tools.estimate.rates import eval_repr
+
+    name, frozen, solver, task = kind
+    defaults = host.strategies.get(name).default_params
+    changed = [
+        f"{k}={eval_repr(v)}"
+        for k, v in frozen
+        if k != "solver" and k in defaults and eval_repr(v) != defaults[k]
+    ]
+    return f"{name} ({', '.join([solver, task, *changed])})"
+
+
 def notes_lines(count: SuiteCount) -> list[str]:
     notes = sorted({c.note for g in count.groups for *_, c in g.cells if c.note})
     return [f"  note: {n}" for n in notes]
@@ -160,7 +175,7 @@ def estimate(
     )
     for kind, rate in sorted(here.machine.fit.items()):
         lines.append(
-            f"  fits {kind[0]} ({kind[2]}, {kind[3]}): {rate:,.3g} rows·dims·outputs/s here"
+            f"  fits {kind_label(host, kind)}: {rate:,.3g} rows·dims·outputs/s here"
             + "".join(f"; {m.name} {m.fit[kind]:,.3g}" for m, _ in machines[1:])
         )
     for machine, _ in machines:
