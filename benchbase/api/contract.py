@@ -95,6 +95,20 @@ def _names(value: Any, who: str, field: str) -> list[str]:
     return list(value)
 
 
+def updated(
+    defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None, owner: str, noun: str
+) -> dict[str, Any]:
+    """``defaults`` updated with ``overrides``; a name that is not a default's is an error
+    listing the known ones: ``dataset 'mit67' has no option 'x' (its options: a, b)``."""
+    out = dict(defaults)
+    for key, value in (overrides or {}).items():
+        if key not in out:
+            known = ", ".join(sorted(out)) or "none"
+            raise BenchbaseError(f"{owner} has no {noun} {key!r} (its {noun}s: {known})")
+        out[key] = value
+    return out
+
+
 def _table(value: Any, who: str, field: str, key_kind: str) -> dict[str, Any]:
     _require(
         isinstance(value, Mapping) and all(isinstance(k, str) for k in value),

@@ -36,6 +36,8 @@ class CostShape:
     layers: Mapping[str, int | None]
     device: str = "cpu"
     input_size: int = 224
+    #: The backbone's evaluation crop (its resize is ``input_size / crop_pct``).
+    crop_pct: float = 0.875
 
 
 @dataclass(frozen=True)

@@ -245,16 +245,7 @@ class Dataset:
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
-
-        opts = dict(self.default_options)
-        for key, value in (overrides or {}).items():
-            if key not in opts:
-                known = ", ".join(sorted(opts)) or "none"
-                raise BenchbaseError(
-                    f"dataset {self.name!r} has no option {key!r} (its options: {known})"
-                )
-            opts[key] = value
-        return opts
+        return contract.updated(self.default_options, overrides, f"dataset {self.name!r}", "option")
 
 
 # --- backbones ------------------------------------------------------------------------
@@ -330,7 +321,6 @@ class Backbone:
             self._check_default(self.layers)
 
     def _check_default(self, taps: dict[str, str]) -> None:
-
         if self.default_layer not in taps:
             raise BenchbaseError(
                 f"backbone {self.name!r}: default_layer {self.default_layer!r} is not one of "
@@ -425,6 +415,12 @@ class ImageTask:
     source_classes: list[str] = field(default_factory=list)
     #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
     resize: str = "crop"
+    #: The run's decoded-image cache (uint8 images keyed by image list and resize), shared
+    #: with the whole-image extraction; None: decode without caching.
+    image_cache_dir: Path | None = None
+    #: Folder for caches keyed by image content that every image strategy of the run shares
+    #: (per-image view features, :class:`benchbase.toolkit.KeyedRows`); None: ``cache_dir``.
+    shared_cache_dir: Path | None = None
 
 
 @dataclass
@@ -480,21 +476,16 @@ class Strategy:
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
-
-        params = dict(self.default_params)
+        params = contract.updated(
+            self.default_params, overrides, f"strategy {self.name!r}", "parameter"
+        )
         for key, value in (overrides or {}).items():
-            if key not in params:
-                known = ", ".join(sorted(params)) or "none"
-                raise BenchbaseError(
-                    f"strategy {self.name!r} has no parameter {key!r} (its parameters: {known})"
-                )
-            default = params[key]
+            default = self.default_params[key]
             if default is not None and not _same_kind(default, value):
                 raise BenchbaseError(
                     f"strategy {self.name!r}: parameter {key!r} must be "
                     f"{type(default).__name__} like its default {default!r}, got {value!r}"
                 )
-            params[key] = value
         return params
 
 

@@ -302,6 +302,8 @@ class Runner:
             device,
             features,
             self.out_dir / "strategy-cache" / cell.strategy,
+            image_cache_dir=self.image_cache.root if self.image_cache else None,
+            shared_cache_dir=self.out_dir / "shared-cache",
         )
         self.host.hook.cell_started(cell=cell, fingerprint=fingerprint)
         started = time.perf_counter()

@@ -95,8 +95,13 @@ def image_tasks(
     spec: BackboneSpec,
     device: Any,
     cache_dir: Path,
+    *,
+    image_cache_dir: Path | None = None,
+    shared_cache_dir: Path | None = None,
 ) -> dict[str, ImageTask]:
-    """Each layer's images, labels and model builder for a strategy that reads images."""
+    """Each layer's images, labels and model builder for a strategy that reads images;
+    ``cache_dir`` is the strategy's own cache folder, ``image_cache_dir`` the run's
+    decoded-image cache and ``shared_cache_dir`` the caches every image strategy shares."""
     split = split_of(cell, data)
     return {
         layer: ImageTask(
@@ -117,6 +122,8 @@ def image_tasks(
             device=device,
             input_size=cell.input_size or spec.backbone.input_size,
             cache_dir=cache_dir,
+            image_cache_dir=image_cache_dir,
+            shared_cache_dir=shared_cache_dir,
             weights_id=spec.weights_id,
             resize=cell.resize,
             source=data.source.splits[split.name] if data.source else None,
@@ -135,11 +142,12 @@ def cell_tasks(
     device: Any,
     features: GroupFeatures | None,
     cache_dir: Path,
+    **shared: Path | None,
 ) -> Mapping[str, FeatureTask | ImageTask]:
     """The tasks for a strategy whose ``inputs`` are "images" or "features" (then
-    ``features`` must hold the cell's layers)."""
+    ``features`` must hold the cell's layers); ``shared``: :func:`image_tasks`' cache folders."""
     if inputs == "images":
-        return image_tasks(cell, dataset, data, spec, device, cache_dir)
+        return image_tasks(cell, dataset, data, spec, device, cache_dir, **shared)
     if features is None:
         raise ValueError(f"cell {cell!r}: a feature strategy needs its group's features")
     return feature_tasks(cell, dataset, data, spec, features, device)

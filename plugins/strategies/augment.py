@@ -308,7 +308,10 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
     views, test_views = view_names(params), test_view_names(params)
     train_views = len(dict.fromkeys([*views, *test_views]))
     fits = linear_fits(params, shape, "squared_hinge", copies=len(views))
-    like = ("linear-svm", {k: params[k] for k in ("C", "multiclass", "max_iter", "val_fraction")})
+    from benchbase_plugins.strategies.linear import SVM_PARAMS
+
+    # its fits time as linear-svm's on the same settings (view rows are rows)
+    like = ("linear-svm", {**SVM_PARAMS, **{k: params[k] for k in SVM_PARAMS if k in params}})
     return CellCost(
         train_views=train_views,
         test_views=len(test_views),

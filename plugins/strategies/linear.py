@@ -32,6 +32,14 @@ if TYPE_CHECKING:  # scikit-learn is imported when a probe runs, not when plugin
     from sklearn.svm import LinearSVC
 
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
+SVM_PARAMS = {
+    "C": C_GRID,
+    "normalize": True,
+    "multiclass": "ovr",
+    "max_iter": 5000,
+    "val_fraction": 0.2,
+    "solver": "auto",
+}
 
 
 def feature_transform(task: FeatureTask) -> Callable[[np.ndarray], np.ndarray]:
@@ -167,14 +175,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
             "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
             "multilabel), C chosen on a validation split of the training set, refit on all of it",
-            default_params={
-                "C": C_GRID,
-                "normalize": True,
-                "multiclass": "ovr",
-                "max_iter": 5000,
-                "val_fraction": 0.2,
-                "solver": "auto",
-            },
+            default_params=dict(SVM_PARAMS),
         )
     )
     register(

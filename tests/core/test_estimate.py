@@ -143,3 +143,18 @@ def test_counting_imports_no_torch():
     rc, heavy = json.loads(out.strip().splitlines()[-1])
     assert "caltech101" in out and "forwards" in out
     assert rc == 0 and heavy == []
+
+
+def test_a_profile_file_needs_every_figure_with_its_source(tmp_path):
+    from benchbase.errors import BenchbaseError
+    from benchbase.tools.estimate.rates import FIGURES, load_profiles
+
+    figures = "".join(
+        f'\n[lab.{k}]\nvalue = 1.0\nsource = "measured in the lab"\n' for k in FIGURES
+    )
+    path = tmp_path / "lab.toml"
+    path.write_text('[lab]\ndescription = "a lab GPU"\ngpus = 2\ncores = 8\n' + figures)
+    assert load_profiles(path)["lab"]["gpus"] == 2
+    path.write_text(path.read_text().replace('source = "measured in the lab"', 'source = ""', 1))
+    with pytest.raises(BenchbaseError, match=r"\[lab\.forward_flops\] needs value and source"):
+        load_profiles(path)

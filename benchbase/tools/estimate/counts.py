@@ -213,6 +213,7 @@ def count_suite(
                         layers={t: widths.get(t.partition("@")[0]) for t in taps},
                         device=device,
                         input_size=group.input_size,
+                        crop_pct=bb.crop_pct,
                     )
                     if strategy.cost is not None:
                         cost = strategy.cost(params, shape)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,13 @@ from benchbase.errors import BenchbaseError
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.tapdims import tap_dims
 from benchbase.tools.estimate.counts import SuiteCount, count_suite
-from benchbase.tools.estimate.rates import PROFILES, load_profiles, measure_here, profile_machine
+from benchbase.tools.estimate.rates import (
+    PROFILES,
+    eval_repr,
+    load_profiles,
+    measure_here,
+    profile_machine,
+)
 from benchbase.tools.estimate.timing import group_time, human, wall
 
 if TYPE_CHECKING:
@@ -59,15 +64,15 @@ def counts_lines(count: SuiteCount) -> list[str]:
 
 
 def table_lines(count: SuiteCount, times: dict[str, list[float]]) -> list[str]:
-    head = f"{'dataset':<12} {'backbone':<30} {'images':>8} {'decodes':>9} {'forwards':>10} {'fits':>10}"
+    head = f"{'dataset':<12} {'backbone':<34} {'images':>8} {'decodes':>9} {'forwards':>10} {'fits':>10}"
     head += "".join(f" {name[:12]:>12}" for name in times)
     lines = [head]
     for i, g in enumerate(count.groups):
-        row = f"{g.dataset:<12} {g.backbone:<30} {g.images:>8,} {g.decodes:>9,} {g.forwards:>10,} {g.fits:>10,}"
+        row = f"{g.dataset:<12} {g.backbone:<34} {g.images:>8,} {g.decodes:>9,} {g.forwards:>10,} {g.fits:>10,}"
         row += "".join(f" {human(t[i]):>12}" for t in times.values())
         lines.append(row)
     total = (
-        f"{'total':<12} {'':<30} {sum(g.images for g in count.groups):>8,} "
+        f"{'total':<12} {'':<34} {sum(g.images for g in count.groups):>8,} "
         f"{sum(g.decodes for g in count.groups):>9,} {sum(g.forwards for g in count.groups):>10,} "
         f"{sum(g.fits for g in count.groups):>10,}"
     )
@@ -77,18 +82,34 @@ def table_lines(count: SuiteCount, times: dict[str, list[float]]) -> list[str]:
 
 
 def views_lines(count: SuiteCount) -> list[str]:
-    """Views per split of the strategies that forward images themselves."""
-    seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+    """Views per image and forwards per split of the strategies that forward images
+    themselves (forward-equivalents: a training step counts 3)."""
+    lines, seen = [], set()
     for g in count.groups:
-        for strategy, _layer, split, cost in g.cells:
+        for strategy, _layer, _split, cost in g.cells:
             if cost.forwards and (g.dataset, strategy) not in seen:
-                size = next(s for s in count.datasets[g.dataset].splits if s.name == split)
-                seen[(g.dataset, strategy)].append(
-                    f"{size.train:,} train × {cost.train_views} + {size.test:,} test × "
-                    f"{cost.test_views} = {cost.forwards:,} forwards per split"
-                    + f" × {len(count.datasets[g.dataset].splits)} split(s), per backbone"
+                seen.add((g.dataset, strategy))
+                n = len(count.datasets[g.dataset].splits)
+                lines.append(
+                    f"  views {g.dataset} {strategy}: {cost.train_views} per training image, "
+                    f"{cost.test_views} per test image; {cost.forwards:,} forwards per split "
+                    f"× {n} split(s), per backbone"
                 )
-    return [f"  views {ds} {s}: {'; '.join(v)}" for (ds, s), v in seen.items()]
+    return lines
+
+
+def kind_label(host: Host, kind: tuple) -> str:
+    """``linear-svm (sklearn, multiclass, multiclass=ovo)``: a fit kind with the parameters
+    that differ from its strategy's defaults."""
+
+    name, frozen, solver, task = kind
+    defaults = host.strategies.get(name).default_params
+    changed = [
+        f"{k}={eval_repr(v)}"
+        for k, v in frozen
+        if k != "solver" and k in defaults and eval_repr(v) != defaults[k]
+    ]
+    return f"{name} ({', '.join([solver, task, *changed])})"
 
 
 def notes_lines(count: SuiteCount) -> list[str]:
@@ -158,7 +179,7 @@ def estimate(
     )
     for kind, rate in sorted(here.machine.fit.items()):
         lines.append(
-            f"  fits {kind[0]} ({kind[2]}, {kind[3]}): {rate:,.3g} rows·dims·outputs/s here"
+            f"  fits {kind_label(host, kind)}: {rate:,.3g} rows·dims·outputs/s here"
             + "".join(f"; {m.name} {m.fit[kind]:,.3g}" for m, _ in machines[1:])
         )
     for machine, _ in machines:
