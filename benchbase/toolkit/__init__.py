@@ -18,6 +18,11 @@ _EXPORTS: dict[str, str] = {
     "l2_normalize": "benchbase.toolkit.selection",
     "select_and_refit": "benchbase.toolkit.selection",
     "train_val_indices": "benchbase.toolkit.splitting",
+    # declared costs (Strategy.cost): the fits of a C sweep, its sizes
+    "linear_sweep": "benchbase.api.cost",
+    "sweep_count": "benchbase.api.cost",
+    "fit_rows": "benchbase.api.cost",
+    "class_problems": "benchbase.api.cost",
     # declared checks of parameter values (Strategy.check_params)
     "ParamRules": "benchbase.toolkit.params",
     "at_least": "benchbase.toolkit.params",
@@ -40,6 +45,15 @@ _EXPORTS: dict[str, str] = {
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
     "transformed_features": "benchbase.toolkit.views",
+    "KeyedRows": "benchbase.extract.keyedrows",
+    "DecodedImages": "benchbase.extract.decoded",
+    "decode_images": "benchbase.extract.decoded",
+    # cache-aware extraction with the pass passed in (benchbase.extract.cached)
+    "cached_features": "benchbase.extract.cached",
+    "CachedFeatures": "benchbase.extract.cached",
+    "Extractor": "benchbase.extract.cached",
+    "image_pass": "benchbase.extract.cached",
+    "tensor_pass": "benchbase.extract.cached",
     "file_sha256": "benchbase.extract.cache",
     "autocast": "benchbase.extract.device",
     "loader_workers": "benchbase.extract.device",
@@ -50,11 +64,12 @@ _EXPORTS: dict[str, str] = {
     "weights_file": "benchbase.extract.backbones",
     "offline": "benchbase.extract.backbones",
     "go_offline": "benchbase.extract.backbones",
+    "BackboneFamily": "benchbase.toolkit.families",
     "LibraryFacts": "benchbase.toolkit.libcache",
     "cache_root": "benchbase.toolkit.libcache",
     "stable_hash": "benchbase.api.types",
     # training a network: decoded images, surgery, the loop with refit, data-parallel
-    "decode_images": "benchbase.toolkit.training.images",
+    "decode_tensor": "benchbase.toolkit.training.images",
     "center_crop": "benchbase.toolkit.training.images",
     "random_resized_crop": "benchbase.toolkit.training.images",
     "sample_draws": "benchbase.toolkit.training.images",
@@ -88,7 +103,8 @@ _EXPORTS: dict[str, str] = {
 #: Public names that differ from the private module's own.
 _RENAMED = {
     "TableCell": "Cell",
-    "decode_images": "decode",
+    "class_problems": "problems",
+    "decode_tensor": "decode",
     "center_crop": "center",
     "prepare_training": "prepare",
 }

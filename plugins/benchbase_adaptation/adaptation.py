@@ -21,17 +21,19 @@ image at test time, is ``adaptation-patches`` (:mod:`.adaptation_patches`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase import FeatureTask, ImageTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, FeatureTask, Fit, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     SHARED_RULES,
     align_scores,
+    fit_rows,
     l2_normalize,
     resize_size,
     train_val_indices,
@@ -158,19 +160,19 @@ TILES = {"tiles_version": 1}
 
 def adapt_tiles(task: ImageTask) -> Outcome:
 
-    from benchbase.toolkit import decode_images, transformed_features
+    from benchbase.toolkit import decode_tensor, transformed_features
 
     p = task.params
     load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
-    train_images = decode_images(task.train, task.open_image, load, interp)
+    train_images = decode_tensor(task.train, task.open_image, load, interp)
     train_keys = [s.key for s in task.train]
     off = (load - task.input_size) // 2
     centre = _crop_resize(off, off, task.input_size, task.input_size)
     train_x = transformed_features(task, train_images, train_keys, model, "center", centre, TILES)
     head, transform, chosen, sweep = fit_adaptation(task, train_x)
-    test_images = decode_images(task.test, task.open_image, load, interp)
+    test_images = decode_tensor(task.test, task.open_image, load, interp)
     test_keys = [s.key for s in task.test]
     boxes = tile_boxes(load, list(p["scales"]), float(p["overlap"]))
     total = np.zeros((len(task.test), len(head.classes_)))
@@ -188,6 +190,49 @@ def adapt_tiles(task: ImageTask) -> Outcome:
 def adaptation_tiles(tasks: dict[str, ImageTask]) -> list[Outcome]:
     return [adapt_tiles(t) for t in tasks.values()]
 
+
+def head_fits(params: dict[str, Any], shape: CostShape, rows_per_image: int = 1) -> list[Fit]:
+    """FCa → FCb trained by minibatch descent on each layer: at most ``max_epochs`` over the
+    fit part (early stopping), then, with ``refit``, as many on all training rows."""
+    vf = float(params["val_fraction"])
+    out = []
+    for dims in shape.layers.values():
+        for rows in [fit_rows(shape.train, vf)] + ([shape.train] if params["refit"] else []):
+            out.append(
+                Fit(
+                    count=1,
+                    problems=1,
+                    rows=rows * rows_per_image,
+                    dims=dims,
+                    outputs=int(params["hidden"]),
+                    solver="minibatch",
+                    epochs=int(params["max_epochs"]),
+                )
+            )
+    return out
+
+
+def adaptation_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    return CellCost(fits=head_fits(params, shape), note=EPOCHS_NOTE)
+
+
+def tiles_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    """Training images forwarded once (their centre), test images once per tile."""
+    load = max(shape.input_size, resize_size(shape.input_size, shape.crop_pct))
+    tiles = len(tile_boxes(load, list(params["scales"]), float(params["overlap"])))
+    like = ("adaptation", {k: params[k] for k in HEAD_PARAMS if k in params})
+    fits = [dataclasses.replace(f, like=like) for f in head_fits(params, shape)]
+    return CellCost(
+        train_views=1,
+        test_views=tiles,
+        forwards=shape.train + shape.test * tiles,
+        decodes=shape.train + shape.test,
+        fits=fits,
+        note=EPOCHS_NOTE,
+    )
+
+
+EPOCHS_NOTE = "adaptation heads: max_epochs counted, early stopping may end sooner"
 
 HEAD_PARAMS: dict[str, Any] = {
     "hidden": 2048,
@@ -216,6 +261,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             "(FCa: hidden units + ReLU + dropout, FCb: classifier) trained with cross-entropy "
             "(BCE for multilabel), epochs chosen by early stopping on validation, then refit",
             default_params=dict(HEAD_PARAMS),
+            cost=adaptation_cost,
         )
     )
     register(
@@ -228,6 +274,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             "layers trained on whole-image features, each test image scored by the sum of the "
             "class probabilities of square patches at several scales (features cached)",
             default_params={**HEAD_PARAMS, "scales": [1.0, 0.7, 0.5], "overlap": 0.5},
+            cost=tiles_cost,
             inputs="images",
         )
     )

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.toolkit import (
     FeatureCache,
@@ -361,6 +361,34 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: The image size patches are counted on without the data (VOC's most common size).
+NOMINAL_IMAGE = (500, 375)
+
+
+def patches_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    """Every patch of every image through the backbone once (the patch grid of a nominal
+    500 × 375 image), the adaptation head on the training patches (all of them: an upper
+    bound, background patches are subsampled)."""
+    from benchbase_adaptation.adaptation import head_fits
+
+    per_image = len(P.patch_grid(*NOMINAL_IMAGE, params["scales"], float(params["overlap"])))
+    like = ("adaptation", {k: params[k] for k in HEAD_PARAMS if k in params})
+    fits = [
+        dataclasses.replace(f, like=like)
+        for f in head_fits({**params, "refit": True}, shape, rows_per_image=per_image)
+    ]
+    return CellCost(
+        train_views=per_image,
+        test_views=per_image,
+        forwards=(shape.train + shape.test) * per_image,
+        decodes=shape.train + shape.test,
+        fits=fits,
+        note=f"adaptation-patches: {per_image} patches per nominal 500 × 375 image; the head "
+        "(train=head) counted on every training patch at max_epochs (upper bound); train=all "
+        "(NO PRETRAIN) trains the network on them too, not counted",
+    )
+
+
 def _scale(value: Any) -> str | None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 1:
         return "must be a number >= 1 (a patch side is min(width, height) / scale)"
@@ -416,6 +444,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             "softmax^exponent (k = 5). Differs: torchvision AlexNet for Krizhevsky's, AdamW "
             "for the head, epochs by early stopping, patch features cached as float16",
             default_params=dict(DEFAULTS),
+            cost=patches_cost,
             inputs="images",
             check_params=CHECKS,
         )

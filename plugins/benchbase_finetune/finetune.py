@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.toolkit import (
     TRAIN_MODES,
     TRAINING_DEFAULTS,
@@ -105,6 +105,26 @@ def finetune(tasks: dict[str, ImageTask]) -> list[Outcome]:
     return outcomes
 
 
+def finetune_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    """Training passes (forward + backward = 3 forward-equivalents per image) over the fit
+    part for ``epochs`` with a validation pass each epoch, then with ``refit`` as many over
+    every training image, and the test pass; each split decoded once."""
+    from benchbase.toolkit import fit_rows
+
+    epochs, vf = int(params["epochs"]), float(params["val_fraction"])
+    fit = fit_rows(shape.train, vf)
+    passes = 3 * epochs * fit + epochs * (shape.train - fit)
+    if params["refit"]:
+        passes += 3 * epochs * shape.train
+    return CellCost(
+        train_views=1,
+        test_views=1,
+        forwards=passes + shape.test,
+        decodes=shape.train + shape.test,
+        note="finetune: epochs counted in full; early stopping (patience) may end sooner",
+    )
+
+
 @hookimpl
 def register_strategies(register):  # noqa: ANN001, ANN201
     register(
@@ -134,6 +154,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
                 **TRAINING_DEFAULTS,
             },
             inputs="images",
+            cost=finetune_cost,
             data_parallel=True,
         )
     )

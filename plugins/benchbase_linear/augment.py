@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchbase import ImageTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, ImageTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
@@ -146,7 +146,7 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase.toolkit import decode_images
+    from benchbase.toolkit import decode_tensor
     from benchbase_linear.heads import for_task
 
     p = task.params
@@ -158,7 +158,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode_images(samples, task.open_image, load, interp, resize="squash")
+        images = decode_tensor(samples, task.open_image, load, interp, resize="squash")
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
@@ -259,6 +259,30 @@ def torch_views_svm(
     return Outcome(task.layer, scores, chosen, sweep)
 
 
+def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
+    training and test views and every test image on its test views, then sweeps C on all
+    training views stacked as rows (one-vs-one: scikit-learn)."""
+    from dataclasses import replace
+
+    from benchbase_linear.linear import linear_fits
+
+    views, test_views = view_names(params), test_view_names(params)
+    train_views = len(dict.fromkeys([*views, *test_views]))
+    fits = linear_fits(params, shape, "squared_hinge", copies=len(views))
+    from benchbase_linear.linear import SVM_PARAMS
+
+    # its fits time as linear-svm's on the same settings (view rows are rows)
+    like = ("linear-svm", {**SVM_PARAMS, **{k: params[k] for k in SVM_PARAMS if k in params}})
+    return CellCost(
+        train_views=train_views,
+        test_views=len(test_views),
+        forwards=shape.train * train_views + shape.test * len(test_views),
+        decodes=shape.train + shape.test,
+        fits=[replace(f, like=like) for f in fits],
+    )
+
+
 def svm_maker(task: ImageTask) -> Callable[[float], Any]:
     """``C`` → a linear SVM: one-vs-rest, or one-vs-one with voting (``multiclass="ovo"``) on
     single-label datasets."""
@@ -299,6 +323,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm-aug",
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
+            cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
             # original view only, one-vs-one option
@@ -317,6 +342,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm-aug-tta",
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
+            cost=aug_cost,
             version="1",
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",

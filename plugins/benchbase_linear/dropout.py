@@ -24,10 +24,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.toolkit import one_of, strategy_rules
 from benchbase_linear.linear import (
     C_GRID,
+    linear_fits,
     logistic,
     probe,
     svm,
@@ -113,6 +114,24 @@ def _params(max_iter: int) -> dict:
     }
 
 
+def dropout_cost(loss: str) -> Callable[[dict[str, Any], CostShape], CellCost]:
+    """``Strategy.cost``: masks="step" fits by minibatch descent (``epochs`` passes per fit,
+    on the CPU), masks="copies" on ``copies`` rows per training image."""
+
+    def cost(params: dict[str, Any], shape: CostShape) -> CellCost:
+        from dataclasses import replace
+
+        if params["masks"] != "step":
+            return CellCost(fits=linear_fits(params, shape, loss, copies=int(params["copies"])))
+        fits = [
+            replace(f, solver="minibatch", epochs=int(params["epochs"]))
+            for f in linear_fits({**params, "solver": "sklearn"}, shape, loss)
+        ]
+        return CellCost(fits=fits)
+
+    return cost
+
+
 CHECKS = strategy_rules(masks=one_of(*MASKS))
 
 
@@ -123,6 +142,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="logreg-dropout",
             check_params=CHECKS,
             evaluate=logreg_dropout,
+            cost=dropout_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
             # every training step (masks="step"), the copies as masks="copies"
             version="3",
@@ -137,6 +157,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="svm-dropout",
             check_params=CHECKS,
             evaluate=svm_dropout,
+            cost=dropout_cost("squared_hinge"),
             # 2: solver "auto"; 3: masks redrawn every training step (masks="step")
             version="3",
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, FeatureTask, Fit, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
-from benchbase.toolkit import SHARED_RULES, l2_normalize, select_and_refit
+from benchbase.toolkit import SHARED_RULES, l2_normalize, linear_sweep, select_and_refit
 
 if TYPE_CHECKING:  # scikit-learn is imported when a probe runs, not when plugins load
     from sklearn.base import BaseEstimator
@@ -31,6 +31,14 @@ if TYPE_CHECKING:  # scikit-learn is imported when a probe runs, not when plugin
     from sklearn.svm import LinearSVC
 
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
+SVM_PARAMS = {
+    "C": C_GRID,
+    "normalize": True,
+    "multiclass": "ovr",
+    "max_iter": 5000,
+    "val_fraction": 0.2,
+    "solver": "auto",
+}
 
 
 def feature_transform(task: FeatureTask) -> Callable[[np.ndarray], np.ndarray]:
@@ -91,6 +99,34 @@ def torch_probe(task: FeatureTask, loss: str, expand: Any = None) -> Outcome | N
     return sweep(task, loss, feature_transform(task), p["C"], p["val_fraction"], expand=expand)
 
 
+def linear_fits(
+    params: dict[str, Any], shape: CostShape, loss: str, copies: int = 1
+) -> list[Fit]:
+    """The fits :func:`torch_probe` / :func:`probe` make on each layer of ``shape``: the C
+    sweep + refit, on the solver :func:`~benchbase_linear.solvers.choose` picks
+    for that device and size (``copies`` rows per training image: dropout copies)."""
+    from dataclasses import replace
+
+    from benchbase_linear.solvers import choose
+
+    scheme = params.get("multiclass", "ovr") if loss == "squared_hinge" else "ovr"
+    ovo = scheme == "ovo" and shape.task == "multiclass"
+    binary = loss == "logistic" and shape.task == "multiclass" and len(shape.classes) < 3
+    fits: list[Fit] = []
+    for layer, dims in shape.layers.items():
+        rows = shape.train * copies
+        solver = choose(shape, rows, dims or 0, supported=not (ovo or binary))
+        one = replace(shape, layers={layer: dims})
+        fits += linear_sweep(one, solver, scheme, loss, rows_per_image=copies)
+    return fits
+
+
+def linear_cost(loss: str) -> Callable[[dict[str, Any], CostShape], CellCost]:
+    """``Strategy.cost`` of a linear probe with ``loss``: classifier fits only (the cell
+    reads the runner's shared feature pass)."""
+    return lambda params, shape: CellCost(fits=linear_fits(params, shape, loss))
+
+
 def with_solver(outcome: Outcome, solver: str) -> Outcome:
     outcome.chosen.setdefault("solver", solver)
     return outcome
@@ -132,18 +168,12 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="linear-svm",
             check_params=SHARED_RULES,
             evaluate=linear_svm,
+            cost=linear_cost("squared_hinge"),
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
             "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
             "multilabel), C chosen on a validation split of the training set, refit on all of it",
-            default_params={
-                "C": C_GRID,
-                "normalize": True,
-                "multiclass": "ovr",
-                "max_iter": 5000,
-                "val_fraction": 0.2,
-                "solver": "auto",
-            },
+            default_params=dict(SVM_PARAMS),
         )
     )
     register(
@@ -151,6 +181,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="logreg",
             check_params=SHARED_RULES,
             evaluate=logreg,
+            cost=linear_cost("logistic"),
             version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",

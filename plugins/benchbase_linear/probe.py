@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from benchbase import FeatureTask, Outcome, Strategy, hookimpl
+from benchbase import CellCost, CostShape, FeatureTask, Outcome, Strategy, hookimpl
 from benchbase.errors import BenchbaseError
 from benchbase.toolkit import one_of, strategy_rules
-from benchbase_linear.linear import C_GRID, logistic, probe, svm, torch_probe
+from benchbase_linear.linear import C_GRID, linear_fits, logistic, probe, svm, torch_probe
 
 CLASSIFIERS = {"svm": svm, "softmax": logistic}
 LOSSES = {"svm": "squared_hinge", "softmax": "logistic"}
@@ -62,6 +62,19 @@ def layer_probe(tasks: dict[str, FeatureTask]) -> list[Outcome]:
     return outcomes
 
 
+def probe_cost(params: dict, shape: CostShape) -> CellCost:
+    """The C sweep of ``classifier`` on each tap ``layers`` names (every tap when empty)."""
+    from dataclasses import replace
+
+    names = list(params["layers"])
+    taps = {t: d for t, d in shape.layers.items() if not names or t in names}
+    loss = LOSSES.get(params["classifier"], "squared_hinge")
+    fits = linear_fits(params, replace(shape, layers=taps), loss)
+    # its rate is measured on one synthetic layer: every tap of it
+    fits = [replace(f, like=("layer-probe", {"layers": []})) for f in fits]
+    return CellCost(fits=fits)
+
+
 @hookimpl
 def register_strategies(register):  # noqa: ANN001, ANN201
     register(
@@ -69,6 +82,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             name="layer-probe",
             check_params=strategy_rules(classifier=one_of(*CLASSIFIERS)),
             evaluate=layer_probe,
+            cost=probe_cost,
             version="3",  # 3: solver "auto" (torch on a GPU and for large problems)
             description="Zeiler & Fergus 2014 Table 7 / DeCAF5-7 per-layer probe: a linear SVM "
             "or softmax classifier on every tapped layer (or those in 'layers'), one row per "

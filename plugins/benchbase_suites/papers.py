@@ -17,7 +17,9 @@ be timm's default ``a1_in1k`` (a BCE-trained recipe), a different network to tra
 
 ``reproduces`` names the published papers (as ``published.csv`` names them, e.g.
 "Razavian et al. 2014") whose rows the suite's pages show; a copy (``benchbase suites show
-NAME``, or ``extends = "NAME"``) keeps it.
+NAME``, or ``extends = "NAME"``) keeps it. ``tables`` lists the table shapes its pages render
+(the paper's, plus the cross-dataset summary) and ``published_tables`` the published tables
+printed as a grid or a per-layer table rather than a method table.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ RAZAVIAN = Suite(
     reproduces="Razavian et al. 2014 Table 1 (VOC 2007 per-class AP, CNN-SVM and "
     "CNNaug-SVM rows; Oquab et al. cited in its caption), Table 2 (MIT-67) and Table 3 "
     "(CUB-200-2011)",
+    tables=["voc", "accuracy", "summary"],
 )
 
 DECAF = Suite(
@@ -84,6 +87,9 @@ DECAF = Suite(
     "the official 50/50 partitions; CUB-200-2011 official split on ground-truth box crops.",
     reproduces="Donahue et al. 2014 (DeCAF): Caltech-101 table (LogReg, LogReg with Dropout, SVM, SVM with Dropout "
     "on DeCAF5/6/7), Table 2 (CUB-200 DeCAF6) and Table 3 (SUN-397 LogReg/SVM)",
+    tables=["accuracy", "grid", "summary"],
+    # classifier × DeCAF5/6/7: the labels above put our layers under the published columns
+    published_tables={"Caltech-101 table": "grid", "Table 3": "grid"},
 )
 
 OQUAB = Suite(
@@ -113,6 +119,7 @@ OQUAB = Suite(
     "on held-out training images.",
     reproduces="Oquab et al. 2014 VOC'12 table (NO PRETRAIN, PRE-1000C) and the VOC 2007 "
     "mAP cited by Razavian et al.",
+    tables=["voc", "summary"],
 )
 
 FINETUNE = Suite(
@@ -132,6 +139,7 @@ FINETUNE = Suite(
     reproduces="Chen et al. 2020 (SimCLR) Table B.5: the Kornblith et al. 2019 protocol rows "
     "(supervised ResNet-50: linear vs fine-tuned vs random init) where datasets overlap, and "
     "Simonyan & Zisserman 2015 (VGG) transfer results",
+    tables=["voc", "accuracy", "summary"],
 )
 
 #: Zeiler & Fergus's layers 1..7 on torchvision's AlexNet: conv1..conv4 (spatial maps,
@@ -166,6 +174,8 @@ ZEILER_FERGUS = Suite(
     "paper used the whole map; ResNet-50's stages are global-average-pooled.",
     reproduces="Zeiler & Fergus 2014 Table 7 (SVM (1)…(7), Softmax (5), (7)); Tables 4/5 "
     "(ImageNet-pretrained vs non-pretrained convnet) as reference rows",
+    tables=["voc", "accuracy", "layers", "summary"],
+    published_tables={"Table 7": "layers"},
 )
 
 
@@ -183,6 +193,7 @@ def yosinski_suite(
         params={"transfer-n": {"n": [1, 2, 3, 4, 5, 6, 7], "mode": "both", "selffer": True}},
         description=description,
         reproduces=reproduces,
+        tables=["transfer"],
     )
 
 

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 _DECODED: dict[tuple[Any, ...], torch.Tensor] = {}
 
 
-
-
 def decode(
     samples: Sequence[Sample],
     open_image: Callable[[Sample], Image.Image],
