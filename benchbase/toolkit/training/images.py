@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchbase.toolkit import stable_hash
+from benchbase.api.types import stable_hash
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +32,8 @@ def decode(
     with ``resize="squash"`` the whole image warped to ``size`` × ``size``."""
     import torch
 
-    from benchbase.toolkit import ImageList, loader_workers, resize_crop
+    from benchbase.extract.device import loader_workers
+    from benchbase.extract.images import ImageList, resize_crop
 
     key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation, resize)
     if key in _DECODED:

@@ -12,8 +12,9 @@ import numpy as np
 
 from benchbase import ImageTask
 from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_size
 from benchbase.metrics import evaluate
-from benchbase.toolkit import resize_size, train_val_indices
+from benchbase.toolkit.splitting import train_val_indices
 from benchbase.toolkit.training.distributed import (
     all_reduce_grads,
     data_parallel,
@@ -70,7 +71,8 @@ def predict(
     """Logits of the centre crops of ``images`` (uint8), as float64 (n, C)."""
     import torch
 
-    from benchbase.toolkit import autocast, normalize
+    from benchbase.extract.device import autocast
+    from benchbase.extract.images import normalize
 
     model.eval()
     device = task.device
@@ -115,7 +117,8 @@ def _train(
 ) -> TrainResult:
     import torch
 
-    from benchbase.toolkit import autocast, normalize
+    from benchbase.extract.device import autocast
+    from benchbase.extract.images import normalize
 
     p = task.params
     device = task.device
