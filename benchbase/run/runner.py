@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from benchbase import metrics
-from benchbase.api import contract
+from benchbase.api.outcomes import check_outcomes
 from benchbase.api.types import Cell, DatasetData, Outcome, Result, Suite, stable_hash
-from benchbase.data.identity import ContentKeys, dataset_identity
 from benchbase.data import imagecheck
+from benchbase.data.identity import ContentKeys, dataset_identity
 from benchbase.errors import BenchbaseError, WeightsUnavailableError
 from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
@@ -302,6 +302,8 @@ class Runner:
             device,
             features,
             self.out_dir / "strategy-cache" / cell.strategy,
+            image_cache_dir=self.image_cache.root if self.image_cache else None,
+            shared_cache_dir=self.out_dir / "shared-cache",
         )
         self.host.hook.cell_started(cell=cell, fingerprint=fingerprint)
         started = time.perf_counter()
@@ -310,7 +312,7 @@ class Runner:
             # provenance, summarised at the end, never printed into a progress bar
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                outcomes = contract.check_outcomes(
+                outcomes = check_outcomes(
                     strategy.evaluate(dict(tasks)),
                     list(tasks),
                     len(split.test),

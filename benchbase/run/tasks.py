@@ -58,6 +58,21 @@ def split_of(cell: Cell, data: DatasetData) -> Split:
     return next(s for s in data.splits if s.name == cell.split)
 
 
+def _common(cell: Cell, dataset: Dataset, data: DatasetData, device: Any) -> dict[str, Any]:
+    """The fields every task of ``cell`` shares, whatever its inputs."""
+    split = split_of(cell, data)
+    return {
+        "train_y": labels(split.train),
+        "test_y": labels(split.test),
+        "task": dataset.task,
+        "metric": dataset.metric,
+        "classes": data.classes,
+        "seed": SEED,
+        "params": plain_params(cell),
+        "device": device,
+    }
+
+
 def feature_tasks(
     cell: Cell,
     dataset: Dataset,
@@ -73,16 +88,9 @@ def feature_tasks(
     return {
         layer: FeatureTask(
             train_x=np.asarray(features.layers[layer][train_rows]),
-            train_y=labels(split.train),
             test_x=np.asarray(features.layers[layer][test_rows]),
-            test_y=labels(split.test),
-            task=dataset.task,
-            metric=dataset.metric,
-            classes=data.classes,
             layer=layer,
-            seed=SEED,
-            params=plain_params(cell),
-            device=device,
+            **_common(cell, dataset, data, device),
         )
         for layer in cell_layers(cell, spec)
     }
@@ -95,8 +103,13 @@ def image_tasks(
     spec: BackboneSpec,
     device: Any,
     cache_dir: Path,
+    *,
+    image_cache_dir: Path | None = None,
+    shared_cache_dir: Path | None = None,
 ) -> dict[str, ImageTask]:
-    """Each layer's images, labels and model builder for a strategy that reads images."""
+    """Each layer's images, labels and model builder for a strategy that reads images;
+    ``cache_dir`` is the strategy's own cache folder, ``image_cache_dir`` the run's
+    decoded-image cache and ``shared_cache_dir`` the caches every image strategy shares."""
     split = split_of(cell, data)
     return {
         layer: ImageTask(
@@ -104,19 +117,14 @@ def image_tasks(
             pretrained=spec.pretrained,
             build=spec.build,
             train=split.train,
-            train_y=labels(split.train),
             test=split.test,
-            test_y=labels(split.test),
             open_image=dataset.open_image,
-            task=dataset.task,
-            metric=dataset.metric,
-            classes=data.classes,
             layer=layer,
-            seed=SEED,
-            params=plain_params(cell),
-            device=device,
+            **_common(cell, dataset, data, device),
             input_size=cell.input_size or spec.backbone.input_size,
             cache_dir=cache_dir,
+            image_cache_dir=image_cache_dir,
+            shared_cache_dir=shared_cache_dir,
             weights_id=spec.weights_id,
             resize=cell.resize,
             source=data.source.splits[split.name] if data.source else None,
@@ -135,11 +143,12 @@ def cell_tasks(
     device: Any,
     features: GroupFeatures | None,
     cache_dir: Path,
+    **shared: Path | None,
 ) -> Mapping[str, FeatureTask | ImageTask]:
     """The tasks for a strategy whose ``inputs`` are "images" or "features" (then
-    ``features`` must hold the cell's layers)."""
+    ``features`` must hold the cell's layers); ``shared``: :func:`image_tasks`' cache folders."""
     if inputs == "images":
-        return image_tasks(cell, dataset, data, spec, device, cache_dir)
+        return image_tasks(cell, dataset, data, spec, device, cache_dir, **shared)
     if features is None:
         raise ValueError(f"cell {cell!r}: a feature strategy needs its group's features")
     return feature_tasks(cell, dataset, data, spec, features, device)

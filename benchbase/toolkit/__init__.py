@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     "resize_size": "benchbase.extract.resizing",
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
+    "KeyedRows": "benchbase.extract.keyedrows",
+    "DecodedImages": "benchbase.extract.decoded",
+    "decode_images": "benchbase.extract.decoded",
     # cache-aware extraction with the pass passed in (benchbase.extract.cached)
     "cached_features": "benchbase.extract.cached",
     "CachedFeatures": "benchbase.extract.cached",

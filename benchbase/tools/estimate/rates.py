@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase.api.cost import CostShape, Fit
 from benchbase.api.tomlfile import read_toml
+from benchbase.api.types import FeatureTask, Sample, open_image_file
 from benchbase.errors import BenchbaseError
 from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.tools.estimate.counts import default_cost
 
 if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
@@ -111,7 +113,6 @@ def forward_figures(host: Host, specs: list[str], input_size: int | None) -> tup
 def decode_per_core(size: int = 224, images: int = 24) -> float:
     """img/s of one process decoding a VOC-sized JPEG (500 × 375) and resizing it to ``size``
     as extraction does (PIL, shorter side + centre crop)."""
-    from benchbase.api.types import Sample, open_image_file
     from benchbase.extract.images import resize_crop
     from benchbase.testing import save_image, synthetic_image
 
@@ -144,8 +145,6 @@ def probe_task(task: str, params: dict[str, Any], device: str, k: int) -> Any:
     """A synthetic :class:`FeatureTask` of the probe size (features of separable classes)."""
     import numpy as np
     import torch
-
-    from benchbase.api.types import FeatureTask
 
     rng = np.random.default_rng(0)
     n, d = PROBE_ROWS, PROBE_DIMS
@@ -190,7 +189,6 @@ def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
 
 def probe_point(strategy: Any, params: dict, task: str, device: str, k: int) -> tuple:
     """(work, base, seconds) of one probe fit with ``k`` classes."""
-    from benchbase.tools.estimate.counts import default_cost
 
     ft = probe_task(task, params, device, k)
     shape = CostShape(PROBE_ROWS, 200, ft.classes, task, params, {"probe": PROBE_DIMS}, device)
