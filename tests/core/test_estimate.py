@@ -158,3 +158,14 @@ def test_a_profile_file_needs_every_figure_with_its_source(tmp_path):
     path.write_text(path.read_text().replace('source = "measured in the lab"', 'source = ""', 1))
     with pytest.raises(BenchbaseError, match=r"\[lab\.forward_flops\] needs value and source"):
         load_profiles(path)
+
+
+def test_fit_time_model_recovers_its_two_terms():
+    from benchbase.tools.estimate.rates import solve_two
+
+    a, b = 2e-9, 5e-7  # seconds per work unit, per base unit
+    points = [(w, base, a * w + b * base) for w, base in ((4e6, 1e6), (6.4e7, 1e6))]
+    assert solve_two(points) == pytest.approx((a, b))
+    # a probe whose times fall with more classes has no non-negative exact pair: one term
+    got = solve_two([(4e6, 1e6, 1.0), (6.4e7, 1e6, 0.5)])
+    assert min(got) == 0.0 and max(got) > 0
