@@ -33,6 +33,7 @@ from __future__ import annotations
 import pluggy
 
 from benchbase.api.command import Command
+from benchbase.api.cost import CellCost, CostShape, Fit
 from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
@@ -63,11 +64,14 @@ __all__ = [
     "Backbone",
     "BenchbaseError",
     "Cell",
+    "CellCost",
     "Command",
+    "CostShape",
     "DataLayoutError",
     "Dataset",
     "DatasetData",
     "FeatureTask",
+    "Fit",
     "ImageTask",
     "ObjectBox",
     "Metric",

@@ -31,6 +31,11 @@ def allow_metric(name: str, task: str) -> None:
     if name not in METRICS[task]:
         METRICS[task] = (*METRICS[task], name)
 INPUTS = ("features", "images")
+#: The leaderboard's table shapes (``benchbase.leaderboard.tables`` builds one per shape): a
+#: suite's ``tables`` names those its pages render.
+TABLE_SHAPES = ("voc", "accuracy", "grid", "transfer", "layers", "summary")
+#: Shapes a published table can be printed in besides a method table (``published_tables``).
+PUBLISHED_SHAPES = ("grid", "layers")
 
 
 #: What a suite name may be: it names files (``leaderboard/<suite>.md``), so never a path.
@@ -51,7 +56,8 @@ class PluginContractError(BenchbaseError):
     """A registered object or a strategy's answer that breaks the plugin contract."""
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """The type name of ``value``, as the contract's messages show it."""
     return type(value).__name__
 
 
@@ -74,7 +80,7 @@ def _callable(value: Any, who: str, field: str, signature: str) -> None:
     _require(
         callable(value),
         who,
-        f"{field} must be a callable {signature}, got {_kind(value)} {value!r}",
+        f"{field} must be a callable {signature}, got {kind_of(value)} {value!r}",
     )
 
 
@@ -89,11 +95,25 @@ def _names(value: Any, who: str, field: str) -> list[str]:
     return list(value)
 
 
+def updated(
+    defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None, owner: str, noun: str
+) -> dict[str, Any]:
+    """``defaults`` updated with ``overrides``; a name that is not a default's is an error
+    listing the known ones: ``dataset 'mit67' has no option 'x' (its options: a, b)``."""
+    out = dict(defaults)
+    for key, value in (overrides or {}).items():
+        if key not in out:
+            known = ", ".join(sorted(out)) or "none"
+            raise BenchbaseError(f"{owner} has no {noun} {key!r} (its {noun}s: {known})")
+        out[key] = value
+    return out
+
+
 def _table(value: Any, who: str, field: str, key_kind: str) -> dict[str, Any]:
     _require(
         isinstance(value, Mapping) and all(isinstance(k, str) for k in value),
         who,
-        f"{field} must be a dict keyed by {key_kind} name, got {_kind(value)} {value!r}",
+        f"{field} must be a dict keyed by {key_kind} name, got {kind_of(value)} {value!r}",
     )
     return dict(value)
 
@@ -183,7 +203,7 @@ def check_backbone(bb: Any) -> None:
         bb.weights is None or isinstance(bb.weights, str) or callable(bb.weights),
         who,
         f"weights must be an id string (it enters cache keys), a callable returning one, or "
-        f"None; got {_kind(bb.weights)} {bb.weights!r}",
+        f"None; got {kind_of(bb.weights)} {bb.weights!r}",
     )
     _require(isinstance(bb.description, str), who, "description must be a string")
     _require(
@@ -254,6 +274,11 @@ def check_strategy(st: Any) -> None:
         "check_params must be None or a callable check_params(params) raising BenchbaseError",
     )
     _require(
+        st.cost is None or callable(st.cost),
+        who,
+        "cost must be None or a callable cost(params, CostShape) -> benchbase.CellCost",
+    )
+    _require(
         isinstance(st.data_parallel, bool), who, f"data_parallel must be True or False, got {st.data_parallel!r}"
     )
     _require(
@@ -303,58 +328,19 @@ def check_suite(suite: Any) -> None:
         who,
         f'resize must be "crop", "squash" or "squash-crop", got {suite.resize!r}',
     )
-
-
-def check_outcomes(
-    outcomes: Any, layers: Sequence[str], n_test: int, n_classes: int, who: str
-) -> list[Any]:
-    """A strategy's ``evaluate`` answer: a non-empty list of :class:`benchbase.Outcome` with
-    distinct ``layer`` labels, each with NaN-free ``(n_test, n_classes)`` scores."""
-    import numpy as np
-
-    from benchbase.api.types import Outcome
-
-    fix = (
-        f"evaluate(tasks) must return a list of benchbase.Outcome(layer=..., scores=...), one "
-        f"per layer of tasks ({', '.join(layers)})"
-    )
-    if isinstance(outcomes, Outcome) or not isinstance(outcomes, (list, tuple)):
-        raise PluginContractError(f"{who} returned {_kind(outcomes)}; {fix}")
-    if not outcomes:
-        raise PluginContractError(f"{who} returned an empty list; {fix}")
-    seen: set[str] = set()
-    checked = []
-    for outcome in outcomes:
-        if not isinstance(outcome, Outcome):
-            raise PluginContractError(f"{who} returned a list holding {_kind(outcome)}; {fix}")
-        # a row label, usually the task's layer (transfer-n reports "A3B", "baseB"... instead)
-        if not isinstance(outcome.layer, str) or not outcome.layer:
-            raise PluginContractError(
-                f"{who} returned an Outcome whose layer is {outcome.layer!r}; set it to the "
-                f"layer (tasks' key) it reports on; {fix}"
-            )
-        if outcome.layer in seen:
-            raise PluginContractError(f"{who} returned two Outcomes for layer {outcome.layer!r}")
-        seen.add(outcome.layer)
-        scores = outcome.scores
-        if not (isinstance(scores, np.ndarray) and scores.dtype.kind in "biuf"):
-            try:
-                scores = np.asarray(scores, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise PluginContractError(
-                    f"{who}: Outcome {outcome.layer!r} scores are not a numeric array ({exc})"
-                ) from None
-        if scores.shape != (n_test, n_classes):
-            raise PluginContractError(
-                f"{who}: Outcome {outcome.layer!r} scores have shape {scores.shape}; expected "
-                f"({n_test}, {n_classes}) = (test images, classes): one decision score per "
-                "class for every test image (argmax = prediction), not predicted labels"
-            )
-        if np.isnan(scores).any():
-            raise PluginContractError(
-                f"{who}: Outcome {outcome.layer!r} scores contain NaN "
-                f"({int(np.isnan(scores).sum())} of {scores.size})"
-            )
-        outcome.scores = scores
-        checked.append(outcome)
-    return checked
+    suite.tables = _names(suite.tables, who, "tables")
+    for shape in suite.tables:
+        _require(
+            shape in TABLE_SHAPES,
+            who,
+            f"tables: {shape!r} is not a table shape; use any of {', '.join(TABLE_SHAPES)}",
+        )
+    published = _table(suite.published_tables, who, "published_tables", "published table")
+    for table, shape in published.items():
+        _require(
+            shape in PUBLISHED_SHAPES,
+            who,
+            f"published_tables[{table!r}] must be one of {', '.join(PUBLISHED_SHAPES)} (a "
+            f"published table not listed is a method table), got {shape!r}",
+        )
+    suite.published_tables = dict(published)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from benchbase.api import contract
 from benchbase.api.tomlfile import read_toml
+from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -197,7 +199,7 @@ class Dataset:
     missing or malformed. ``options`` holds the protocol options (defaults in
     ``default_options``, overridden by the suite's ``[options.<dataset>]`` table).
     ``card`` is the dataset's card (homepage, ``[[archives]]``, ``[protocol]``,
-    ``[expected]`` counts; see ``datasets/*.toml``): a path to a TOML file or an already
+    ``[expected]`` counts; see ``plugins/benchbase_voc/voc2007.toml``): a path to a TOML file or an already
     parsed mapping. ``datasets download`` / ``check`` and the leaderboards' headline metric
     read it through :meth:`read_card`; a dataset without one has nothing to download.
     """
@@ -243,17 +245,7 @@ class Dataset:
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default options updated with ``overrides``; unknown option names are an error."""
-        from benchbase.errors import BenchbaseError
-
-        opts = dict(self.default_options)
-        for key, value in (overrides or {}).items():
-            if key not in opts:
-                known = ", ".join(sorted(opts)) or "none"
-                raise BenchbaseError(
-                    f"dataset {self.name!r} has no option {key!r} (its options: {known})"
-                )
-            opts[key] = value
-        return opts
+        return contract.updated(self.default_options, overrides, f"dataset {self.name!r}", "option")
 
 
 # --- backbones ------------------------------------------------------------------------
@@ -329,8 +321,6 @@ class Backbone:
             self._check_default(self.layers)
 
     def _check_default(self, taps: dict[str, str]) -> None:
-        from benchbase.errors import BenchbaseError
-
         if self.default_layer not in taps:
             raise BenchbaseError(
                 f"backbone {self.name!r}: default_layer {self.default_layer!r} is not one of "
@@ -358,7 +348,6 @@ class Backbone:
         """Preprocessing settings: they enter feature cache keys (``geometry``, the suite's
         whole-image ``resize``, only when it is not the default ``"crop"``, so existing keys
         stay valid)."""
-        from benchbase.extract.resizing import resize_rule_id
 
         size = input_size or self.input_size
         out: dict[str, Any] = {
@@ -426,6 +415,12 @@ class ImageTask:
     source_classes: list[str] = field(default_factory=list)
     #: Whole-image geometry of the suite (``"crop"``, ``"squash"``, ``"squash-crop"``).
     resize: str = "crop"
+    #: The run's decoded-image cache (uint8 images keyed by image list and resize), shared
+    #: with the whole-image extraction; None: decode without caching.
+    image_cache_dir: Path | None = None
+    #: Folder for caches keyed by image content that every image strategy of the run shares
+    #: (per-image view features, :class:`benchbase.toolkit.KeyedRows`); None: ``cache_dir``.
+    shared_cache_dir: Path | None = None
 
 
 @dataclass
@@ -470,27 +465,27 @@ class Strategy:
     #: value and the fix (e.g. ``C must be > 0``). None: only names and types are checked.
     check_params: Callable[[dict[str, Any]], None] | None = None
 
+    #: Optional ``cost(params, shape)`` → :class:`benchbase.api.cost.CellCost`: the images
+    #: one cell decodes and forwards itself and the classifier fits it makes, from
+    #: :class:`benchbase.api.cost.CostShape` sizes alone (``run --dry-run --estimate``).
+    #: None: the estimate's default rule (a C sweep one-vs-rest; images: one pass).
+    cost: Callable[[dict[str, Any], Any], Any] | None = None
+
     def __post_init__(self) -> None:
         contract.check_strategy(self)
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Default params updated with ``overrides``; an unknown name or wrong type is an error."""
-        from benchbase.errors import BenchbaseError
-
-        params = dict(self.default_params)
+        params = contract.updated(
+            self.default_params, overrides, f"strategy {self.name!r}", "parameter"
+        )
         for key, value in (overrides or {}).items():
-            if key not in params:
-                known = ", ".join(sorted(params)) or "none"
-                raise BenchbaseError(
-                    f"strategy {self.name!r} has no parameter {key!r} (its parameters: {known})"
-                )
-            default = params[key]
+            default = self.default_params[key]
             if default is not None and not _same_kind(default, value):
                 raise BenchbaseError(
                     f"strategy {self.name!r}: parameter {key!r} must be "
                     f"{type(default).__name__} like its default {default!r}, got {value!r}"
                 )
-            params[key] = value
         return params
 
 
@@ -517,7 +512,9 @@ class Suite:
     ``resize`` is the whole-image geometry (``"crop"``: shorter side + centre crop, the
     default; ``"squash"``: the whole image warped to the input; ``"squash-crop"``: warped to
     ``input_size / crop_pct`` then centre-cropped). ``extends`` names the suite this one was
-    derived from (set by TOML ``extends = "NAME"``).
+    derived from (set by TOML ``extends = "NAME"``). ``labels``, ``tables`` and
+    ``published_tables`` say how its leaderboard pages look: row labels, the table shapes
+    they render, and how the published tables it reproduces are laid out.
     """
 
     name: str
@@ -539,6 +536,17 @@ class Suite:
     #: Layers a strategy does not run on: strategy name → tap names (DeCAF never combined
     #: dropout with pool5: ``{"logreg-dropout": ["pool5"]}``).
     skip_layers: dict[str, list[str]] = field(default_factory=dict)
+    #: The table shapes its leaderboard pages render, in the builders' order whatever the
+    #: order here: ``voc``, ``accuracy``, ``grid``, ``transfer``, ``layers``, ``summary``
+    #: (empty: every shape the results and published rows fill). A registered suite that
+    #: declares them has a page of its own, published before it is run.
+    tables: list[str] = field(default_factory=list)
+    #: The published tables it reproduces that are not method tables: a table as
+    #: ``published.csv`` names it (of the papers ``reproduces`` names) → ``"grid"``
+    #: (rows classifiers, columns layers: a layer whose ``labels`` text names a published
+    #: column, case aside, is shown under it, the layer's alias) or ``"layers"`` (rows
+    #: classifier (layer), columns datasets).
+    published_tables: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         contract.check_suite(self)

@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def commands() -> list[Command]:
     """Every registered command: the built-in ones in their order, then the plugins' by name."""
     registry = manager.host().commands
-    builtin = [c.name for c in BUILTIN_COMMANDS if c.name in registry]
-    others = [n for n in registry.names() if n not in builtin]
-    return [registry.get(n) for n in builtin + others]
+    return [registry.get(n) for n in registry.ordered(c.name for c in BUILTIN_COMMANDS)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

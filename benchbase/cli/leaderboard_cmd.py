@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchbase.api.types import Suite
 from benchbase.cli.common import subparser
 from benchbase.leaderboard import formats, render
+from benchbase.leaderboard.publish import publish
+from benchbase.run.suites import suite_from_toml
 
 
 def add_parser(sub: Any) -> None:
@@ -53,20 +56,18 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _suite(ref: str | None) -> tuple[str | None, dict[str, str] | None]:
-    """A suite name as stored, plus a suite file's ``[labels]`` when given a file."""
+def _suite(ref: str | None) -> tuple[str | None, Suite | None]:
+    """A suite name as stored, plus the suite itself when given a suite file (its labels,
+    tables and published tables shape the pages)."""
     if ref is None or not (ref.endswith(".toml") or Path(ref).is_file()):
         return ref, None
-    from benchbase.run.suites import suite_from_toml
-
     suite = suite_from_toml(Path(ref))
-    return suite.name, suite.labels
+    return suite.name, suite
 
 
 def run(args: argparse.Namespace) -> int:
-    args.suite, labels = _suite(args.suite)
+    args.suite, suite_file = _suite(args.suite)
     if args.action == "publish":
-        from benchbase.leaderboard.publish import publish
 
         out = args.out if (args.out / "results.sqlite").exists() else None
         if out is None:
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             )
         to = args.to or Path("leaderboard")
         html = args.format == "html"
-        for path in publish(out, to, args.suite, args.resamples, html=html, labels=labels):
+        written = publish(out, to, args.suite, args.resamples, html=html, suite_file=suite_file)
+        for path in written:
             print(path)
         return 0
     text = render(
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.format,
         resamples=args.resamples,
         ci=not args.no_ci,
-        labels=labels,
+        suite_file=suite_file,
     )
     if args.to:
         args.to.parent.mkdir(parents=True, exist_ok=True)

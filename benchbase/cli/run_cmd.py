@@ -12,12 +12,17 @@ from typing import Any
 
 from benchbase import progress
 from benchbase.cli.common import add_data_root, device_arg, positive_int, subparser
+from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling
+from benchbase.extract.backbones import set_weights_file
+from benchbase.leaderboard import render_plain
 from benchbase.plugin.manager import host
-from benchbase.run import executors, overrides
+from benchbase.run import ddp, executors, overrides
+from benchbase.run.preflight import fixes_text
 from benchbase.run.runner import Runner, RunSummary
-from benchbase.run.suites import load_suite
+from benchbase.run.suites import layout, load_suite
 from benchbase.settings import positive_int_env
+from benchbase.tools.estimate.report import estimate as report
 
 
 def add_parser(sub: Any) -> None:
@@ -27,6 +32,7 @@ def add_parser(sub: Any) -> None:
         "Run a suite: datasets × backbones × strategies, results into --out.",
         "  benchbase run --suite demo                 # offline, real data and weights\n"
         "  benchbase run --suite razavian --data-root ~/data --dry-run\n"
+        "  benchbase run --suite razavian --dry-run --estimate   # cost: counts, time here and on an H200\n"
         "  benchbase run --suite my_suite.toml --data-root ~/data --out runs/ --device cuda\n\n"
         "A suite file:\n"
         '  name = "mine"\n  datasets = ["voc2007"]\n  backbones = ["timm/resnet50"]\n'
@@ -101,6 +107,37 @@ def add_parser(sub: Any) -> None:
         "and which data is missing",
     )
     p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="with --dry-run: print what the suite costs, per dataset × backbone and in "
+        "total: images, decodes, views per split, forwards, classifier fits, and the time "
+        "here (from a forward batch, a decode rate and each kind of fit measured in seconds) "
+        "and on --profile machines. Counts come from the data under --data-root, else from "
+        "each dataset card's [expected] counts, e.g. "
+        "benchbase run --suite razavian --dry-run --estimate --profile h200 --nodes 1,4",
+    )
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME|FILE.toml",
+        help="with --estimate: a device profile to time the suite on (repeatable; default "
+        "h200): a name from benchbase/tools/estimate/profiles.toml (h200, dgx-h200) or a "
+        "profile file such as the one benchmarks/device_check.sh measures on a GPU",
+    )
+    p.add_argument(
+        "--nodes",
+        type=node_counts,
+        default=[1, 4],
+        metavar="K[,K...]",
+        help="with --estimate: node counts to time each profile on (default 1,4)",
+    )
+    p.add_argument(
+        "--counts-only",
+        action="store_true",
+        help="with --estimate: the counts alone, nothing measured (no torch import)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="with --dry-run: exit 3 when any weights or data are missing",
@@ -118,8 +155,56 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def node_counts(text: str) -> list[int]:
+    """``--nodes 1,4,16`` → [1, 4, 16]."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give node counts of 1 or more separated by commas, e.g. --nodes 1,4"
+        )
+    return values
+
+
+def check_estimate_args(args: argparse.Namespace) -> None:
+    """``--estimate`` and its options go with ``--dry-run``; say so instead of ignoring them."""
+
+    if args.estimate and not args.dry_run:
+        raise BenchbaseError(
+            "--estimate prints what a run would cost without running it: add --dry-run, "
+            "e.g. benchbase run --suite razavian --dry-run --estimate"
+        )
+    given = [f for f, on in (("--profile", args.profile), ("--counts-only", args.counts_only)) if on]
+    if given and not args.estimate:
+        raise BenchbaseError(f"{' and '.join(given)} go(es) with --dry-run --estimate")
+
+
+def estimate(args: argparse.Namespace, h: Any, suite: Any) -> int:
+
+    device = "cpu"
+    if not args.counts_only:
+        from benchbase.extract.device import resolve_device
+
+        device = resolve_device(args.device).type
+    print(
+        report(
+            h,
+            suite,
+            args.data_root,
+            device,
+            args.profile or ["h200"],
+            args.nodes,
+            measure=not args.counts_only,
+        )
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    from benchbase.run import ddp
+
+    check_estimate_args(args)
 
     torchrun = ddp.under_torchrun()  # one of several ranks started by torchrun
     if torchrun:
@@ -147,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         args.batch_size,
         skip_bad_images=args.skip_bad_images,
     )
+    if args.dry_run and args.estimate:
+        return estimate(args, h, suite) if not torchrun or ddp.rank() == 0 else 0
     if args.dry_run:
         return dry_run(runner, strict=args.strict) if not torchrun or ddp.rank() == 0 else 0
     report = runner.preflight()  # weights and layers, before any data is read
@@ -169,13 +256,11 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if not args.no_leaderboard:
-        from benchbase.leaderboard import render_plain
 
-        print(render_plain(args.out, suite=suite.name, labels=suite.labels))
+        print(render_plain(args.out, suite=suite.name, suite_file=suite))
     if summary.warnings_line():
         print(summary.warnings_line(), file=sys.stderr)
     if summary.missing:
-        from benchbase.run.preflight import fixes_text
 
         print(fixes_text(summary.missing), file=sys.stderr)
         return INCOMPLETE
@@ -184,8 +269,6 @@ def run(args: argparse.Namespace) -> int:
 
 def set_weights(pairs: list[str]) -> None:
     """``--weights NAME=PATH``: the backbone plugins read these through the environment."""
-    from benchbase.errors import BenchbaseError
-    from benchbase.extract.backbones import set_weights_file
 
     for pair in pairs:
         name, sep, path = pair.partition("=")
@@ -225,7 +308,6 @@ def dry_run(runner: Runner, strict: bool = False) -> int:
     if not where:
         where = "no dataset (every dataset's data is missing: see below)"
     print(f"\n{len(grid.cells)} cells ({n_done} done) over {where}")
-    from benchbase.run.suites import layout
 
     planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from benchbase.api.contract import pooling_grid
 from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling, jpegdecode, pipeline
 from benchbase.extract.device import (
@@ -109,7 +110,6 @@ def pooling_function(name: str) -> Callable[[Any], torch.Tensor]:
     """The reduction for a pooling name: "gap", "spp", "flatten" or "max:N"."""
     from functools import partial
 
-    from benchbase.api.contract import pooling_grid
 
     grid = pooling_grid(name)
     if grid is None:
@@ -123,6 +123,19 @@ def tap_pooling(backbone: Backbone, layer: str) -> str:
     """The pooling of requested ``layer``: its ``@spp`` suffix, else the tap's declared one."""
     base, suffix = split_layer(layer)
     return "spp" if suffix == "spp" else backbone.tap_pooling(base)
+
+
+def tap_paths(backbone: Backbone, taps: Sequence[str]) -> dict[str, str]:
+    """The backbone's tap → module path table, after checking it has every one of ``taps``
+    (an ``@spp`` suffix names the tap before it)."""
+    all_taps = backbone.taps()
+    missing = [t for t in taps if split_layer(t)[0] not in all_taps]
+    if missing:
+        raise BenchbaseError(
+            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
+            f"its layers: {', '.join(all_taps)}"
+        )
+    return all_taps
 
 
 class TapExtractor:
@@ -215,13 +228,7 @@ def extract(
     CUDA out-of-memory the batch is split in halves and retried, and later batches are run
     in chunks of the size that fitted.
     """
-    all_taps = backbone.taps()
-    missing = [t for t in taps if split_layer(t)[0] not in all_taps]
-    if missing:
-        raise BenchbaseError(
-            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
-            f"its layers: {', '.join(all_taps)}"
-        )
+    all_taps = tap_paths(backbone, taps)
     size = input_size or backbone.input_size
     if resize != "crop":  # the device decoder knows only shorter side + centre crop
         decoder = "pil"
@@ -269,7 +276,7 @@ def extract(
     compiled = compiling.forward_for(model, batch_size, len(images), device)
     if compiled is not None:
         extractor.forward = compiled
-    chunker = _Chunker()
+    chunker = Chunker()
     source = pipeline.batches(
         images,
         batch_size,
@@ -313,6 +320,55 @@ def extract(
     return ExtractionStats(len(images), time.perf_counter() - start_time, batch_size)
 
 
+def forward_batches(
+    backbone: Backbone,
+    model: torch.nn.Module,
+    taps: Sequence[str],
+    batches: Iterable[tuple[int, torch.Tensor]],
+    writers: Mapping[str, Any],
+    device: torch.device,
+    *,
+    n_total: int,
+    n_images: int,
+    batch_size: int,
+    dtype: Any = None,
+    pooling: Mapping[str, str] | None = None,
+    progress: str | None = None,
+) -> int:
+    """Forward float batches ``(first_row, (N, 3, H, W) in 0..255)`` through ``model``,
+    writing each tap's rows to ``writers[tap]`` (entries of ``n_total`` rows) as ``dtype``;
+    returns the images forwarded. Normalisation, channels_last, autocast, ``torch.compile``
+    (:mod:`benchbase.extract.compiling`, for ``n_images`` at ``batch_size``) and the CUDA
+    out-of-memory halving are those of :func:`extract`; ``pooling`` overrides the declared."""
+    all_taps = tap_paths(backbone, taps)
+    model = model.eval().to(device).to(memory_format=torch.channels_last)
+    chosen = {t: (pooling or {}).get(t) or tap_pooling(backbone, t) for t in taps}
+    extractor = TapExtractor(model, {t: all_taps[split_layer(t)[0]] for t in taps}, chosen)
+    compiled = compiling.forward_for(model, batch_size, n_images, device)
+    if compiled is not None:
+        extractor.forward = compiled
+    chunker = Chunker()
+    done = 0
+    try:
+        with phase(progress, n_images, "img") if progress else nullcontext() as bar:
+            for start, batch in batches:
+                row = start
+                for pieces, n in chunker.run(
+                    batch, lambda b: _forward(extractor, b, backbone, device)
+                ):
+                    for tap in taps:
+                        rows = pieces[tap].float().cpu().numpy()
+                        rows = rows if dtype is None else rows.astype(dtype)
+                        writers[tap].write(row, rows, n_total)
+                    row += n
+                    done += n
+                    if bar is not None:
+                        bar.update(n)
+    finally:
+        extractor.close()
+    return done
+
+
 def _run(extractor: TapExtractor, device: torch.device, x: torch.Tensor) -> Any:
     with torch.inference_mode(), autocast(device):
         return extractor(x)
@@ -327,7 +383,7 @@ def _forward(
     return _run(extractor, device, x)
 
 
-class _Chunker:
+class Chunker:
     """Runs a forward pass on a batch in chunks, halving the chunk size on CUDA out-of-memory
     and keeping the size that fitted for later batches (no repeated OOMs on every batch)."""
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from benchbase.errors import BenchbaseError
-from benchbase.extract.resizing import resize_size
+from benchbase.extract.resizing import crop_origin, resize_size, scaled_size
 
 if TYPE_CHECKING:
     from benchbase.api.types import Sample
@@ -31,17 +31,11 @@ _INTERPOLATION = {
 FULL_RESIZE_BYTES = 32 << 20
 
 
-def _scaled_size(w: int, h: int, size: int) -> tuple[int, int]:
-    short, long = (w, h) if w <= h else (h, w)
-    new_long = int(size * long / short)
-    return (size, new_long) if w <= h else (new_long, size)
-
-
 def resize_shorter(img: Image.Image, size: int, mode: Image.Resampling) -> Image.Image:
     """Resize so that the shorter side is ``size``, keeping the aspect ratio."""
     if min(img.size) == size:
         return img
-    return img.resize(_scaled_size(*img.size, size), mode)
+    return img.resize(scaled_size(*img.size, size), mode)
 
 
 def resize_and_crop(
@@ -50,11 +44,10 @@ def resize_and_crop(
     """:func:`center_crop` of :func:`resize_shorter`, resampling only the cropped region of
     the source when the full resize would exceed :data:`FULL_RESIZE_BYTES`."""
     w, h = img.size
-    new_w, new_h = _scaled_size(w, h, scaled)
+    new_w, new_h = scaled_size(w, h, scaled)
     if min(w, h) == scaled or new_w * new_h * 4 <= FULL_RESIZE_BYTES or min(new_w, new_h) < size:
         return center_crop(resize_shorter(img, scaled, mode), size)
-    top = int(round((new_h - size) / 2.0))
-    left = int(round((new_w - size) / 2.0))
+    top, left = crop_origin(new_h, size), crop_origin(new_w, size)
     sx, sy = w / new_w, h / new_h
     box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
     return img.resize((size, size), mode, box=box)
@@ -67,8 +60,7 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
         padded = Image.new(img.mode, (max(w, size), max(h, size)))
         padded.paste(img, ((max(w, size) - w) // 2, (max(h, size) - h) // 2))
         img, (w, h) = padded, padded.size
-    top = int(round((h - size) / 2.0))
-    left = int(round((w - size) / 2.0))
+    top, left = crop_origin(h, size), crop_origin(w, size)
     return img.crop((left, top, left + size, top + size))
 
 

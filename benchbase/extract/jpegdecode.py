@@ -17,18 +17,15 @@ image-cache key and the feature-cache key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
+from benchbase.api.types import open_image_file
 from benchbase.errors import BenchbaseError
-from benchbase.extract.resizing import resize_size
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from benchbase.api.types import Sample
+from benchbase.extract.images import ImageList
+from benchbase.extract.resizing import crop_origin, resize_size, scaled_size
 
 DECODERS = ("auto", "cpu", "gpu")
 #: Backend names recorded in cache keys.
@@ -75,7 +72,6 @@ def device_decodable(data: bytes) -> bool:
 
 def resolve_decoder(choice: str, device: torch.device, open_image: Callable[..., Any]) -> str:
     """:data:`PIL` or :data:`DEVICE` for ``--decode choice`` on ``device``."""
-    from benchbase.api.types import open_image_file
 
     if choice not in DECODERS:
         raise BenchbaseError(f"--decode must be one of {', '.join(DECODERS)}, got {choice!r}")
@@ -96,25 +92,12 @@ def resolve_decoder(choice: str, device: torch.device, open_image: Callable[...,
     return DEVICE if device.type == "cuda" and plain else PIL
 
 
-class EncodedImages(torch.utils.data.Dataset):
+class EncodedImages(ImageList):
     """Per sample: ``("jpeg", bytes as a uint8 tensor)`` for the device decoder, else
-    ``("pixels", uint8 CHW tensor)`` decoded here by ``open_image`` + ``transform`` (PIL)."""
+    ``("pixels", uint8 CHW tensor)`` decoded here by ``open_image`` + ``transform`` (PIL),
+    as :class:`~benchbase.extract.images.ImageList` does."""
 
-    def __init__(
-        self,
-        samples: Sequence[Sample],
-        open_image: Callable[[Sample], Image.Image],
-        transform: Callable[[Image.Image], torch.Tensor],
-    ) -> None:
-        from benchbase.extract.images import ImageList
-
-        self.samples = samples
-        self.pil = ImageList(samples, open_image, transform)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[str, torch.Tensor]:  # type: ignore[override]
         sample = self.samples[index]
         if sample.box is None:
             try:
@@ -124,7 +107,7 @@ class EncodedImages(torch.utils.data.Dataset):
                 data = b""  # ImageList names the file and the fix
             if device_decodable(data):
                 return "jpeg", torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        return "pixels", self.pil[index]
+        return "pixels", super().__getitem__(index)
 
 
 def keep_list(items: list[Any]) -> list[Any]:
@@ -188,9 +171,7 @@ class BatchDecoder:
     def resize_crop(self, img: torch.Tensor) -> torch.Tensor:
         """Shorter side to the timm resize size (torchvision's rounding), centre crop."""
         _, h, w = img.shape
-        short, long = (w, h) if w <= h else (h, w)
-        new_long = int(self.short * long / short)
-        new_h, new_w = (new_long, self.short) if w <= h else (self.short, new_long)
+        new_w, new_h = scaled_size(w, h, self.short)
         x = img[None].float()
         if (new_h, new_w) != (h, w):
             smooth = self.mode != "nearest"
@@ -204,6 +185,6 @@ class BatchDecoder:
                 x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
             )
             new_h, new_w = x.shape[-2:]
-        top, left = int(round((new_h - self.size) / 2.0)), int(round((new_w - self.size) / 2.0))
+        top, left = crop_origin(new_h, self.size), crop_origin(new_w, self.size)
         x = x[..., top : top + self.size, left : left + self.size]
         return x.round_().clamp_(0, 255).to(torch.uint8)[0]

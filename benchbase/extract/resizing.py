@@ -20,3 +20,17 @@ def resize_rule_id(size: int, crop_pct: float) -> dict[str, Any]:
     those entries keep their keys; ``{"resize": N}`` where the pixels changed."""
     new = resize_size(size, crop_pct)
     return {} if new == int(round(size / crop_pct)) else {"resize": new}
+
+
+def scaled_size(w: int, h: int, short: int) -> tuple[int, int]:
+    """(width, height) of a ``w`` × ``h`` image resized so that its shorter side is ``short``,
+    the longer one truncated as torchvision's ``resize`` does."""
+    small, large = (w, h) if w <= h else (h, w)
+    new_long = int(short * large / small)
+    return (short, new_long) if w <= h else (new_long, short)
+
+
+def crop_origin(length: int, size: int) -> int:
+    """Where the centre crop of ``size`` starts along a side of ``length`` (torchvision's
+    ``center_crop`` rounding)."""
+    return int(round((length - size) / 2.0))

@@ -9,8 +9,14 @@ kind), :mod:`~.formats` (markdown, CSV, LaTeX, HTML), :mod:`~.report` (the HTML 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from benchbase.leaderboard import collect, formats, report, tables
+from benchbase.leaderboard.context import build_context
 from benchbase.leaderboard.formats import FORMATS
+
+if TYPE_CHECKING:
+    from benchbase.api.types import Suite
 
 __all__ = ["FORMATS", "render", "render_plain"]
 
@@ -23,25 +29,31 @@ def render(
     resamples: int = 500,
     ci: bool = True,
     labels: dict[str, str] | None = None,
+    suite_file: Suite | None = None,
 ) -> str:
     """Every table for the selection in ``fmt``; ``html`` gives a whole self-contained page.
-    ``labels``: display labels over the suites' own (a suite file's ``[labels]``)."""
-    from benchbase.leaderboard import collect, report, tables
-    from benchbase.leaderboard.context import build_context
+    ``suite_file``: the unregistered suite the results were run from (its labels, tables
+    and published tables); ``labels``: display labels over the suites' own."""
 
-    ctx = build_context(out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels)
+    ctx = build_context(
+        out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels, suite_file=suite_file
+    )
     collect.require(ctx.methods, out_dir, suite, dataset)
     built = tables.build(ctx)
     if fmt == "html":
         title = "benchbase leaderboard" + (f": {suite}" if suite else "")
         return report.page(title + (f" / {dataset}" if dataset else ""), ctx, built)
-    from benchbase.leaderboard import formats
 
     return formats.render(built, fmt)
 
 
 def render_plain(
-    out_dir: Path, suite: str | None = None, labels: dict[str, str] | None = None
+    out_dir: Path,
+    suite: str | None = None,
+    labels: dict[str, str] | None = None,
+    suite_file: Suite | None = None,
 ) -> str:
     """The markdown tables printed at the end of ``benchbase run``."""
-    return render(out_dir, suite=suite, fmt="markdown", ci=False, labels=labels)
+    return render(
+        out_dir, suite=suite, fmt="markdown", ci=False, labels=labels, suite_file=suite_file
+    )

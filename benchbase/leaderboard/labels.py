@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchbase.leaderboard.collect import Method
+from benchbase.leaderboard.declared import registered
 
 #: Built-in strategies' short names (a suite's labels override them; others keep their name).
 CLASSIFIERS = {
@@ -144,17 +145,10 @@ def suite_labels(names: Iterable[str]) -> dict[str, dict[str, str]]:
     """Suite name → ``labels`` for the registered suites among ``names`` (a TOML suite's
     are passed in by whoever loaded the file)."""
     out: dict[str, dict[str, str]] = {}
-    try:
-        from benchbase.plugin.manager import host
-
-        suites = host().suites
-    except Exception:  # plugins unavailable: the defaults alone
-        return out
     for name in dict.fromkeys(names):
-        try:
-            out[name] = dict(suites.get(name).labels)
-        except Exception:  # not registered (a TOML suite, or one since removed)
-            continue
+        suite = registered(name)
+        if suite is not None:  # else a TOML suite, or one since removed
+            out[name] = dict(suite.labels)
     return out
 
 

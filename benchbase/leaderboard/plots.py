@@ -49,6 +49,15 @@ def _datasets(methods: list[Method]) -> list[str]:
     return list(dict.fromkeys(m.dataset for m in methods))
 
 
+def _label(ax: Any, dataset: str, xlabel: str, metric: str) -> None:
+    """One dataset's panel: its title, axis labels (the metric in %), grid and legend."""
+    ax.set_title(dataset)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{metric_label(metric)} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
 def layers_figure(
     methods: list[Method],
     layer_key: Callable[[str, str], Any] = layer_depth_key,
@@ -82,12 +91,7 @@ def layers_figure(
                 label=f"{key[1]} · {key[3]}",
             )
             ax.set_xticks(x, [m.layer for m in ms], rotation=30, ha="right")
-        metric = lines[keys[0]][0].metric
-        ax.set_title(dataset)
-        ax.set_xlabel("layer (input → output)")
-        ax.set_ylabel(f"{metric_label(metric)} (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _label(ax, dataset, "layer (input → output)", lines[keys[0]][0].metric)
     fig.suptitle("Per-layer transfer (Zeiler & Fergus Table 7, DeCAF 5/6/7 style)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -139,12 +143,7 @@ def transfer_figure(methods: list[Method]) -> Figure | None:
                 )
             means = [stats.mean_std(v)[0] for v in series]
             ax.plot(n, means, marker="o", linewidth=1.6, label=label, **style)
-        metric = rows[0].metric
-        ax.set_title(dataset)
-        ax.set_xlabel("layer n at which the network is chopped and retrained")
-        ax.set_ylabel(f"{metric_label(metric)} (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _label(ax, dataset, "layer n at which the network is chopped and retrained", rows[0].metric)
     fig.suptitle("Transferability (Yosinski et al. 2014, Figure 2)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -14,15 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-#: Which papers' rows each paper suite shows (matched on the start of the ``paper`` column).
-SUITE_PAPERS: dict[str, tuple[str, ...]] = {
-    "razavian": ("Razavian et al. 2014",),
-    "decaf": ("Donahue et al. 2014",),
-    "oquab": ("Oquab et al. 2014",),
-    "zeiler-fergus": ("Zeiler & Fergus 2014",),
-    "yosinski": (),
-    "finetune": ("Chen et al. 2020", "Simonyan & Zisserman 2015"),
-}
+from benchbase.leaderboard.declared import registered
 
 #: Notes that change what a number means: shown beside the row, not in a footnote.
 CAVEATS = ("test server", "bbox")
@@ -142,24 +134,11 @@ def papers_for(suite: str | None, reproduces: str | None = None) -> tuple[str, .
     """The papers whose rows a suite's page shows (None: any paper's).
 
     ``reproduces`` (the suite's own text, e.g. as stored with its results) decides when
-    given; else the registered suite of that name; else :data:`SUITE_PAPERS`."""
+    given; else the registered suite of that name's; else any paper's rows."""
     if reproduces:
         return papers_in(reproduces)
-    if suite is None:
-        return None
-    registered = _registered_reproduces(suite)
-    if registered:
-        return papers_in(registered)
-    return SUITE_PAPERS.get(suite)
-
-
-def _registered_reproduces(suite: str) -> str:
-    try:
-        from benchbase.plugin.manager import host
-
-        return host().suites.get(suite).reproduces
-    except Exception:  # not registered (a TOML suite's results) or plugins unavailable
-        return ""
+    own = registered(suite) if suite is not None else None
+    return papers_in(own.reproduces) if own is not None and own.reproduces else None
 
 
 def datasets_of(papers: tuple[str, ...] | None) -> list[str]:

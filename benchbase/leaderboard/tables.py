@@ -1,15 +1,18 @@
 """Paper-style tables from our methods and the published rows.
 
-One builder per table kind, each returning a :class:`~benchbase.leaderboard.model.Table`:
+One builder per table shape, each returning a :class:`~benchbase.leaderboard.model.Table`:
 
-- ``voc``: rows methods, columns the 20 VOC classes (paper abbreviations, paper order) + mAP
-  (Razavian Table 1, Oquab's VOC tables);
-- ``accuracy``: "Method | mean Accuracy" (MIT-67 / CUB style), ± std over splits, or the
-  papers' N-per-class columns (Zeiler & Fergus Tables 4-5) when the reference has them;
-- ``layers``: rows classifier (layer), columns datasets (Zeiler & Fergus Table 7);
-- ``grid``: rows classifiers, columns layers, one dataset (DeCAF's layer × classifier grid);
+- ``voc``: rows methods, columns the 20 VOC classes (paper abbreviations, paper order) + mAP;
+- ``accuracy``: "Method | mean Accuracy", ± std over splits, or the published table's
+  N-per-class columns when it has them;
+- ``layers``: rows classifier (layer), columns datasets;
+- ``grid``: rows classifiers, columns layers, one dataset;
 - ``summary``: rows methods, columns datasets, best per column bold, mean rank;
-- ``transfer``: rows n (layers copied), columns frozen / fine-tuned (Yosinski et al.).
+- ``transfer``: rows n (layers copied), columns transfer-n's curves.
+
+Which shapes a page renders (``Suite.tables``) and which published table is laid out in
+which shape (``Suite.published_tables``, :mod:`~benchbase.leaderboard.shapes`) are declared
+by the suites; nothing here knows a paper.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from benchbase.leaderboard import shapes, stats
+from benchbase.api.contract import TABLE_SHAPES
+from benchbase.leaderboard import declared, stats
 from benchbase.leaderboard.collect import Method, layer_depth_key, natural_key
 from benchbase.leaderboard.labels import Labels, distinct, value_text, weights_source
 from benchbase.leaderboard.model import (
@@ -36,9 +40,11 @@ from benchbase.leaderboard.model import (
     published_cell,
 )
 from benchbase.leaderboard.references import RefRow
-from benchbase.leaderboard.transfer import CURVES, TRANSFER_LAYER, curve_title, point
+from benchbase.leaderboard.shapes import Shapes, layouts
+from benchbase.leaderboard.transfer import CURVES, PROTOCOL, TRANSFER_LAYER, curve_title, point
 
-KINDS = ("voc", "accuracy", "layers", "grid", "summary", "transfer")
+#: Every table shape, in the order :func:`build` emits a dataset's tables.
+KINDS = TABLE_SHAPES
 Predictions = Callable[[str, str], tuple[np.ndarray, np.ndarray]]
 
 
@@ -57,6 +63,10 @@ class Context:
     names: Labels = field(default_factory=Labels)
     #: bootstrap intervals computed so far, by (ids, metric)
     intervals: dict[tuple[Any, ...], tuple[float, float] | None] = field(default_factory=dict)
+    #: the published tables' layouts (default: as the registered suites declare them)
+    shapes: Shapes = field(default_factory=lambda: Shapes(layouts(declared.every())))
+    #: the shapes :func:`build` renders (a suite's ``tables``; default all)
+    kinds: tuple[str, ...] = KINDS
 
     def datasets(self) -> list[str]:
         seen: list[str] = []
@@ -73,6 +83,10 @@ class Context:
             and bool(TRANSFER_LAYER.match(m.layer)) == transfer
         ]
 
+    def shape(self, ref: RefRow) -> str:
+        """``method``, ``grid`` or ``layers``: the table a published row belongs in."""
+        return self.shapes.of(ref)
+
 
 # --- pieces shared by the builders -----------------------------------------------------
 
@@ -82,9 +96,9 @@ def is_voc(dataset: str, ctx: Context) -> bool:
     return dataset.startswith("voc") or bool(metrics & {"voc07_map", "voc_map"})
 
 
-def is_layer_ref(ref: RefRow) -> bool:
+def is_layer_ref(ref: RefRow, ctx: Context) -> bool:
     """Published rows that belong in a layer table (grid or layers), not a method table."""
-    return shapes.shape(ref) != "method"
+    return ctx.shape(ref) != "method"
 
 
 def chosen_text(m: Method) -> str:
@@ -306,7 +320,7 @@ def voc_table(ctx: Context, dataset: str) -> Table:
     columns = [*ABBREVIATION.values(), "mAP"]
     ci = ctx.predictions is not None
     table = Table(f"{dataset}-voc", "voc", f"{dataset}: per-class AP and mAP", columns)
-    refs = [r for r in ctx.refs if r.dataset == dataset and not is_layer_ref(r)]
+    refs = [r for r in ctx.refs if r.dataset == dataset and not is_layer_ref(r, ctx)]
     for ref in refs:
         cells = {
             ABBREVIATION[c]: published_cell(*ref.values[c]) for c in VOC_CLASSES if c in ref.values
@@ -339,7 +353,7 @@ def _per_class_column(m: Method, columns: list[str]) -> str:
 
 
 def accuracy_table(ctx: Context, dataset: str) -> Table:
-    refs = [r for r in ctx.refs if r.dataset == dataset and not is_layer_ref(r)]
+    refs = [r for r in ctx.refs if r.dataset == dataset and not is_layer_ref(r, ctx)]
     ref_columns = sorted({c for r in refs for c in r.values if c != "mean"}, key=natural_key)
     ours = _sort_ours(ctx.ours(dataset), ctx)
     columns = list(ref_columns)
@@ -426,8 +440,8 @@ def _row(methods: list[Method], label: str, cells: dict[str, Cell], column: list
 
 
 def layer_table(ctx: Context) -> Table | None:
-    """Zeiler & Fergus Table 7: one row per classifier (layer), one column per dataset."""
-    refs = [r for r in ctx.refs if shapes.shape(r) == "layers"]
+    """One row per classifier (layer), one column per dataset."""
+    refs = [r for r in ctx.refs if ctx.shape(r) == "layers"]
     ours = _sort_ours(_multi_layer(ctx.ours()), ctx)
     if not refs and not ours:
         return None
@@ -465,8 +479,8 @@ def _layer_column(m: Method, ctx: Context, ref_columns: list[str]) -> str:
 
 
 def grid_table(ctx: Context, dataset: str) -> Table | None:
-    """DeCAF's grid: classifiers × layers on one dataset."""
-    refs = [r for r in ctx.refs if r.dataset == dataset and shapes.shape(r) == "grid"]
+    """Classifiers × layers on one dataset."""
+    refs = [r for r in ctx.refs if r.dataset == dataset and ctx.shape(r) == "grid"]
     ours = _sort_ours(_multi_layer(ctx.ours(dataset)), ctx)
     if not refs and not ours:
         return None
@@ -558,7 +572,7 @@ def _mean_rank(table: Table) -> None:
 
 
 def transfer_mode(m: Method) -> str:
-    """The Yosinski et al. curve of a transfer-n row: baseB, BnB, BnB+, AnB or AnB+."""
+    """The curve of a transfer-n row: baseB, BnB, BnB+, AnB or AnB+."""
     p = point(m.layer)
     return p.curve if p else "AnB"
 
@@ -569,8 +583,8 @@ def transfer_n(m: Method) -> int:
 
 
 def transfer_table(ctx: Context, dataset: str) -> Table | None:
-    """Yosinski et al.: accuracy when the first n layers are copied (rows n), one column per
-    curve (baseB, BnB, BnB+, AnB, AnB+) and backbone, as the points of their Figure 2."""
+    """Accuracy when the first n layers are copied (rows n), one column per transfer-n curve
+    (baseB, BnB, BnB+, AnB, AnB+) and backbone."""
     ours = ctx.ours(dataset, transfer=True)
     if not ours:
         return None
@@ -598,11 +612,7 @@ def transfer_table(ctx: Context, dataset: str) -> Table | None:
     )
     table.first_header = "layers copied"
     table.rows = [rows[n] for n in sorted(rows)]
-    table.caption = [
-        "Yosinski et al. 2014 protocol: copy layers 1..n of base A (AnB: transfer) or of "
-        "base B (BnB: the selffer control), re-initialise the rest, train on B with the "
-        "copied layers frozen or fine-tuned (+); baseB is trained on B from scratch."
-    ] + protocol_caption(ours, ctx)
+    table.caption = [PROTOCOL, *protocol_caption(ours, ctx)]
     return table
 
 
@@ -632,15 +642,17 @@ def without_repeats(tables: list[Table]) -> list[Table]:
     return [t for t in tables if any(t is k for k in kept)]
 
 
-def build(ctx: Context, kinds: tuple[str, ...] = KINDS, repeats: bool = False) -> list[Table]:
-    """Every table the context supports, dataset tables first, in dataset order; a table
-    whose numbers all appear in another is left out unless ``repeats``."""
+def build(ctx: Context, kinds: tuple[str, ...] | None = None, repeats: bool = False) -> list[Table]:
+    """Every table of ``kinds`` (default: the context's) the context supports, dataset tables
+    first, in dataset order; a table whose numbers all appear in another is left out unless
+    ``repeats``."""
+    kinds = ctx.kinds if kinds is None else kinds
     tables: list[Table] = []
     for dataset in ctx.datasets():
         if is_voc(dataset, ctx) and "voc" in kinds:
             tables.append(voc_table(ctx, dataset))
         elif not is_voc(dataset, ctx) and "accuracy" in kinds:
-            has_refs = any(r.dataset == dataset and not is_layer_ref(r) for r in ctx.refs)
+            has_refs = any(r.dataset == dataset and not is_layer_ref(r, ctx) for r in ctx.refs)
             if ctx.ours(dataset) or has_refs:
                 tables.append(accuracy_table(ctx, dataset))
         if "grid" in kinds and (t := grid_table(ctx, dataset)) is not None:

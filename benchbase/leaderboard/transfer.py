@@ -14,6 +14,12 @@ from typing import NamedTuple
 TRANSFER_LAYER = re.compile(r"^(?:([AB])(\d+)B(\+?)|n=(\d+)(\+?)|baseB)$")
 #: The curves of the paper's Figure 2, in its legend order.
 CURVES = ("baseB", "BnB", "BnB+", "AnB", "AnB+")
+#: What the rows mean (the transfer table's caption).
+PROTOCOL = (
+    "Yosinski et al. 2014 protocol: copy layers 1..n of base A (AnB: transfer) or of "
+    "base B (BnB: the selffer control), re-initialise the rest, train on B with the "
+    "copied layers frozen or fine-tuned (+); baseB is trained on B from scratch."
+)
 
 
 class Point(NamedTuple):

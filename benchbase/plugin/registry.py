@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 from benchbase.errors import BenchbaseError, UnknownNameError
@@ -94,6 +94,14 @@ class Registry(Generic[T]):
         self._demand(None)
         names = sorted(self._items)
         return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+    def ordered(self, first: Iterable[str]) -> list[str]:
+        """Every name: those of ``first`` that are registered, in that order (the built-ins),
+        then the others by name (the plugins')."""
+        registered = self.names()
+        known = set(registered)
+        leading = [n for n in dict.fromkeys(first) if n in known]
+        return leading + [n for n in registered if n not in leading]
 
     def __contains__(self, name: object) -> bool:
         if name not in self._items and isinstance(name, str):

@@ -4,15 +4,16 @@ OUT [--data-root DIR] [--device cuda|cpu]``.
 ``benchbase run`` hands the run to :func:`run` when it finds itself under torchrun
 (``WORLD_SIZE`` > 1). Every rank plans the same suite and screens the same images, then:
 
-1. **Sharded extraction** (:func:`benchbase.run.executors.extract_features`): each dataset ×
-   backbone group whose features a remaining cell needs is extracted once, rank ``r`` of
-   ``N`` forwarding a contiguous 1/N of the image list; the shards are merged atomically
-   into the ordinary feature cache entries.
+1. **Sharded extraction** (:func:`sharded_features`): each dataset × backbone group whose
+   features a remaining cell needs is extracted once through the runner's own features
+   phase, its pass wrapped by :func:`sharded`: rank ``r`` of ``N`` forwards a contiguous
+   1/N of the image list; the shards are merged atomically into the ordinary feature cache
+   entries.
 2. **Data-parallel cells**: the cells of image strategies declaring ``Strategy.data_parallel`` are
    run by all ranks together, one cell after another: each rank trains on a fixed share of
    every global batch, gradients are summed across ranks, training batch-norm layers
    normalise with the statistics of the global batch (see
-   :func:`benchbase_plugins.strategies.finetune.data_parallel`), every rank evaluates the
+   :func:`benchbase_finetune.finetune.data_parallel`), every rank evaluates the
    validation and test images on identical weights, and rank 0 alone writes the cell to the
    ordinary results store.
 3. The process group is closed; rank 0 runs the remaining cells (feature strategies on the
@@ -23,6 +24,9 @@ Results equal a single-process run's (tests/perf/test_torchrun_run.py) as long a
 network has no active dropout or drop-path; the backend is nccl on CUDA (one GPU per
 ``LOCAL_RANK``), gloo on CPU. ``torchrun -m benchbase.run.ddp SUITE OUT`` (and
 ``-m benchbase.run.executors SUITE OUT``, extraction only) are kept as thin wrappers.
+
+The driver uses the runner's public phases only (:meth:`~benchbase.run.runner.Runner.plan`,
+``screen``, ``features``, ``run_cell``, ``run``) and replaces nothing at run time.
 """
 
 from __future__ import annotations
@@ -31,17 +35,23 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from benchbase.api.types import Cell
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve
+from benchbase.extract.cache import FeatureCache
+from benchbase.extract.cached import Extractor, Shifted
+from benchbase.run.runner import Runner, RunSummary
+from benchbase.run.store import Store
+from benchbase.run.suites import Grid, check_layers
+from benchbase.run.worker import WorkerConfig, runner_for
 
 if TYPE_CHECKING:
     import torch
-
-    from benchbase.run.executors import WorkerConfig
-    from benchbase.run.runner import RunSummary
 
 BACKENDS = ("auto", "nccl", "gloo")
 
@@ -136,6 +146,86 @@ class _NoStore:
         pass
 
 
+#: Rows of a shard copied into the whole entry at a time.
+MERGE_ROWS = 4096
+
+
+def sharded(extract: Extractor, cache: FeatureCache) -> Extractor:
+    """``extract`` split over the ranks of the initialised process group.
+
+    Rank ``r`` of ``w`` runs ``extract`` on the contiguous slice ``r*n//w : (r+1)*n//w`` of
+    the rows into its own committed cache entry (``<key>-shard<r>of<w>``); after a barrier
+    every rank streams the shards, in order, into its ``writers`` (the caller commits them:
+    each rank's temporary file is renamed onto the same entry, with identical content).
+    Rows are the same as a single process's: each image's features do not depend on its
+    batch. The writers must be ``cache``'s (their ``key`` names the shards).
+    """
+
+    def run(taps: Sequence[str], writers: Mapping[str, Any], rows: range) -> int:
+        import torch.distributed as dist
+
+        me, world = dist.get_rank(), dist.get_world_size()
+        n, total = len(rows), rows.stop
+        bounds = [rows.start + r * n // world for r in range(world + 1)]
+        lo, hi = bounds[me], bounds[me + 1]
+        shard = {t: f"{writers[t].key}-shard{{}}of{world}" for t in taps}
+        forwarded = 0
+        if hi > lo:
+            mine = {t: cache.writer(shard[t].format(me), {"shard": [me, world]}) for t in taps}
+            try:
+                shifted = {t: Shifted(w, -lo, hi - lo) for t, w in mine.items()}
+                forwarded = extract(taps, shifted, range(lo, hi))
+                for w in mine.values():
+                    w.commit()
+            finally:
+                for w in mine.values():
+                    w.abort()
+        dist.barrier()
+        for t in taps:
+            for r in range(world):
+                if bounds[r + 1] == bounds[r]:
+                    continue
+                part = cache.get(shard[t].format(r))
+                if part is None:
+                    raise BenchbaseError(f"rank {r}'s shard of {t!r} is missing or corrupt")
+                for at in range(0, len(part), MERGE_ROWS):
+                    block = np.asarray(part[at : at + MERGE_ROWS])
+                    writers[t].write(bounds[r] + at, block, total)
+        dist.barrier()
+        if me == 0:
+            for t in taps:
+                for r in range(world):
+                    cache.discard(shard[t].format(r))
+        return forwarded
+
+    return run
+
+
+def sharded_features(runner: Runner, grid: Grid, cells: list[Cell], device: Any) -> int:
+    """Under an initialised process group: every feature the ``cells`` (feature strategies)
+    need and the cache lacks, each dataset × backbone group's missing layers in one pass
+    that every rank shares (:func:`sharded`). Returns the images this rank forwarded."""
+    import torch.distributed as dist
+
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
+    forwarded = 0
+    for (ds_name, bb_name), group in groups.items():
+        dist.barrier()  # every rank sees the same cache state: all extract, or none
+        spec = resolve(runner.host, bb_name)
+        got = runner.features(
+            ds_name,
+            grid.data[ds_name],
+            spec,
+            group,
+            device,
+            through=lambda extract: sharded(extract, runner.cache),
+        )
+        forwarded += got.forwarded
+    return forwarded
+
+
 def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunSummary | None:
     """Run ``config``'s suite as one rank of a torchrun job (see the module docstring).
 
@@ -145,46 +235,30 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
     import torch
     import torch.distributed as dist
 
-    from benchbase.extract.backbones import resolve
-    from benchbase.plugin.manager import host
-    from benchbase.run import overrides
-    from benchbase.run.executors import extract_features
-    from benchbase.run.runner import Runner, RunSummary
-    from benchbase.run.store import Store
-    from benchbase.run.suites import check_layers, load_suite
-
     start = time.perf_counter()
-    os.environ.update(config.env)
+    os.environ.update(config.env)  # before the device is chosen
     device = _device(config.device)
     backend = backend_for(backend, device)
     dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
     me = dist.get_rank()
-    h = host()
-    runner = Runner(
-        h,
-        overrides.from_env(load_suite(h, config.suite)),
-        Path(config.out),
-        Path(config.data_root) if config.data_root else None,
-        config.device,
-        config.batch_size,
-        skip_bad_images=config.skip_bad_images,
-    )
+    runner = runner_for(config)
+    h = runner.host
     parallel_done = 0
     try:
-        grid, fps, done = runner.plan()
-        todo = [c for c in grid.cells if fps[runner._cell_id(c)] not in done]
+        plan = runner.plan()
+        grid, todo = plan.grid, plan.todo()
         check_layers(h, todo)
         names = {c.dataset for c in todo}
         if me == 0:  # rank 0 screens first and writes the screening cache the others read
-            runner._screen_images(grid, names)
+            runner.screen(grid, names)
         dist.barrier()
         if me != 0:
-            runner._screen_images(grid, names)
+            runner.screen(grid, names)
         strategies = {c.strategy: h.strategies.get(c.strategy) for c in todo}
         kinds = {name: s.inputs for name, s in strategies.items()}
         needs_features = [c for c in todo if kinds[c.strategy] == "features"]
         forwarded = torch.tensor(
-            [extract_features(runner, grid, needs_features, device)],
+            [sharded_features(runner, grid, needs_features, device)],
             device=device if backend == "nccl" else "cpu",
         )
         dist.all_reduce(forwarded)  # every rank's share of the images forwarded
@@ -198,8 +272,8 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
             try:
                 for cell in parallel:
                     spec = resolve(h, cell.backbone)
-                    fp = fps[runner._cell_id(cell)]
-                    runner._run_cell(cell, fp, grid.data[cell.dataset], spec, {}, {}, store, device)
+                    data = grid.data[cell.dataset]
+                    runner.run_cell(cell, plan.fingerprint(cell), data, spec, store, device)
                     parallel_done += 1
                     dist.barrier()
             finally:
@@ -227,7 +301,6 @@ def legacy_main(prog: str, description: str, action: Any, argv: list[str] | None
     """The older positional torchrun entry points (``-m benchbase.run.ddp`` and
     ``-m benchbase.run.executors``): ``SUITE OUT`` plus the run options, then
     ``action(WorkerConfig, backend)``; errors exit 2 with the usual one-line message."""
-    from benchbase.run.executors import WorkerConfig
 
     ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("suite")

@@ -16,8 +16,8 @@ identical to a single-process run (same cells, same seeds, same features).
   caches live there too); SQLite's locking needs a file system with working POSIX locks
   (not every NFS mount has them; Lustre and GPFS do).
 - ``torchrun --nproc_per_node N -m benchbase run ...`` (:mod:`benchbase.run.ddp`): sharded
-  extraction (:func:`extract_features`: every rank extracts a disjoint slice of each image
-  list, the slices are merged into the ordinary feature cache entries), data-parallel
+  extraction (:func:`benchbase.run.ddp.sharded_features`: every rank extracts a disjoint slice
+  of each image list, the slices are merged into the ordinary feature cache entries), data-parallel
   fine-tuning, then rank 0 runs the other cells. ``-m benchbase.run.executors SUITE OUT`` is
   the extraction alone (:func:`torchrun_extract`).
 """
@@ -29,49 +29,16 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchbase.cli.common import positive_int
 from benchbase.errors import BenchbaseError
+from benchbase.run import ddp, signals
+from benchbase.run.signals import Terminated
+from benchbase.run.worker import WorkerConfig, run_worker
 
 EXECUTORS = ("local", "submitit")
-
-
-@dataclass
-class WorkerConfig:
-    """What a worker needs to rebuild the run: everything is plain data (pickled to jobs)."""
-
-    suite: str
-    out: str
-    data_root: str | None = None
-    device: str = "auto"
-    batch_size: int | None = None
-    skip_bad_images: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def run_worker(config: WorkerConfig) -> dict[str, Any]:
-    """One worker: a plain runner on the shared output folder. Returns its summary."""
-    os.environ.update(config.env)
-    from benchbase.plugin.manager import host
-    from benchbase.run import overrides
-    from benchbase.run.runner import Runner
-    from benchbase.run.suites import load_suite
-
-    h = host()
-    suite = overrides.from_env(load_suite(h, config.suite))
-    runner = Runner(
-        h,
-        suite,
-        Path(config.out),
-        Path(config.data_root) if config.data_root else None,
-        config.device,
-        config.batch_size,
-        skip_bad_images=config.skip_bad_images,
-    )
-    return dict(runner.run().__dict__)
 
 
 def _weights_env() -> dict[str, str]:
@@ -157,7 +124,6 @@ def worker_main(config_json: str, parent: int) -> int:
     import json
     import traceback
 
-    from benchbase.run import signals
 
     signals.die_with_parent(parent)
     signals.stop_once()
@@ -237,7 +203,6 @@ def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:
     released their claims, so no worker outlives the command."""
     import json
 
-    from benchbase.run.signals import Terminated
 
     gpus = _visible_gpus()
     code = (
@@ -363,100 +328,7 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-# --- torchrun: sharded extraction ---------------------------------------------------------
-
-
-_PLAIN_EXTRACT: list[Any] = []
-
-
-def sharded_extract(
-    backbone: Any,
-    model: Any,
-    taps: Any,
-    samples: Any,
-    open_image: Any,
-    writers: dict[str, Any],
-    device: Any,
-    **kwargs: Any,
-) -> Any:
-    """:func:`benchbase.extract.features.extract` split over the ranks of a torchrun job.
-
-    Rank ``r`` of ``w`` extracts the contiguous slice ``r*n//w : (r+1)*n//w`` of the image
-    list into its own committed cache entry (``<key>-shard<r>of<w>``); after a barrier every
-    rank streams the shards, in order, into its ``writers`` (the caller commits them: each
-    rank's temporary file is renamed onto the same entry, with identical content). Rows are
-    the same as a single process's: each image's features do not depend on its batch.
-    """
-    import numpy as np
-    import torch.distributed as dist
-
-    from benchbase.extract.cache import FeatureCache
-    from benchbase.extract.features import ExtractionStats
-
-    extract = _PLAIN_EXTRACT[0]  # the unpatched one (torchrun_extract patches features.extract)
-    rank, world = dist.get_rank(), dist.get_world_size()
-    n = len(samples)
-    lo, hi = rank * n // world, (rank + 1) * n // world
-    any_writer = next(iter(writers.values()))
-    cache = FeatureCache(any_writer.data_path.parent.parent)
-    shard = {t: f"{w.key}-shard{{}}of{world}" for t, w in writers.items()}
-    stats = ExtractionStats(0, 0.0, 0)
-    if hi > lo:
-        mine = {t: cache.writer(shard[t].format(rank), {"shard": [rank, world]}) for t in writers}
-        kwargs["progress"] = f"{kwargs.get('progress', 'extract')} (rank {rank}/{world})"
-        stats = extract(backbone, model, taps, samples[lo:hi], open_image, mine, device, **kwargs)
-        for w in mine.values():
-            w.commit()
-    dist.barrier()
-    for t, writer in writers.items():
-        row = 0
-        for r in range(world):
-            if (r + 1) * n // world == r * n // world:
-                continue
-            part = cache.get(shard[t].format(r))
-            if part is None:
-                raise BenchbaseError(f"rank {r}'s shard of {t!r} is missing or corrupt")
-            for start in range(0, len(part), 4096):
-                block = np.asarray(part[start : start + 4096])
-                writer.write(row, block, n)
-                row += len(block)
-    dist.barrier()
-    if rank == 0:
-        for t in writers:
-            for r in range(world):
-                cache.discard(shard[t].format(r))
-    return stats
-
-
-def extract_features(runner: Any, grid: Any, cells: list[Any], device: Any) -> int:
-    """Under an initialised process group: every feature the ``cells`` (feature strategies)
-    need and the cache lacks, each dataset × backbone group's missing layers in one pass
-    that every rank shares (:func:`sharded_extract`). Returns the images this rank forwarded.
-    The uint8 image cache is bypassed (ranks decode disjoint slices; an entry needs them all).
-    """
-    import torch.distributed as dist
-
-    import benchbase.extract.features as features
-    from benchbase.extract.backbones import resolve
-    from benchbase.run.runner import RunSummary
-
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for cell in cells:
-        groups.setdefault((cell.dataset, cell.backbone), []).append(cell)
-    summary = RunSummary()
-    original, image_cache = features.extract, runner.image_cache
-    _PLAIN_EXTRACT[:] = [original]
-    features.extract = sharded_extract
-    runner.image_cache = None
-    try:
-        for (ds_name, bb_name), group in groups.items():
-            dist.barrier()  # every rank sees the same cache state: all extract, or none
-            spec = resolve(runner.host, bb_name)
-            runner._features(ds_name, grid.data[ds_name], spec, group, device, summary)
-    finally:
-        features.extract = original
-        runner.image_cache = image_cache
-    return summary.forward_images
+# --- torchrun ------------------------------------------------------------------------
 
 
 def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
@@ -464,7 +336,6 @@ def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
     suite, each rank extracting a disjoint shard of the images, and run no cell. Kept for
     ``torchrun -m benchbase.run.executors``; ``torchrun -m benchbase run`` does this and the rest.
     """
-    from benchbase.run import ddp
 
     ddp.run(config, backend=backend, cells=False)
     return 0

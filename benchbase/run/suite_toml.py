@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase.errors import BenchbaseError
 from benchbase.run import halves
-from benchbase.run.suites import suite_data
+from benchbase.run.suites import layout, suite_data
 
 if TYPE_CHECKING:
     from benchbase.api.types import Suite
@@ -25,8 +25,9 @@ _TOP = (
     "strategies",
     "input_size",
     "resize",
+    "tables",
 )
-_TABLES = ("layers", "labels", "skip_layers", "options", "params")
+_TABLES = ("layers", "labels", "published_tables", "skip_layers", "options", "params")
 
 
 def key(name: str) -> str:
@@ -55,7 +56,6 @@ def value(v: Any, where: str) -> str:
 def complete_data(host: Host, suite: Suite) -> dict[str, Any]:
     """:func:`suite_data` with every default spelled out: each backbone's layers, each
     strategy's parameters and each dataset's options (a copy runs the same cells)."""
-    from benchbase.run.suites import layout
 
     data = suite_data(suite)
     layers: dict[str, list[str]] = {}
@@ -85,7 +85,7 @@ def to_toml(data: dict[str, Any], header: list[str] = ()) -> str:  # type: ignor
             lines.append(f"{name} = {value(v, name)}")
     for table in _TABLES:
         entries = data.get(table) or {}
-        if table in ("layers", "labels", "skip_layers"):
+        if table in ("layers", "labels", "published_tables", "skip_layers"):
             lines += ["", f"[{table}]"]
             lines += [f"{key(k)} = {value(v, table)}" for k, v in entries.items()]
             continue

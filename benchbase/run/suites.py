@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 from benchbase.api.contract import suite_name_problem
 from benchbase.api.tomlfile import read_toml
 from benchbase.api.types import Cell, Dataset, DatasetData, Suite
+from benchbase.data import listing
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.plugin.manager import host as default_host
 from benchbase.run import halves
+from benchbase.toolkit.params import check_strategy_params
 
 if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
@@ -31,9 +34,11 @@ SUITE_KEYS = {
     "resize",
     "extends",
     "skip_layers",
+    "tables",
+    "published_tables",
 }
 #: Keys whose tables merge with the base suite's under ``extends`` (other keys replace).
-TABLE_KEYS = ("layers", "params", "options", "labels", "skip_layers")
+TABLE_KEYS = ("layers", "params", "options", "labels", "skip_layers", "published_tables")
 
 
 def load_suite(host: Host, ref: str) -> Suite:
@@ -56,6 +61,8 @@ def suite_data(suite: Suite) -> dict[str, Any]:
         "resize": suite.resize,
         "layers": {k: list(v) for k, v in suite.layers.items()},
         "labels": dict(suite.labels),
+        "tables": list(suite.tables),
+        "published_tables": dict(suite.published_tables),
         "skip_layers": {k: list(v) for k, v in suite.skip_layers.items()},
         "options": {k: dict(v) for k, v in suite.options.items()},
         "params": {k: dict(v) for k, v in suite.params.items()},
@@ -84,7 +91,6 @@ def _base_data(host: Host | None, ref: str, path: Path, seen: tuple[Path, ...]) 
     if ref.endswith(".toml"):
         return _toml_data(path.parent / ref, host, seen)
     if host is None:
-        from benchbase.plugin.manager import host as default_host
 
         host = default_host()
     return suite_data(host.suites.get(ref))
@@ -135,6 +141,12 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
             f"suite file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
             f"allowed: {', '.join(sorted(SUITE_KEYS))}"
         )
+    tables = data.get("tables", [])
+    if not isinstance(tables, list) or not all(isinstance(v, str) for v in tables):
+        raise BenchbaseError(
+            f"suite file {path}: 'tables' must be a list of table shapes, e.g. "
+            'tables = ["grid", "summary"]'
+        )
     for key in ("datasets", "backbones", "strategies"):
         value = data.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -178,6 +190,8 @@ def suite_from_toml(path: Path, host: Host | None = None) -> Suite:
         resize=resize,
         extends=str(data.get("extends", "")),
         skip_layers=data.get("skip_layers", {}),
+        tables=tables,
+        published_tables=data.get("published_tables", {}),
     )
 
 
@@ -206,7 +220,6 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
         resolve_backbone(host, name)
     strategies = [host.strategies.get(n) for n in suite.strategies]
     params = {s.name: s.resolve_params(suite.params.get(s.name)) for s in strategies}
-    from benchbase.toolkit.params import check_strategy_params
 
     for s in strategies:  # values (C > 0, enums, fractions) before any data is read
         check_strategy_params(s, params[s.name], suite.name)
@@ -288,7 +301,7 @@ def call_load(ds: Dataset, data_root: Path | None, options: dict[str, Any]) -> D
     plugin raises while reading; anything but a :class:`DatasetData` back is an error."""
     root = Path(data_root) if data_root else Path(".")
     try:
-        loaded = ds.load(root, options)
+        loaded = listing.load(ds.name, ds.version, ds.load, root, options)
     except BenchbaseError:
         raise
     except OSError as exc:

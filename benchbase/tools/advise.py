@@ -19,15 +19,21 @@ Features come from the same on-disk cache as ``benchbase run`` (``--out``/featur
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchbase import metrics
 from benchbase.api.types import DatasetData, Sample
+from benchbase.data.identity import ContentKeys
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import feature_identity, resolve, tap_identity
+from benchbase.extract.cache import FeatureCache
+from benchbase.extract.cached import cached_features, image_pass
+from benchbase.plugin.manager import host
 
 DEFAULT_BACKBONE = "timm/tf_efficientnet_lite0"
 LOGITS_TAP = "imagenet-logits"
@@ -144,7 +150,6 @@ def probe_score(
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    from benchbase import metrics
 
     def norm(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -215,11 +220,7 @@ def advise(
     large_from: int = 100,
     batch_size: int | None = None,
 ) -> Advice:
-    from benchbase.extract.backbones import feature_identity, resolve, tap_identity
-    from benchbase.extract.cache import FeatureCache
-    from benchbase.extract.device import resolve_device
-    from benchbase.extract.features import extract
-    from benchbase.plugin.manager import host
+    from benchbase.extract.device import resolve_device  # imports torch
 
     h = host()
     dataset = h.datasets.get(dataset_name)
@@ -244,36 +245,30 @@ def advise(
     if use_logits:  # the model's own output: hook on the whole module
         backbone = dataclasses.replace(spec.backbone, layers={**layers, LOGITS_TAP: ""})
         wanted.append(LOGITS_TAP)
-    cache = FeatureCache(Path(out_dir) / "features")
-    from benchbase.data.identity import ContentKeys
-
     identity = feature_identity(  # keyed on content: an image replaced in place is re-extracted
         spec.backbone, spec.weights_id, ContentKeys(data_root).keys(samples), input_size
     )
-    tap = {t: {**identity, **tap_identity(spec.backbone, t)} for t in wanted}
-    keys = {t: cache.key(tap[t]) for t in wanted}
-    feats = {t: cache.get(keys[t]) for t in wanted}
-    missing = [t for t in wanted if feats[t] is None]
-    if missing:
-        writers = {t: cache.writer(keys[t], tap[t]) for t in missing}
-        try:
-            extract(
-                backbone,
-                spec.build(),
-                missing,
-                samples,
-                dataset.open_image,
-                writers,
-                resolve_device(device),
-                input_size=input_size,
-                batch_size=batch_size,
-                progress=f"advise: {dataset_name} × {backbone_spec}",
-            )
-            for t, w in writers.items():
-                feats[t] = w.commit()
-        finally:
-            for w in writers.values():
-                w.abort()
+
+    def extract(taps: Sequence[str], writers: Mapping[str, Any], rows: range) -> int:
+        """The pass, on a device resolved only when something must be extracted."""
+        return image_pass(
+            backbone,
+            spec.build,
+            samples,
+            dataset.open_image,
+            resolve_device(device),
+            input_size=input_size,
+            batch_size=batch_size,
+            progress=f"advise: {dataset_name} × {backbone_spec}",
+        )(taps, writers, rows)
+
+    feats = cached_features(
+        FeatureCache(Path(out_dir) / "features"),
+        {t: {**identity, **tap_identity(spec.backbone, t)} for t in wanted},
+        extract,
+        len(samples),
+        label=f"advise: {dataset_name} × {backbone_spec}",
+    ).features
     n = len(train)
     ytr, yte = _labels(train), _labels(test)
     top_score = probe_score(feats[top][:n], ytr, feats[top][n:], yte, dataset.task)

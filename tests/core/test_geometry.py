@@ -61,3 +61,21 @@ def test_geometry_enters_feature_image_and_cell_keys_and_leaves_the_default_alon
     assert "geometry" not in cell.identity({})
     squash = Cell("s", "d", "0", "tiny", "x", "linear-svm", resize="squash")
     assert squash.identity({})["geometry"] == "squash"
+
+
+def test_one_resize_arithmetic_for_pil_and_the_device_decoder() -> None:
+    """PIL's and nvJPEG's paths share the shorter-side size and the crop origin."""
+    import numpy as np
+    import torch
+
+    from benchbase.extract.jpegdecode import BatchDecoder
+    from benchbase.extract.resizing import crop_origin, scaled_size
+
+    assert scaled_size(640, 480, 256) == (341, 256) and scaled_size(480, 640, 256) == (256, 341)
+    assert crop_origin(341, 224) == 58 and crop_origin(224, 224) == 0
+    decoder = BatchDecoder(24, 0.75, "bilinear", torch.device("cpu"), fallback=None)  # type: ignore[arg-type]
+    img = torch.from_numpy(np.array(four_by_three())).permute(2, 0, 1)
+    device = decoder.resize_crop(img)
+    pil = resize_crop(24, 0.75, "bilinear")(four_by_three())
+    assert device.shape == pil.shape == (3, 24, 24)
+    assert (device.int() - pil.int()).abs().float().mean() <= 4  # another antialiasing filter

@@ -21,3 +21,34 @@ def test_pid_alive_tells_a_running_process_from_a_finished_one() -> None:
     child.wait()
     assert pid_alive(os.getpid())
     assert not pid_alive(child.pid)
+
+
+def test_registry_orders_the_built_ins_first_then_the_others_by_name() -> None:
+    from benchbase.api.metric import Metric
+    from benchbase.plugin.registry import Registry
+
+    registry: Registry[Metric] = Registry("metric", Metric)
+    for name in ("zeta", "beta", "alpha", "gamma"):
+        registry.register(Metric(name, "multiclass", lambda *a: {}), "test")
+    assert registry.ordered(["gamma", "missing", "beta", "gamma"]) == [
+        "gamma", "beta", "alpha", "zeta",
+    ]  # fmt: skip
+    assert registry.ordered([]) == ["alpha", "beta", "gamma", "zeta"]
+
+
+def test_options_and_params_refuse_an_unknown_name_listing_the_known_ones() -> None:
+    import pytest
+
+    from benchbase import Dataset, Strategy
+    from benchbase.errors import BenchbaseError
+
+    ds = Dataset("toy", load=lambda root, opts: None, default_options={"splits": 3, "seed": 0})
+    st = Strategy("toy-st", evaluate=lambda tasks: [], default_params={"C": [1.0]})
+    assert ds.resolve_options({"splits": 5}) == {"splits": 5, "seed": 0}
+    assert st.resolve_params({"C": [0.1]}) == {"C": [0.1]}
+    with pytest.raises(BenchbaseError, match=r"dataset 'toy' has no option 'split' \(its options: seed, splits\)"):
+        ds.resolve_options({"split": 5})
+    with pytest.raises(BenchbaseError, match=r"strategy 'toy-st' has no parameter 'c' \(its parameters: C\)"):
+        st.resolve_params({"c": [0.1]})
+    with pytest.raises(BenchbaseError, match="must be list like its default"):
+        st.resolve_params({"C": 0.1})

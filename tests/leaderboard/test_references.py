@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchbase.leaderboard import references
+from benchbase.leaderboard import declared, references
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +38,11 @@ def test_caveats_are_separated_from_remarks() -> None:
 
 
 def test_every_paper_suite_selects_rows() -> None:
-    for suite, papers in references.SUITE_PAPERS.items():
+    suites = declared.paper_suites()
+    assert {"razavian", "decaf", "oquab", "zeiler-fergus", "yosinski", "finetune"} <= set(suites)
+    for suite in suites:
+        papers = references.papers_for(suite)
+        assert papers is not None, suite
         found = references.rows(None, papers)
         assert bool(found) == bool(papers), suite
+    assert not references.papers_for("yosinski")  # a figure, no published table

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchbase_plugins.strategies import fastlinear
-from benchbase_plugins.strategies.heads import for_task
-from benchbase_plugins.strategies.linear import linear_svm, logistic, logreg, svm
+from benchbase_linear import fastlinear
+from benchbase_linear.heads import for_task
+from benchbase_linear.linear import linear_svm, logistic, logreg, svm
 from threadpoolctl import threadpool_limits
 
 from benchbase.api.types import FeatureTask

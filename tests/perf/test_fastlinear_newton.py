@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchbase_plugins.strategies import fastlinear
+from benchbase_linear import fastlinear
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 from test_fastlinear import GRID, make_task

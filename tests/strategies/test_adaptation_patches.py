@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from benchbase_plugins.strategies import adaptation_patches as AP
-from benchbase_plugins.strategies import finetune
-from benchbase_plugins.strategies.patches import patch_grid
+from benchbase_adaptation import adaptation_patches as AP
+from benchbase_adaptation.patches import patch_grid
 from strategy_helpers import run_suite
 
+import benchbase.toolkit as toolkit
 from benchbase import Backbone, ImageTask
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.manager import host
@@ -97,7 +97,7 @@ def test_patch_features_pass_the_backbone_once_per_grid(voc, tmp_path, monkeypat
         raise AssertionError("the backbone ran again for cached patches")
 
     monkeypatch.setattr(AP, "crop_resize", no_forward, raising=False)
-    import benchbase_plugins.strategies.patch_images as PI
+    import benchbase_adaptation.patch_images as PI
 
     monkeypatch.setattr(PI, "crop_resize", no_forward)
     again = make_task(voc, tmp_path, exponent=1.0, background_fraction=0.5)
@@ -112,7 +112,7 @@ def test_patch_features_pass_the_backbone_once_per_grid(voc, tmp_path, monkeypat
 
 def test_random_backbone_trains_the_whole_network_at_one_learning_rate(voc, tmp_path, monkeypatch):
     seen = {}
-    real = finetune.train_network
+    real = toolkit.train_network
 
     def spy(model, lrs, data, task):
         seen["lrs"] = dict(lrs)
@@ -121,7 +121,7 @@ def test_random_backbone_trains_the_whole_network_at_one_learning_rate(voc, tmp_
         seen["train_batch"] = data.train_x[torch.arange(3)].shape
         return real(model, lrs, data, task)
 
-    monkeypatch.setattr(finetune, "train_network", spy)
+    monkeypatch.setattr(toolkit, "train_network", spy)
     task = make_task(voc, tmp_path, pretrained=False)
     (outcome,) = AP.adaptation_patches({"fc": task})
     assert outcome.chosen["trained"] == "whole network"

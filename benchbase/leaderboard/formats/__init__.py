@@ -29,5 +29,4 @@ def render(tables: list[Table], fmt: str, notes: Notes | None = None) -> str:
 
 def names() -> list[str]:
     """Every registered format: the built-in ones first, then the plugins' by name."""
-    registered = manager.host().formats.names()
-    return [f for f in FORMATS if f in registered] + [f for f in registered if f not in FORMATS]
+    return manager.host().formats.ordered(FORMATS)

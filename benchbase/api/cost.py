@@ -1,0 +1,158 @@
+"""What one cell costs, declared by its strategy: the counts ``benchbase run --dry-run
+--estimate`` adds up and times.
+
+A strategy's optional ``cost(params, shape)`` returns a :class:`CellCost` for one cell from
+sizes alone (no data, no torch): the images it decodes and forwards itself (augmented
+views, patches, training passes) and the classifier fits it makes. The shared extraction
+pass of feature strategies (every image of the dataset once per backbone) is the runner's
+and is counted by the estimate itself, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Solver = Literal["torch", "sklearn", "minibatch", "none"]
+
+
+@dataclass(frozen=True)
+class CostShape:
+    """One cell as its cost rule sees it: sizes, the run's device, no data.
+
+    ``classes`` are the class names (``len`` is what counts; a list so that a strategy's own
+    solver rule, which reads ``task.classes``, takes this object as it takes a task);
+    ``layers`` maps each layer the cell fits on to its feature width (None: not known
+    without a forward pass; the rule then leaves ``Fit.dims`` None and the estimate fills
+    it in). ``device`` is ``"cpu"`` or ``"cuda"``.
+    """
+
+    train: int
+    test: int
+    classes: list[str]
+    task: Literal["multiclass", "multilabel"]
+    params: Mapping[str, Any]
+    layers: Mapping[str, int | None]
+    device: str = "cpu"
+    input_size: int = 224
+    #: The backbone's evaluation crop (its resize is ``input_size / crop_pct``).
+    crop_pct: float = 0.875
+
+
+@dataclass(frozen=True)
+class Fit:
+    """``count`` classifier fits alike: each solves ``problems`` problems (one per class
+    one-vs-rest, one per class pair one-vs-one, one multinomial) of ``rows`` × ``dims``
+    with ``outputs`` columns each, by ``solver``. ``epochs``: passes of a minibatch solver
+    (its time scales with them); 1 for full-batch solvers. ``like`` names the feature
+    strategy and parameters whose real fit on a small problem gives this fit's rate
+    (default: the cell's own strategy and parameters)."""
+
+    count: int
+    problems: int
+    rows: int
+    dims: int | None
+    outputs: int = 1
+    solver: Solver = "sklearn"
+    epochs: int = 1
+    like: tuple[str, Mapping[str, Any]] | None = None
+
+    @property
+    def fits(self) -> int:
+        """Binary / multinomial problems solved: what "classifier fits" counts."""
+        return self.count * self.problems
+
+    def work(self, dims: int | None = None) -> float:
+        """rows × dims × outputs × problems × epochs × count: the solver time scales with it."""
+        d = dims if dims is not None else self.dims
+        return float(self.count * self.problems * self.rows * (d or 0) * self.outputs * self.epochs)
+
+    def base(self, dims: int | None = None) -> float:
+        """rows × dims × epochs × count: the part of a fit's time that does not grow with
+        its classes (dropout masks, data passes, per-fit set-up)."""
+        d = dims if dims is not None else self.dims
+        return float(self.count * self.rows * (d or 0) * self.epochs)
+
+
+@dataclass
+class CellCost:
+    """One cell's own work. ``train_views`` / ``test_views``: images through the backbone
+    per training / test image (0 for feature strategies: they read the shared pass);
+    ``forwards``: every image the strategy puts through the backbone itself, in
+    forward-pass equivalents (a training step's forward + backward counts 3); ``decodes``:
+    images it decodes itself (outside the shared uint8 image cache)."""
+
+    train_views: int = 0
+    test_views: int = 0
+    forwards: int = 0
+    decodes: int = 0
+    fits: list[Fit] = field(default_factory=list)
+    #: What the rule could not count (shown beside the estimate).
+    note: str = ""
+
+    @property
+    def n_fits(self) -> int:
+        return sum(f.fits for f in self.fits)
+
+
+def sweep_count(grid: Any, val_fraction: float = 0.2) -> int:
+    """Fits per problem of a validation sweep then a refit: every grid value on the fit
+    part, then the winner on all training data; a single value is fitted once."""
+    n = len(list(grid)) if isinstance(grid, (list, tuple)) else 1
+    return n + 1 if n > 1 and val_fraction > 0 else 1
+
+
+def fit_rows(train: int, val_fraction: float) -> int:
+    """Rows of the sweep's fits (the training split minus its validation part)."""
+    return max(1, round(train * (1.0 - val_fraction)))
+
+
+def problems(shape: CostShape, scheme: str = "ovr", loss: str = "squared_hinge") -> tuple[int, int]:
+    """(problems, outputs per problem) of a linear head on ``shape``: one binary problem per
+    class (one-vs-rest, multilabel), one per class pair (one-vs-one), or one multinomial
+    problem with one output per class (logistic regression on single-label data)."""
+    k = len(shape.classes)
+    if shape.task == "multilabel":
+        return k, 1
+    if scheme == "ovo":
+        return k * (k - 1) // 2, 1
+    if loss == "logistic":
+        return (1, 1) if k == 2 else (1, k)
+    return (1, 1) if k == 2 else (k, 1)
+
+
+def linear_sweep(
+    shape: CostShape,
+    solver: Solver,
+    scheme: str = "ovr",
+    loss: str = "squared_hinge",
+    rows_per_image: int = 1,
+    epochs: int = 1,
+    like: tuple[str, Mapping[str, Any]] | None = None,
+) -> list[Fit]:
+    """The fits of a C sweep + refit on each layer of ``shape`` (``params`` ``C`` and
+    ``val_fraction``): sweep fits on the fit part, one refit on all training rows.
+    One-vs-one problems see two classes' rows each (2 / classes of the rows)."""
+    p = shape.params
+    grid, vf = p.get("C", [1.0]), float(p.get("val_fraction", 0.2))
+    n_problems, outputs = problems(shape, scheme, loss)
+    share = 2 / len(shape.classes) if scheme == "ovo" and shape.task == "multiclass" else 1.0
+    out = []
+    for dims in shape.layers.values():
+        sweeps = sweep_count(grid, vf) - 1
+        for count, rows in ((sweeps, fit_rows(shape.train, vf)), (1, shape.train)):
+            if count:
+                out.append(
+                    Fit(
+                        count=count,
+                        problems=n_problems,
+                        rows=max(1, round(rows * rows_per_image * share)),
+                        dims=dims,
+                        outputs=outputs,
+                        solver=solver,
+                        epochs=epochs,
+                        like=like,
+                    )
+                )
+    return out

@@ -1,0 +1,319 @@
+"""Throughput figures for the estimate: measured on this machine in a few seconds (a small
+forward batch of each backbone, a decode rate, each kind of classifier fit on a small real
+problem through the strategy's own code), or taken from a device profile
+(``profiles.toml``, each figure with its source)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchbase.api.cost import CostShape, Fit
+from benchbase.api.tomlfile import read_toml
+from benchbase.api.types import FeatureTask, Sample, open_image_file
+from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.tools.estimate.counts import default_cost
+
+if TYPE_CHECKING:
+    from benchbase.plugin.manager import Host
+    from benchbase.tools.estimate.counts import SuiteCount
+
+PROFILES = Path(__file__).with_name("profiles.toml")
+FIGURES = (
+    "forward_flops",
+    "forward_max",
+    "decode_per_core",
+    "solver_flops",
+    "sklearn_factor",
+    "minibatch_cores",
+)
+#: The small problems each kind of fit is timed on: rows, dims, and two class counts (a
+#: fit's time = a × work + b × base, :meth:`Fit.work` / :meth:`Fit.base`, from the two).
+#: scikit-learn's one-vs-one fits K(K-1)/2 problems: fewer classes keep its probe short.
+PROBE_ROWS, PROBE_DIMS = 1000, 256
+PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 64)}
+FORWARD_BATCH = 2
+
+
+def fit_kind(fit: Fit, strategy: str, params: Mapping[str, Any], task: str) -> tuple:
+    """What a fit's rate depends on: the strategy whose code fits it, its parameters (with
+    the solver pinned), the task type."""
+    name, overrides = fit.like or (strategy, {})
+    merged = {**params, **overrides}
+    if "solver" in merged and fit.solver in ("torch", "sklearn"):
+        merged["solver"] = fit.solver
+    frozen = tuple(sorted((k, repr(v)) for k, v in merged.items()))
+    return (name, frozen, fit.solver, task)
+
+
+@dataclass
+class Machine:
+    """Figures of one machine (one worker: one GPU, or this machine's CPU)."""
+
+    name: str
+    description: str
+    device: str  # "cpu" | "cuda"
+    workers: int  # cells run in parallel per node (GPUs; 1 on a CPU)
+    #: backbone spec → img/s of its forward at the suite's input size
+    forward: dict[str, float] = field(default_factory=dict)
+    #: img/s of decode + resize for one worker (all its decode processes)
+    decode: float = 0.0
+    #: fit kind (:func:`fit_kind`) → (seconds per work unit, seconds per base unit)
+    fit: dict[tuple, tuple[float, float]] = field(default_factory=dict)
+    #: figure → where it comes from
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Here:
+    """What was measured on this machine, reused to scale the profiles."""
+
+    machine: Machine
+    flops: dict[str, float]  # backbone spec → forward FLOPs per image
+    matmul_flops: float  # float32 matrix-product FLOP/s of torch here
+    cores: int
+    seconds: float
+
+
+def forward_figures(host: Host, specs: list[str], input_size: int | None) -> tuple[dict, dict]:
+    """(img/s, FLOPs per image) of each backbone's bare forward here (random init, fp32,
+    batch :data:`FORWARD_BATCH` at its input size)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    rates, flops = {}, {}
+    for spec in specs:
+        bb = resolve_backbone(host, spec).backbone
+        size = input_size or bb.input_size
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = bb.build(False).eval()
+        with torch.inference_mode():
+            counter = FlopCounterMode(display=False)
+            with counter:  # also the warm-up
+                model(torch.zeros(1, 3, size, size))
+            flops[spec] = float(counter.get_total_flops())
+            x = torch.zeros(FORWARD_BATCH, 3, size, size)
+            best = float("inf")
+            for _ in range(2):  # the faster of two: a busy machine's hiccups are not its speed
+                start = time.perf_counter()
+                model(x)
+                best = min(best, time.perf_counter() - start)
+            rates[spec] = FORWARD_BATCH / best
+        del model
+    return rates, flops
+
+
+def decode_per_core(size: int = 224, images: int = 24) -> float:
+    """img/s of one process decoding a VOC-sized JPEG (500 × 375) and resizing it to ``size``
+    as extraction does (PIL, shorter side + centre crop)."""
+    from benchbase.extract.images import resize_crop
+    from benchbase.testing import save_image, synthetic_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "voc.jpg"
+        save_image(synthetic_image(3, 10, seed=0, size=(500, 375)), path)
+        transform = resize_crop(size, 0.875, "bilinear")
+        sample = Sample(str(path), 0)
+        transform(open_image_file(sample))
+        start = time.perf_counter()
+        for _ in range(images):
+            transform(open_image_file(sample))
+        return images / (time.perf_counter() - start)
+
+
+def matmul_flops() -> float:
+    """float32 FLOP/s of a 1024² matrix product in torch here (scales the solver's rate)."""
+    import torch
+
+    a = torch.randn(1024, 1024)
+    a @ a
+    start = time.perf_counter()
+    reps = 4
+    for _ in range(reps):
+        a @ a
+    return reps * 2 * 1024**3 / (time.perf_counter() - start)
+
+
+def probe_task(task: str, params: dict[str, Any], device: str, k: int) -> Any:
+    """A synthetic :class:`FeatureTask` of the probe size (features of separable classes)."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    n, d = PROBE_ROWS, PROBE_DIMS
+    centres = rng.normal(size=(k, d)).astype(np.float32)
+    labels = np.arange(n + 200) % k
+    x = centres[labels] + rng.normal(scale=2.0, size=(n + 200, d)).astype(np.float32)
+    y: Any = labels
+    if task == "multilabel":
+        y = np.where(np.eye(k, dtype=int)[labels] > 0, 1, -1)
+    return FeatureTask(
+        train_x=x[:n],
+        train_y=y[:n],
+        test_x=x[n:],
+        test_y=y[n:],
+        task=task,  # type: ignore[arg-type]
+        metric="voc07_map" if task == "multilabel" else "mean_per_class_accuracy",
+        classes=[str(i) for i in range(k)],
+        layer="probe",
+        seed=0,
+        params=params,
+        device=torch.device(device),
+    )
+
+
+def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
+    """(seconds per work unit, seconds per base unit) of one kind of fit: the strategy's own
+    ``evaluate`` on probe problems of two class counts, against the work and base its cost
+    rule counts for them (the class-independent part: masks, passes, set-up)."""
+    name, frozen, solver, task = kind
+    strategy = host.strategies.get(name)
+    if strategy.inputs != "features":
+        raise BenchbaseError(
+            f"estimate: fits are timed through a feature strategy; {name!r} takes images "
+            "(its cost rule should name one with Fit.like)"
+        )
+    given = {k: eval_repr(v) for k, v in frozen if k in strategy.default_params}
+    params = strategy.resolve_params(given)
+    classes = PROBE_CLASSES.get(solver, PROBE_CLASSES["torch"])
+    points = [probe_point(strategy, params, task, device, k) for k in classes]
+    return solve_two(points)
+
+
+def probe_point(strategy: Any, params: dict, task: str, device: str, k: int) -> tuple:
+    """(work, base, seconds) of one probe fit with ``k`` classes."""
+
+    ft = probe_task(task, params, device, k)
+    shape = CostShape(PROBE_ROWS, 200, ft.classes, task, params, {"probe": PROBE_DIMS}, device)
+    cost = strategy.cost(params, shape) if strategy.cost else default_cost(strategy, params, shape)
+    start = time.perf_counter()
+    strategy.evaluate({"probe": ft})
+    seconds = time.perf_counter() - start
+    return sum(f.work() for f in cost.fits), sum(f.base() for f in cost.fits), seconds
+
+
+def solve_two(points: list[tuple]) -> tuple[float, float]:
+    """a, b ≥ 0 with a × work + b × base = seconds at both probe points (the nearest
+    non-negative pair when the exact one has a negative part)."""
+    (w1, b1, t1), (w2, b2, t2) = points
+    det = w1 * b2 - w2 * b1
+    if det:
+        a, b = (t1 * b2 - t2 * b1) / det, (w1 * t2 - w2 * t1) / det
+        if a >= 0 and b >= 0:
+            return a, b
+    per_work = (t1 + t2) / max(w1 + w2, 1e-12)
+    per_base = (t1 + t2) / max(b1 + b2, 1e-12)
+    # one term alone: the one that explains both points with the smaller misfit
+    miss_w = abs(per_work * w1 - t1) + abs(per_work * w2 - t2)
+    miss_b = abs(per_base * b1 - t1) + abs(per_base * b2 - t2)
+    return (per_work, 0.0) if miss_w <= miss_b else (0.0, per_base)
+
+
+def eval_repr(text: str) -> Any:
+    """A parameter value back from its ``repr`` (numbers, strings, lists, booleans, None)."""
+    import ast
+
+    return ast.literal_eval(text)
+
+
+def kinds_of(count: SuiteCount, suite_params: Mapping[str, Any]) -> set[tuple]:
+    """Every kind of fit ``count``'s cells make."""
+    out = set()
+    for group in count.groups:
+        task = count.datasets[group.dataset].task
+        for strategy, _layer, _split, cost in group.cells:
+            for f in cost.fits:
+                if f.solver != "none":
+                    out.add(fit_kind(f, strategy, suite_params[strategy], task))
+    return out
+
+
+def measure_here(
+    host: Host,
+    counts: list[SuiteCount],
+    params: Mapping[str, Any],
+    device: str,
+    input_size: int | None,
+) -> Here:
+    """Every figure the estimate needs, measured on this machine now."""
+    from benchbase.extract.device import available_cores, loader_workers
+
+    start = time.perf_counter()
+    specs = sorted({g.backbone for c in counts for g in c.groups})
+    forward, flops = forward_figures(host, specs, input_size)
+    per_core = decode_per_core()
+    workers = max(1, loader_workers())
+    kinds = sorted(set().union(*(kinds_of(c, params) for c in counts)))
+    fits = {kind: fit_rate(host, kind, device) for kind in kinds}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cores = available_cores()
+    machine = Machine(
+        "here",
+        f"this machine: {cores} cores, {device}, load {load:.1f}",
+        device,
+        1,
+        forward,
+        per_core * workers,
+        fits,
+        {
+            "forward": f"measured here: bare fp32 forward, batch {FORWARD_BATCH}, random init "
+            "(`--compile auto` may be 1.2-1.85x faster on long CPU passes)",
+            "decode": f"measured here: {per_core:.0f} img/s per process × {workers} "
+            "decode worker(s) (loader_workers())",
+            "fits": f"measured here: each kind of fit on {PROBE_ROWS} rows × {PROBE_DIMS} dims "
+            "with two class counts (scikit-learn 4 and 16, others 8 and 64) through the strategy's own "
+            "code; time = a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs)",
+        },
+    )
+    return Here(machine, flops, matmul_flops(), cores, time.perf_counter() - start)
+
+
+def load_profiles(path: Path = PROFILES) -> dict[str, dict[str, Any]]:
+    """Profile name → its table; every figure has a value and a source."""
+    data = read_toml(path, "device profiles")
+    for name, table in data.items():
+        for key in ("description", "gpus", "cores", *FIGURES):
+            if key not in table:
+                raise BenchbaseError(f"device profiles {path}: [{name}] lacks {key!r}")
+        for key in FIGURES:
+            fig = table[key]
+            if not isinstance(fig, dict) or "value" not in fig or not fig.get("source"):
+                raise BenchbaseError(
+                    f"device profiles {path}: [{name}.{key}] needs value and source"
+                )
+    return data
+
+
+def profile_machine(name: str, table: Mapping[str, Any], here: Here) -> Machine:
+    """A profile's figures, with what was measured here for what it does not say: FLOPs
+    per image and the solver's passes per fit (from this machine's solver rate and matrix
+    product speed)."""
+    v = {k: float(table[k]["value"]) for k in FIGURES}
+    gpus, cores = int(table["gpus"]), int(table["cores"])
+    forward = {
+        spec: min(v["forward_max"], v["forward_flops"] / max(flops, 1.0))
+        for spec, flops in here.flops.items()
+    }
+    decoders = max(1, cores // gpus - 1)
+    fits = {}
+    for kind, (a, b) in here.machine.fit.items():
+        solver = kind[2]
+        if solver == "torch":  # FLOPs per unit measured here, at the profile's FLOP/s
+            scale = here.matmul_flops / v["solver_flops"]
+        elif solver == "minibatch":
+            scale = here.cores / v["minibatch_cores"]
+        else:
+            scale = 1.0 / v["sklearn_factor"]
+        fits[kind] = (a * scale, b * scale)
+    sources = {k: table[k]["source"] for k in FIGURES}
+    return Machine(
+        name, str(table["description"]), "cuda", gpus, forward, v["decode_per_core"] * decoders,
+        fits, sources,
+    )  # fmt: skip

@@ -1,0 +1,171 @@
+"""``benchbase run --dry-run --estimate``: the counts are the cells' real work, the time
+lines appear, bad flags are named, the counting imports no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchbase.cli import main
+from benchbase.plugin.manager import Host
+from benchbase.run.runner import Runner
+from benchbase.run.suites import suite_from_toml
+from benchbase.tools.estimate.counts import count_suite
+
+TINY = """
+name = "tiny-estimate"
+datasets = ["digits"]
+backbones = ["timm/test_resnet:random"]
+strategies = ["linear-svm", "linear-svm-aug"]
+input_size = 32
+[options.digits]
+train_per_class = 6
+max_per_class = 10
+splits = 2
+[params.linear-svm]
+C = [0.1, 1.0]
+solver = "sklearn"
+[params.linear-svm-aug]
+views = ["full", "center"]
+mirror = true
+multiclass = "ovo"
+C = [0.1, 1.0, 10.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def host():
+    return Host(entry_points=False)
+
+
+def cache_rows(folder: Path) -> int:
+    """Rows of every committed entry of a feature cache folder (each row: one forward)."""
+    return sum(
+        len(np.load(npy, mmap_mode="r"))
+        for npy in folder.rglob("*.npy")
+        if npy.with_suffix(".json").exists()
+    )
+
+
+def test_counts_equal_a_real_runs_forwards_and_fits(host, tmp_path, suite_file, monkeypatch):
+    from sklearn.svm import LinearSVC
+
+    calls: list[tuple[int, int]] = []  # (rows, binary problems) of every LinearSVC fit
+    real_fit = LinearSVC.fit
+
+    def counted(self, x, y, *args, **kwargs):
+        k = len(np.unique(y))
+        calls.append((len(x), 1 if k == 2 else k))
+        return real_fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(LinearSVC, "fit", counted)
+    suite = suite_from_toml(suite_file(TINY))
+    count = count_suite(host, suite, None, "cpu")
+    summary = Runner(host, suite, tmp_path, device="cpu").run()
+
+    assert summary.done == 4
+    shared = sum(g.shared_forwards for g in count.groups)
+    assert shared == summary.forward_images > 0  # the runner's one pass over the union
+    own = sum(c.forwards for g in count.groups for *_, c in g.cells)
+    assert own == cache_rows(tmp_path / "strategy-cache" / "linear-svm-aug")  # every view row
+    fits = [f for g in count.groups for *_, c in g.cells for f in c.fits]
+    assert sum(f.fits for f in fits) == sum(p for _, p in calls)  # binary problems solved
+    assert sum(f.count * f.problems * f.rows for f in fits) == pytest.approx(
+        sum(r * p for r, p in calls), rel=0.05
+    )  # and the rows each saw (one-vs-one: two classes' rows); the validation split is
+    # drawn per class, so 6 images per class round 20 % to 1 (17 %): within 5 %
+
+
+def test_estimate_prints_counts_and_time_lines(tmp_path, suite_file, capsys):
+    path = suite_file(TINY.replace('"linear-svm", "linear-svm-aug"', '"linear-svm"'))
+    code = main(["run", "--suite", str(path), "--out", str(tmp_path), "--dry-run", "--estimate",
+                 "--profile", "h200", "--nodes", "1,2"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "digits" in out and "timm/test_resnet:random" in out
+    assert "here: " in out and "h200: 1 node " in out and "2 nodes" in out
+    assert "assumed, not measured" in out  # every profile figure names its source
+    assert "img/s here" in out and "GFLOP/img" in out
+
+
+def test_caltech_views_are_counted_per_split_from_the_card(host):
+    count = count_suite(host, host.suites.get("razavian"), None, "cpu")
+    size = count.datasets["caltech101"]
+    assert size.source == "card" and len(size.splits) == 5
+    group = next(g for g in count.groups if g.dataset == "caltech101")
+    aug = [c for s, _, _, c in group.cells if s == "linear-svm-aug"]
+    assert len(aug) == 5  # each split extracts its own training views
+    split = size.splits[0]
+    assert aug[0].forwards == split.train * 16 + split.test  # 16 training views, 1 test view
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--estimate"], "add --dry-run"),
+        (["--dry-run", "--profile", "h200"], "--dry-run --estimate"),
+        (["--dry-run", "--estimate", "--profile", "nope"], "known: h200"),
+    ],
+)
+def test_bad_estimate_flags_are_named(argv, says, capsys):
+    assert main(["run", "--suite", "razavian", *argv]) != 0
+    assert says in capsys.readouterr().err
+
+
+def test_bad_node_count_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--suite", "razavian", "--dry-run", "--estimate", "--nodes", "0"])
+    assert "node counts of 1 or more" in capsys.readouterr().err
+
+
+def test_help_teaches_the_estimate(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "--estimate" in out and "--dry-run --estimate" in out and "--profile" in out
+
+
+def test_counting_imports_no_torch():
+    code = (
+        "import sys, json\n"
+        "from benchbase.cli import main\n"
+        "rc = main(['run', '--suite', 'razavian', '--dry-run', '--estimate', '--counts-only'])\n"
+        "print(json.dumps([rc, [m for m in ('torch', 'sklearn', 'timm') if m in sys.modules]]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    rc, heavy = json.loads(out.strip().splitlines()[-1])
+    assert "caltech101" in out and "forwards" in out
+    assert rc == 0 and heavy == []
+
+
+def test_a_profile_file_needs_every_figure_with_its_source(tmp_path):
+    from benchbase.errors import BenchbaseError
+    from benchbase.tools.estimate.rates import FIGURES, load_profiles
+
+    figures = "".join(
+        f'\n[lab.{k}]\nvalue = 1.0\nsource = "measured in the lab"\n' for k in FIGURES
+    )
+    path = tmp_path / "lab.toml"
+    path.write_text('[lab]\ndescription = "a lab GPU"\ngpus = 2\ncores = 8\n' + figures)
+    assert load_profiles(path)["lab"]["gpus"] == 2
+    path.write_text(path.read_text().replace('source = "measured in the lab"', 'source = ""', 1))
+    with pytest.raises(BenchbaseError, match=r"\[lab\.forward_flops\] needs value and source"):
+        load_profiles(path)
+
+
+def test_fit_time_model_recovers_its_two_terms():
+    from benchbase.tools.estimate.rates import solve_two
+
+    a, b = 2e-9, 5e-7  # seconds per work unit, per base unit
+    points = [(w, base, a * w + b * base) for w, base in ((4e6, 1e6), (6.4e7, 1e6))]
+    assert solve_two(points) == pytest.approx((a, b))
+    # a probe whose times fall with more classes has no non-negative exact pair: one term
+    got = solve_two([(4e6, 1e6, 1.0), (6.4e7, 1e6, 0.5)])
+    assert min(got) == 0.0 and max(got) > 0
