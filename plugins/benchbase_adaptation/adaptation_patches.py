@@ -23,6 +23,7 @@ stopping on the patches of held-out training *images*; the head is then refit on
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,17 +33,20 @@ from benchbase.errors import BenchbaseError
 from benchbase.toolkit import (
     FeatureCache,
     at_least,
+    cached_features,
     feature_identity,
     grid,
     non_negative,
     one_of,
     positive,
     strategy_rules,
+    tensor_pass,
     train_val_indices,
     unit_interval,
 )
 from benchbase_adaptation import patches as P
 from benchbase_adaptation.adaptation import HEAD_PARAMS, make_head
+from benchbase_adaptation.patch_images import crop_resize, decoded_images
 
 if TYPE_CHECKING:
     import torch
@@ -69,8 +73,6 @@ def _identity(task: ImageTask, samples: list[Sample], what: str) -> dict[str, An
 
 def image_sizes(task: ImageTask, samples: list[Sample]) -> np.ndarray:
     """(n, 2) width, height of each image as ``open_image`` returns it (cached)."""
-    from benchbase_adaptation.patch_images import decoded_images
-
     cache = FeatureCache(task.cache_dir)
     identity = {  # sizes depend on the images alone
         k: v
@@ -161,41 +163,41 @@ def training_patches(
 def patch_features(
     task: ImageTask, samples: list[Sample], table: np.ndarray, model: dict[str, Any]
 ) -> np.ndarray:
-    """float16 (n_patches, d) features of ``task.layer`` for ``table``, through the cache."""
-    import torch
-
-    from benchbase.toolkit import TapExtractor, autocast, normalize
-    from benchbase_adaptation.patch_images import crop_resize, decoded_images
-
-    cache = FeatureCache(task.cache_dir)
-    identity = {**_identity(task, samples, "patch features"), "layer": task.layer}
-    key = cache.key(identity)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    if model["net"] is None:
-        model["net"] = task.build().eval().to(task.device)
-    taps = task.backbone.taps()
-    if task.layer not in taps:
-        raise BenchbaseError(f"backbone {task.backbone.name!r} has no layer {task.layer!r}")
-    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]})
-    writer = cache.writer(key, identity)
+    """float16 (n_patches, d) features of ``task.layer`` for ``table``, through the cache
+    (:func:`benchbase.toolkit.cached_features`: resumable, CUDA out-of-memory back-off, the
+    compile policy). ``model["net"]`` is built on first need and kept for the next split."""
     starts = np.searchsorted(table[:, 0], np.arange(len(samples) + 1))
     batch = int(task.params["batch_size"])
-    try:
-        for i, image in decoded_images(samples, task.open_image):
+
+    def net() -> torch.nn.Module:
+        if model["net"] is None:
+            model["net"] = task.build().eval().to(task.device)
+        return model["net"]
+
+    def batches(rows: range) -> Iterator[tuple[int, torch.Tensor]]:
+        """Each image's patches from row ``rows.start`` on, cut on the device."""
+        first = int(np.searchsorted(starts, rows.start, side="right")) - 1
+        for i, image in decoded_images(samples[first:], task.open_image):
+            i += first
             image = image.to(task.device)
-            rows = table[starts[i] : starts[i + 1], 1:]
-            for at in range(0, len(rows), batch):
-                x = crop_resize(image, rows[at : at + batch], task.input_size)
-                x = normalize(x, task.backbone.mean, task.backbone.std)
-                with torch.inference_mode(), autocast(task.device):
-                    feats = extractor(x)[task.layer].float().cpu().numpy()
-                writer.write(int(starts[i]) + at, feats.astype(np.float16), len(table))
-        return writer.commit()
-    finally:
-        extractor.close()
-        writer.abort()
+            lo, hi = max(int(starts[i]), rows.start), int(starts[i + 1])
+            for at in range(lo, hi, batch):
+                end = min(at + batch, hi)
+                yield at, crop_resize(image, table[at:end, 1:], task.input_size)
+
+    extract = tensor_pass(
+        task.backbone,
+        net,
+        batches,
+        len(table),
+        task.device,
+        batch_size=batch,
+        dtype=np.float16,
+        pooling={task.layer: "gap"},  # what the patch-feature cache entries hold
+    )
+    identity = {**_identity(task, samples, "patch features"), "layer": task.layer}
+    got = cached_features(FeatureCache(task.cache_dir), {task.layer: identity}, extract, len(table))
+    return got.features[task.layer]
 
 
 def _chunks(n: int) -> list[slice]:

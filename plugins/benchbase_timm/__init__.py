@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase import Backbone, WeightsSource, hookimpl
 from benchbase.errors import WeightsUnavailableError
-from benchbase.toolkit import LibraryFacts, file_sha256, go_offline, offline
+from benchbase.toolkit import BackboneFamily, LibraryFacts, file_sha256, go_offline, offline
 from benchbase.toolkit import weights_env_var as named_env_var
 from benchbase_timm import lite_weights as lite
 
@@ -217,22 +217,28 @@ def make_backbone(model: str) -> Backbone:
     )
 
 
+def _timm_models() -> list[str]:
+    import timm
+
+    return list(timm.list_models())
+
+
+#: ``timm/<model>``: the curated models registered, any other timm model resolved by name.
+FAMILY = BackboneFamily(
+    PREFIX, CURATED, make_backbone, lambda model: _KNOWN.get(model)["known"], _timm_models
+)
+
+
 @hookimpl
 def register_backbones(register):  # noqa: ANN001, ANN201
-    for model in CURATED:
-        register(make_backbone(model))
+    FAMILY.register(register)
 
 
 @hookimpl
 def resolve_backbone(name: str) -> Backbone | None:
-    if not name.startswith(PREFIX):
-        return None
-    model = name[len(PREFIX) :]
-    return make_backbone(model) if _KNOWN.get(model)["known"] else None
+    return FAMILY.resolve(name)
 
 
 @hookimpl
 def backbone_names() -> list[str]:
-    import timm
-
-    return [PREFIX + m for m in timm.list_models()]
+    return FAMILY.names()

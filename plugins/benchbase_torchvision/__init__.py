@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from benchbase import Backbone, WeightsSource, hookimpl
 from benchbase.errors import WeightsUnavailableError
 from benchbase.toolkit import (
+    BackboneFamily,
     LibraryFacts,
     file_sha256,
     go_offline,
@@ -392,20 +393,23 @@ def all_models() -> tuple[str, ...]:
     return tuple(_MODELS.get("classification")["models"])
 
 
+#: ``torchvision/<model>``: the curated models registered, any other classification model
+#: resolved by name.
+FAMILY = BackboneFamily(
+    PREFIX, CURATED, make_backbone, lambda model: model in all_models(), all_models
+)
+
+
 @hookimpl
 def register_backbones(register):  # noqa: ANN001, ANN201
-    for model in CURATED:
-        register(make_backbone(model))
+    FAMILY.register(register)
 
 
 @hookimpl
 def resolve_backbone(name: str) -> Backbone | None:
-    if not name.startswith(PREFIX):
-        return None
-    model = name[len(PREFIX) :]
-    return make_backbone(model) if model in all_models() else None
+    return FAMILY.resolve(name)
 
 
 @hookimpl
 def backbone_names() -> list[str]:
-    return [PREFIX + m for m in all_models()]
+    return FAMILY.names()
