@@ -240,11 +240,15 @@ def torch_views_svm(
     def rows(idx: np.ndarray) -> Rows:
         return Rows(train[:, idx].reshape(-1, dims), np.concatenate([y[idx]] * n_views))
 
+    fit = rows(fit_idx)
+    # rows are view-major: view v of image i is the refit's row v * images + i
+    fit.index = (np.arange(n_views)[:, None] * len(y) + fit_idx[None, :]).ravel()
+
     scores, best_c, sweep = solve_sweep(
         task,
         "squared_hinge",
         list(p["C"]),
-        fit=rows(fit_idx),
+        fit=fit,
         val=(Views(list(scored[:, val_idx])), y[val_idx]),
         refit=rows(np.arange(len(y))),
         test=Views(list(test)),
@@ -326,8 +330,8 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
-            # original view only, one-vs-one option
-            version="3",
+            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis)
+            version="4",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM trained on features of 16 "
             "views of each training image (original, centre and 4 corner crops of 4/9 of the "
             "area, ±rotation, all mirrored), signed power transform (exponent 2, §3.6) + L2, "
@@ -343,7 +347,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
             cost=aug_cost,
-            version="1",
+            version="2",  # 2: torch solver v2 (sampled basis)
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",
             default_params={**AUG_PARAMS, "test_views": ["*"]},
