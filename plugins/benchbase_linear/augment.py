@@ -147,7 +147,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 def augmented_svm(task: ImageTask) -> Outcome:
     from benchbase.toolkit import decode_tensor
-    from benchbase_linear.heads import for_task
 
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
@@ -178,12 +177,30 @@ def augmented_svm(task: ImageTask) -> Outcome:
     ovo = p["multiclass"] == "ovo" and task.task == "multiclass"  # voting: scikit-learn
     if not ovo and choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
         return torch_views_svm(task, train, train_scored, test, y, len(test_views))
+    return sklearn_views_svm(task, train, train_scored, test, y, len(test_views))
+
+
+def sklearn_views_svm(
+    task: ImageTask,
+    train: np.ndarray,
+    scored: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    n_test_views: int,
+) -> Outcome:
+    """The sweep by scikit-learn (liblinear, one BLAS thread): every view of the fit images
+    stacked as rows, C chosen on the validation images' scores averaged over the test views
+    (``scored``), refit on all training views. Arrays as :func:`torch_views_svm` takes them."""
+    from benchbase_linear.heads import for_task
+
+    p = task.params
+    n_views = train.shape[0]
     n_classes = len(task.classes)
     make = for_task(task.task, svm_maker(task))
 
     def fit(idx: np.ndarray, c: float) -> Any:
         x = train[:, idx].reshape(-1, train.shape[-1])
-        return make(c).fit(x, np.concatenate([y[idx]] * len(views)))
+        return make(c).fit(x, np.concatenate([y[idx]] * n_views))
 
     def score(model: Any, feats: np.ndarray, seen: np.ndarray) -> np.ndarray:
         views_scores = [align_scores(decision_scores(model, v), seen, n_classes) for v in feats]
@@ -200,7 +217,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
         if len(grid) > 1 and len(val_idx):
             for c in grid:
                 model_c = fit(fit_idx, c)
-                val_scores = score(model_c, train_scored[:, val_idx], seen_of(y[fit_idx]))
+                val_scores = score(model_c, scored[:, val_idx], seen_of(y[fit_idx]))
                 try:
                     value = evaluate(task.metric, y[val_idx], val_scores, task.classes)[task.metric]
                 except ValueError:
@@ -213,8 +230,8 @@ def augmented_svm(task: ImageTask) -> Outcome:
     chosen = {
         "C": best_c,
         "val_fraction": p["val_fraction"],
-        "views": len(views),
-        "test_views": len(test_views),
+        "views": n_views,
+        "test_views": n_test_views,
         "solver": "sklearn",
     }
     return Outcome(task.layer, scores, chosen, sweep)
@@ -240,11 +257,15 @@ def torch_views_svm(
     def rows(idx: np.ndarray) -> Rows:
         return Rows(train[:, idx].reshape(-1, dims), np.concatenate([y[idx]] * n_views))
 
+    fit = rows(fit_idx)
+    # rows are view-major: view v of image i is the refit's row v * images + i
+    fit.index = (np.arange(n_views)[:, None] * len(y) + fit_idx[None, :]).ravel()
+
     scores, best_c, sweep = solve_sweep(
         task,
         "squared_hinge",
         list(p["C"]),
-        fit=rows(fit_idx),
+        fit=fit,
         val=(Views(list(scored[:, val_idx])), y[val_idx]),
         refit=rows(np.arange(len(y))),
         test=Views(list(test)),
@@ -326,8 +347,8 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
-            # original view only, one-vs-one option
-            version="3",
+            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis)
+            version="4",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM trained on features of 16 "
             "views of each training image (original, centre and 4 corner crops of 4/9 of the "
             "area, ±rotation, all mirrored), signed power transform (exponent 2, §3.6) + L2, "
@@ -343,7 +364,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
             cost=aug_cost,
-            version="1",
+            version="2",  # 2: torch solver v2 (sampled basis)
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",
             default_params={**AUG_PARAMS, "test_views": ["*"]},

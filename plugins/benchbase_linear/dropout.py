@@ -144,8 +144,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=logreg_dropout,
             cost=dropout_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
-            # every training step (masks="step"), the copies as masks="copies"
-            version="3",
+            # every training step (masks="step"), the copies as masks="copies"; 4: torch
+            # solver v2 for masks="copies"
+            version="4",
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",
@@ -158,8 +159,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=CHECKS,
             evaluate=svm_dropout,
             cost=dropout_cost("squared_hinge"),
-            # 2: solver "auto"; 3: masks redrawn every training step (masks="step")
-            version="3",
+            # 2: solver "auto"; 3: masks redrawn every training step (masks="step");
+            # 4: torch solver v2 for masks="copies"
+            version="4",
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",

@@ -169,7 +169,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm,
             cost=linear_cost("squared_hinge"),
-            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
+            # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
+            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5)
+            version="3",
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
             "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
             "multilabel), C chosen on a validation split of the training set, refit on all of it",
@@ -182,7 +184,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=logreg,
             cost=linear_cost("logistic"),
-            version="2",  # 2: solver "auto" (torch on a GPU and for large problems)
+            # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
+            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5)
+            version="3",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
             default_params={

@@ -169,3 +169,20 @@ def test_fit_time_model_recovers_its_two_terms():
     # a probe whose times fall with more classes has no non-negative exact pair: one term
     got = solve_two([(4e6, 1e6, 1.0), (6.4e7, 1e6, 0.5)])
     assert min(got) == 0.0 and max(got) > 0
+
+
+def test_a_strategy_without_cost_is_counted_by_the_default_rule_and_says_so():
+    from benchbase import CostShape, Outcome, Strategy
+    from benchbase.tools.estimate.counts import default_cost
+
+    def evaluate(tasks):
+        return [Outcome(layer, t.train_x[:0]) for layer, t in tasks.items()]
+
+    mine = Strategy(name="mine", evaluate=evaluate, default_params={"C": [0.1, 1.0, 10.0]})
+    shape = CostShape(100, 50, list("abcd"), "multiclass", mine.default_params, {"pool": 64})
+    cost = default_cost(mine, mine.default_params, shape)
+    assert cost.n_fits == (3 + 1) * 4  # three C values on the fit part, one refit, per class
+    assert "mine declares no cost" in cost.note
+    pictures = Strategy(name="pix", evaluate=evaluate, inputs="images")
+    seen = default_cost(pictures, {}, shape)
+    assert (seen.forwards, seen.decodes, seen.fits) == (150, 150, [])
