@@ -156,20 +156,24 @@ def patch_probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:
 
 def adapt_tiles(task: ImageTask) -> Outcome:
     from benchbase_plugins.strategies.augment import view_features
-    from benchbase_plugins.strategies.finetune import decode
+
+    from benchbase.toolkit import DecodedImages, content_keys
 
     p = task.params
     load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
-    train_images = decode(task.train, task.open_image, load, interp)
-    train_keys = [s.key for s in task.train]
+
+    def decoded(samples: Any) -> DecodedImages:
+        return DecodedImages(samples, task.open_image, load, interp, "crop", task.image_cache_dir)
+
+    train_images, train_keys = decoded(task.train), content_keys(task.train)
     off = (load - task.input_size) // 2
     centre = _crop_resize(off, off, task.input_size, task.input_size)
-    train_x = view_features(task, train_images, train_keys, model, "center", centre)
+    view = f"tile:{off}:{off}:{task.input_size}"  # the centre crop: a tile of its own
+    train_x = view_features(task, train_images, train_keys, model, view, centre)
     head, transform, chosen, sweep = fit_adaptation(task, train_x)
-    test_images = decode(task.test, task.open_image, load, interp)
-    test_keys = [s.key for s in task.test]
+    test_images, test_keys = decoded(task.test), content_keys(task.test)
     boxes = tile_boxes(load, list(p["scales"]), float(p["overlap"]))
     total = np.zeros((len(task.test), len(head.classes_)))
     for top, left, size in boxes:

@@ -45,13 +45,17 @@ from benchbase import CellCost, CostShape, ImageTask, Outcome, Strategy, hookimp
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
+    DecodedImages,
     FeatureCache,
+    KeyedRows,
     align_scores,
+    cached_features,
     content_keys,
     decision_scores,
     feature_identity,
     l2_normalize,
     resize_size,
+    tensor_pass,
     train_val_indices,
 )
 
@@ -112,66 +116,80 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
         return view_names(params)
     if not names or "*" in names:
         raise BenchbaseError(
-            f"linear-svm-aug: test_views must list views (e.g. [\"full\"]) or be [\"*\"] for "
+            f'linear-svm-aug: test_views must list views (e.g. ["full"]) or be ["*"] for '
             f"every training view, got {names!r}"
         )
     return names
 
 
+#: View images per forward batch.
+VIEW_BATCH = 128
+
+
 def view_features(
     task: ImageTask,
-    images: torch.Tensor,
+    images: DecodedImages,
     keys: list[str],
-    model: Any,
+    model: dict[str, Any],
     view: str,
     transform: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
     """Pooled features of ``task.layer`` for one view of ``images``, through the cache.
 
-    ``transform`` (uint8 batch → float batch of ``input_size``) defaults to the named view
-    of :func:`view_fn`; a caller passing its own must name it uniquely in ``view``.
+    Rows are keyed per image (``keys``: content keys, :class:`benchbase.toolkit.KeyedRows`
+    under ``task.shared_cache_dir``), so every split and every cell holding an image reuses
+    its view; only the images no cell has forwarded yet are decoded and forwarded. Their
+    uint8 pixels are copied to ``task.device`` first and the view is cut and normalised
+    there. ``transform`` (uint8 batch → float batch of ``input_size``) defaults to the named
+    view of :func:`view_fn`; a caller passing its own must name it uniquely in ``view``.
     ``model`` is a dict whose ``"net"`` is built on first need (cache hits build nothing).
     """
-    import torch
-
-    from benchbase.toolkit import TapExtractor, autocast, normalize
-
     p = task.params
+    base = feature_identity(task.backbone, task.weights_id, [], task.input_size, task.layer)
     identity = {
         # the tap's declared pooling joins the key (AlexNet's conv taps: a 6x6 max grid)
-        **feature_identity(task.backbone, task.weights_id, keys, task.input_size, task.layer),
+        **{k: v for k, v in base.items() if k not in ("images", "n_images")},
+        "pixels": images.identity,
         "view": view,
         "views_version": VIEWS_VERSION,
         "crop_scale": p.get("crop_scale"),
         "rotation": p.get("rotation"),
     }
-    cache = FeatureCache(task.cache_dir)
-    key = cache.key(identity)
-    cached = cache.get(key)
-    if cached is not None:
-        return np.asarray(cached)
-    if model["net"] is None:
-        model["net"] = task.build().eval().to(task.device)
-    taps = task.backbone.taps()
-    if task.layer not in taps:
-        raise BenchbaseError(f"backbone {task.backbone.name!r} has no layer {task.layer!r}")
-    pooling = {task.layer: task.backbone.tap_pooling(task.layer)}
-    extractor = TapExtractor(model["net"], {task.layer: taps[task.layer]}, pooling)
     if transform is None:
         transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
-    writer = cache.writer(key, identity)
-    try:
-        batch_size = 128
-        for start in range(0, len(images), batch_size):
-            x = transform(images[start : start + batch_size]).to(task.device)
-            x = normalize(x, task.backbone.mean, task.backbone.std)
-            with torch.inference_mode(), autocast(task.device):
-                rows = extractor(x)[task.layer].float().cpu().numpy()
-            writer.write(start, rows, len(images))
-        return np.asarray(writer.commit())
-    finally:
-        extractor.close()
-        writer.abort()
+
+    def net() -> Any:
+        if model["net"] is None:
+            model["net"] = task.build().eval().to(task.device)
+        return model["net"]
+
+    def compute(cache: FeatureCache, chunk: dict[str, Any], positions: list[int]) -> np.ndarray:
+        pixels = on_device(images.take(positions), task.device)
+
+        def batches(rows: range) -> Any:
+            for start in range(rows.start, rows.stop, VIEW_BATCH):
+                batch = pixels[start : min(start + VIEW_BATCH, rows.stop)]
+                yield start, transform(batch.to(task.device, non_blocking=True))
+
+        run = tensor_pass(
+            task.backbone, net, batches, len(positions), task.device, batch_size=VIEW_BATCH
+        )
+        return cached_features(cache, {task.layer: chunk}, run, len(positions)).features[task.layer]
+
+    store = KeyedRows(task.shared_cache_dir or task.cache_dir, identity)
+    return np.asarray(store.rows(keys, compute))
+
+
+def on_device(pixels: torch.Tensor, device: Any) -> torch.Tensor:
+    """``pixels`` moved to a CUDA ``device`` once when they take at most a quarter of its
+    free memory (every view is then cut there without another copy), else left where
+    they are (each batch is copied on its own)."""
+    import torch
+
+    if getattr(device, "type", str(device)) != "cuda" or pixels.device.type == "cuda":
+        return pixels
+    free, _ = torch.cuda.mem_get_info(device)
+    return pixels.to(device) if pixels.nbytes <= free // 4 else pixels
 
 
 def power_normalize(x: np.ndarray, power: float) -> np.ndarray:
@@ -184,7 +202,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase_plugins.strategies.finetune import decode
     from benchbase_plugins.strategies.heads import for_task
 
     p = task.params
@@ -196,7 +213,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode(samples, task.open_image, load, interp, resize="squash")
+        images = DecodedImages(
+            samples, task.open_image, load, interp, "squash", task.image_cache_dir
+        )
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
