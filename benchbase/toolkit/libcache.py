@@ -35,7 +35,8 @@ class LibraryFacts:
 
     @property
     def path(self) -> Path:
-        return cache_root() / f"{self.library}-{md.version(self.library)}-{self.kind}.json"
+        # v2: values keep their own key order (taps in depth order); v1 files sorted them
+        return cache_root() / f"{self.library}-{md.version(self.library)}-{self.kind}-v2.json"
 
     def get(self, name: str) -> dict[str, Any]:
         if self._known is None:
@@ -49,7 +50,8 @@ class LibraryFacts:
             self._known[name] = self.compute(name)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(self.path, json.dumps(self._known, indent=1, sort_keys=True))
+                text = json.dumps(dict(sorted(self._known.items())), indent=1)
+                atomic_write_text(self.path, text)
             except OSError:
                 pass  # a read-only cache only costs speed
         return self._known[name]

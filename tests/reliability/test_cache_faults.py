@@ -159,3 +159,14 @@ def test_other_json_caches_of_the_wrong_type_are_ignored(tmp_path, monkeypatch, 
     bad.parent.mkdir(exist_ok=True)
     bad.write_text(content)
     assert [m["key"] for m in sidecars(tmp_path / "features")] == good == [key]
+
+
+def test_library_facts_keep_each_value_in_its_own_order_across_processes(tmp_path, monkeypatch):
+    """Taps are learnt in depth order; a later process reads them back in that order."""
+    from benchbase.toolkit.libcache import LibraryFacts
+
+    monkeypatch.setenv("BENCHBASE_CACHE", str(tmp_path / "user"))
+    taps = {"stage1": "a", "stage2": "b", "pool": "c"}
+    assert list(LibraryFacts("numpy", lambda name: dict(taps), kind="taps").get("m")) == list(taps)
+    fresh = LibraryFacts("numpy", lambda name: {}, kind="taps")  # as a new process: from disk
+    assert list(fresh.get("m")) == ["stage1", "stage2", "pool"]
