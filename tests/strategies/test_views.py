@@ -99,12 +99,17 @@ def augment(monkeypatch):
     return augment
 
 
-def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path, device):
     counted = Counted()
     st = host().strategies.get("linear-svm-aug")
     params = st.resolve_params({"views": ["full", "tl", "rot+"]})
     samples = _samples("img", range(6))
     task = _task(counted, tmp_path, params, samples, samples)
+    task.device = torch.device(device)
     load = max(SIZE, augment.resize_size(SIZE, 1.0))
     images = DecodedImages(samples, counted.open_image, load, "bilinear", "squash")
     seen: list[tuple[torch.dtype, str]] = []
@@ -115,16 +120,26 @@ def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path):
             seen.append((batch.dtype, batch.device.type))
             return fn(batch)
 
-        got = augment.view_features(
-            task, images, content_keys(samples), {"net": None}, view, recording
-        )
-        # the path it replaces: float views made on the host, then normalised and forwarded
-        pixels = decode_images(samples, counted.open_image, load, "bilinear", "squash")
-        x = normalize(fn(pixels), BACKBONE.mean, BACKBONE.std)
-        with torch.inference_mode():
-            want = TinyNet().eval()(x).numpy()
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert seen and set(seen) == {(torch.uint8, "cpu")}  # uint8, already on task.device
+        keys = content_keys(samples)
+        got = augment.view_features(task, images, keys, {"net": None}, view, recording)
+        # the path it replaces: the float view made on the host, then copied to the device
+        # and forwarded the same way (autocast included)
+        host_view = f"{view}@host"
+        model = {"net": None}
+
+        def on_host(batch: torch.Tensor, fn=fn) -> torch.Tensor:  # noqa: ANN001
+            return fn(batch.cpu()).to(task.device)
+
+        want = augment.view_features(task, images, keys, model, host_view, on_host)
+        close = {"rtol": 1e-5, "atol": 1e-6} if device == "cpu" else {"rtol": 1e-3, "atol": 1e-3}
+        np.testing.assert_allclose(got, want, **close)  # other kernels round differently
+        if device == "cpu":  # and by hand: decode, view, normalise, forward
+            pixels = decode_images(samples, counted.open_image, load, "bilinear", "squash")
+            x = normalize(fn(pixels), BACKBONE.mean, BACKBONE.std)
+            with torch.inference_mode():
+                by_hand = TinyNet().eval()(x).numpy()
+            np.testing.assert_allclose(got, by_hand, rtol=1e-5, atol=1e-6)
+    assert seen and set(seen) == {(torch.uint8, device)}  # uint8, already on task.device
 
 
 def test_two_splits_sharing_images_forward_each_shared_view_once(augment, tmp_path):
