@@ -29,9 +29,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--backbone", default="timm/resnet18:random")
     ap.add_argument("--size", type=int, default=112, help="input size of the views")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--patch-images", type=int, default=0, help="also time Oquab's patches of N images"
     )
