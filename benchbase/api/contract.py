@@ -56,7 +56,8 @@ class PluginContractError(BenchbaseError):
     """A registered object or a strategy's answer that breaks the plugin contract."""
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """The type name of ``value``, as the contract's messages show it."""
     return type(value).__name__
 
 
@@ -79,7 +80,7 @@ def _callable(value: Any, who: str, field: str, signature: str) -> None:
     _require(
         callable(value),
         who,
-        f"{field} must be a callable {signature}, got {_kind(value)} {value!r}",
+        f"{field} must be a callable {signature}, got {kind_of(value)} {value!r}",
     )
 
 
@@ -112,7 +113,7 @@ def _table(value: Any, who: str, field: str, key_kind: str) -> dict[str, Any]:
     _require(
         isinstance(value, Mapping) and all(isinstance(k, str) for k in value),
         who,
-        f"{field} must be a dict keyed by {key_kind} name, got {_kind(value)} {value!r}",
+        f"{field} must be a dict keyed by {key_kind} name, got {kind_of(value)} {value!r}",
     )
     return dict(value)
 
@@ -202,7 +203,7 @@ def check_backbone(bb: Any) -> None:
         bb.weights is None or isinstance(bb.weights, str) or callable(bb.weights),
         who,
         f"weights must be an id string (it enters cache keys), a callable returning one, or "
-        f"None; got {_kind(bb.weights)} {bb.weights!r}",
+        f"None; got {kind_of(bb.weights)} {bb.weights!r}",
     )
     _require(isinstance(bb.description, str), who, "description must be a string")
     _require(
@@ -343,58 +344,3 @@ def check_suite(suite: Any) -> None:
             f"published table not listed is a method table), got {shape!r}",
         )
     suite.published_tables = dict(published)
-
-
-def check_outcomes(
-    outcomes: Any, layers: Sequence[str], n_test: int, n_classes: int, who: str
-) -> list[Any]:
-    """A strategy's ``evaluate`` answer: a non-empty list of :class:`benchbase.Outcome` with
-    distinct ``layer`` labels, each with NaN-free ``(n_test, n_classes)`` scores."""
-    import numpy as np
-
-    from benchbase.api.types import Outcome
-
-    fix = (
-        f"evaluate(tasks) must return a list of benchbase.Outcome(layer=..., scores=...), one "
-        f"per layer of tasks ({', '.join(layers)})"
-    )
-    if isinstance(outcomes, Outcome) or not isinstance(outcomes, (list, tuple)):
-        raise PluginContractError(f"{who} returned {_kind(outcomes)}; {fix}")
-    if not outcomes:
-        raise PluginContractError(f"{who} returned an empty list; {fix}")
-    seen: set[str] = set()
-    checked = []
-    for outcome in outcomes:
-        if not isinstance(outcome, Outcome):
-            raise PluginContractError(f"{who} returned a list holding {_kind(outcome)}; {fix}")
-        # a row label, usually the task's layer (transfer-n reports "A3B", "baseB"... instead)
-        if not isinstance(outcome.layer, str) or not outcome.layer:
-            raise PluginContractError(
-                f"{who} returned an Outcome whose layer is {outcome.layer!r}; set it to the "
-                f"layer (tasks' key) it reports on; {fix}"
-            )
-        if outcome.layer in seen:
-            raise PluginContractError(f"{who} returned two Outcomes for layer {outcome.layer!r}")
-        seen.add(outcome.layer)
-        scores = outcome.scores
-        if not (isinstance(scores, np.ndarray) and scores.dtype.kind in "biuf"):
-            try:
-                scores = np.asarray(scores, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise PluginContractError(
-                    f"{who}: Outcome {outcome.layer!r} scores are not a numeric array ({exc})"
-                ) from None
-        if scores.shape != (n_test, n_classes):
-            raise PluginContractError(
-                f"{who}: Outcome {outcome.layer!r} scores have shape {scores.shape}; expected "
-                f"({n_test}, {n_classes}) = (test images, classes): one decision score per "
-                "class for every test image (argmax = prediction), not predicted labels"
-            )
-        if np.isnan(scores).any():
-            raise PluginContractError(
-                f"{who}: Outcome {outcome.layer!r} scores contain NaN "
-                f"({int(np.isnan(scores).sum())} of {scores.size})"
-            )
-        outcome.scores = scores
-        checked.append(outcome)
-    return checked

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from benchbase.api import contract
 from benchbase.api.tomlfile import read_toml
 from benchbase.errors import BenchbaseError
+from benchbase.extract.resizing import resize_rule_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -347,7 +348,6 @@ class Backbone:
         """Preprocessing settings: they enter feature cache keys (``geometry``, the suite's
         whole-image ``resize``, only when it is not the default ``"crop"``, so existing keys
         stay valid)."""
-        from benchbase.extract.resizing import resize_rule_id
 
         size = input_size or self.input_size
         out: dict[str, Any] = {

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from benchbase.cli.common import device_arg, print_json, subparser
+from benchbase.cli.common import device_arg, parse_options, print_json, subparser
+from benchbase.tools.advise import DEFAULT_BACKBONE, advise, report
 
 
 def add_parser(sub: Any) -> None:
@@ -42,8 +43,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.cli.common import parse_options
-    from benchbase.tools.advise import DEFAULT_BACKBONE, advise, report
 
     advice = advise(
         args.dataset,

@@ -8,8 +8,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from benchbase.api.types import WeightsSource
 from benchbase.cli.common import print_json, subparser
-from benchbase.extract.backbones import resolve
+from benchbase.extract.backbones import resolve, set_weights_file
+from benchbase.extract.tapdims import tap_dims
 from benchbase.plugin.manager import host
 
 
@@ -55,7 +57,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.extract.backbones import set_weights_file
     from benchbase.tools.selfcheck import check
 
     if args.weights:
@@ -77,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
 
 def describe(name: str) -> dict[str, Any]:
     """What ``backbones show`` prints, as data."""
-    from benchbase.extract.tapdims import tap_dims
 
     spec = resolve(host(), name)
     bb = spec.backbone
@@ -109,7 +109,6 @@ def describe(name: str) -> dict[str, Any]:
 
 
 def _weights_source(bb: Any) -> Any:
-    from benchbase.api.types import WeightsSource
 
     if bb.weights_source is None:
         return WeightsSource("unknown", "not declared by the plugin (known once built)")

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from benchbase.errors import BenchbaseError
+
 
 def subparser(sub: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
     """A subcommand parser whose ``--help`` ends with a worked example."""
@@ -89,7 +91,6 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     ``[options.<dataset>]`` table (``30``, ``false``, ``[1, 2]``); anything else stays a string."""
     import tomllib
 
-    from benchbase.errors import BenchbaseError
 
     out: dict[str, Any] = {}
     for item in items:

@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchbase.api.tomlfile import read_toml
 from benchbase.cli.common import add_data_root, parse_options, print_json, subparser
+from benchbase.data.download import download_dataset
+from benchbase.data.imagecheck import describe, find_bad_images
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.manager import host
-from benchbase.run.suites import call_load
+from benchbase.run import halves
+from benchbase.run.suites import call_load, load_suite
 
 
 def _option_arg(p: argparse.ArgumentParser) -> None:
@@ -116,7 +120,6 @@ def _load(name: str, data_root: Path | None, options: dict[str, Any]) -> tuple[A
     ds = host().datasets.get(name)
     if ds.needs_data_root and data_root is None:
         raise BenchbaseError(f"dataset {name!r} reads files: pass --data-root DIR")
-    from benchbase.run import halves
 
     own, halved = halves.take_options(options)  # class halves: what a run's cells see
     resolved = ds.resolve_options(own)
@@ -202,7 +205,6 @@ def compare_counts(
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from benchbase.data.imagecheck import describe, find_bad_images
 
     ds, data, options = _load(args.name, args.data_root, parse_options(args.option))
     samples = [s for split in data.splits for s in (*split.train, *split.test)]
@@ -287,7 +289,6 @@ def _toml(value: Any) -> str:
 def fake_suite(ref: str, out: Path) -> int:
     """Every fake the suite's datasets need under ``out``; prints the run command with the
     ``--option`` overrides those fakes need (shipped datasets are left alone)."""
-    from benchbase.run.suites import load_suite
     from benchbase.testing import make_fake_dataset
 
     h = host()
@@ -314,7 +315,6 @@ def run_download(args: argparse.Namespace) -> int:
     """Each named dataset in turn; exit 1 when any needs files fetched by hand."""
     if args.card is not None and len(args.name) > 1:
         raise BenchbaseError("--card describes one dataset: name one dataset with it")
-    from benchbase.api.tomlfile import read_toml
 
     if args.card is not None:
         cards = {args.name[0]: read_toml(args.card, "dataset card")}
@@ -324,7 +324,6 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def download_one(args: argparse.Namespace, name: str, card: dict[str, Any]) -> int:
-    from benchbase.data.download import download_dataset
 
     manual = download_dataset(
         name,

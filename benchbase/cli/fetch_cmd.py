@@ -9,6 +9,7 @@ from typing import Any
 from benchbase.cli.common import add_data_root, subparser
 from benchbase.plugin.manager import host
 from benchbase.run.suites import load_suite
+from benchbase.tools.prefetch import prefetch
 
 
 def add_parser(sub: Any) -> None:
@@ -29,7 +30,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.tools.prefetch import prefetch
 
     h = host()
     suite = load_suite(h, args.suite)

@@ -10,6 +10,7 @@ from typing import Any
 from benchbase.api.types import Suite
 from benchbase.cli.common import subparser
 from benchbase.leaderboard import formats, render
+from benchbase.leaderboard.publish import publish
 from benchbase.run.suites import suite_from_toml
 
 
@@ -67,7 +68,6 @@ def _suite(ref: str | None) -> tuple[str | None, Suite | None]:
 def run(args: argparse.Namespace) -> int:
     args.suite, suite_file = _suite(args.suite)
     if args.action == "publish":
-        from benchbase.leaderboard.publish import publish
 
         out = args.out if (args.out / "results.sqlite").exists() else None
         if out is None:

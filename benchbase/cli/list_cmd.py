@@ -10,6 +10,7 @@ from typing import Any
 
 from benchbase.cli.common import print_json, subparser
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve, resolve_weights
 from benchbase.plugin.manager import host
 
 KINDS = ("datasets", "backbones", "strategies", "suites")
@@ -75,7 +76,6 @@ def describe(kind: str, obj: Any, origin: str) -> dict[str, Any]:
 def suite_weights(suite: Any) -> dict[str, str]:
     """Backbone spec → the weights it runs with (the backbone's ``weights_tag``, else its
     weights id; ``random-init`` for ``:random`` specs)."""
-    from benchbase.extract.backbones import resolve
 
     out = {}
     for spec in suite.backbones:
@@ -130,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
 def with_weights(rows: list[dict[str, Any]], offline: bool) -> list[dict[str, Any]]:
     """Rows of backbones with pretrained weights here (``offline``) or anywhere, each with
     ``weights``: where they come from."""
-    from benchbase.extract.backbones import resolve, resolve_weights
 
     kept = []
     for row in rows:

@@ -9,6 +9,11 @@ from typing import Any
 
 from benchbase.cli.common import subparser
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve
+from benchbase.leaderboard import cached_features, collect, plots
+from benchbase.plugin.manager import host
+from benchbase.run import halves
+from benchbase.run.store import Store
 
 
 def add_parser(sub: Any) -> None:
@@ -39,7 +44,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.leaderboard import collect, plots
 
     to = args.to or Path(f"{args.kind}.png")
     if args.kind == "tsne":
@@ -60,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stored_options(out: Path, dataset: str) -> dict[str, Any] | None:
-    from benchbase.run.store import Store
 
     if not (out / "results.sqlite").exists():
         return None
@@ -75,9 +78,6 @@ def _stored_options(out: Path, dataset: str) -> dict[str, Any] | None:
 
 
 def tsne(args: argparse.Namespace) -> Any:
-    from benchbase.extract.backbones import resolve
-    from benchbase.leaderboard import cached_features, plots
-    from benchbase.plugin.manager import host
 
     if not args.dataset or not args.backbone:
         raise BenchbaseError("plot tsne needs --dataset NAME and --backbone NAME")
@@ -85,7 +85,6 @@ def tsne(args: argparse.Namespace) -> Any:
     dataset = h.datasets.get(args.dataset)
     spec = resolve(h, args.backbone)
     layer = args.layer or spec.backbone.default_layer
-    from benchbase.run import halves
 
     stored, halved = halves.take_options(_stored_options(args.out, args.dataset))
     stored.pop("halves", None)  # the summary halves.apply adds

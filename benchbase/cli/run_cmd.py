@@ -12,12 +12,17 @@ from typing import Any
 
 from benchbase import progress
 from benchbase.cli.common import add_data_root, device_arg, positive_int, subparser
+from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling
+from benchbase.extract.backbones import set_weights_file
+from benchbase.leaderboard import render_plain
 from benchbase.plugin.manager import host
-from benchbase.run import executors, overrides
+from benchbase.run import ddp, executors, overrides
+from benchbase.run.preflight import fixes_text
 from benchbase.run.runner import Runner, RunSummary
-from benchbase.run.suites import load_suite
+from benchbase.run.suites import layout, load_suite
 from benchbase.settings import positive_int_env
+from benchbase.tools.estimate.report import estimate as report
 
 
 def add_parser(sub: Any) -> None:
@@ -165,7 +170,6 @@ def node_counts(text: str) -> list[int]:
 
 def check_estimate_args(args: argparse.Namespace) -> None:
     """``--estimate`` and its options go with ``--dry-run``; say so instead of ignoring them."""
-    from benchbase.errors import BenchbaseError
 
     if args.estimate and not args.dry_run:
         raise BenchbaseError(
@@ -178,7 +182,6 @@ def check_estimate_args(args: argparse.Namespace) -> None:
 
 
 def estimate(args: argparse.Namespace, h: Any, suite: Any) -> int:
-    from benchbase.tools.estimate.report import estimate as report
 
     device = "cpu"
     if not args.counts_only:
@@ -200,7 +203,6 @@ def estimate(args: argparse.Namespace, h: Any, suite: Any) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.run import ddp
 
     check_estimate_args(args)
 
@@ -254,13 +256,11 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if not args.no_leaderboard:
-        from benchbase.leaderboard import render_plain
 
         print(render_plain(args.out, suite=suite.name, suite_file=suite))
     if summary.warnings_line():
         print(summary.warnings_line(), file=sys.stderr)
     if summary.missing:
-        from benchbase.run.preflight import fixes_text
 
         print(fixes_text(summary.missing), file=sys.stderr)
         return INCOMPLETE
@@ -269,8 +269,6 @@ def run(args: argparse.Namespace) -> int:
 
 def set_weights(pairs: list[str]) -> None:
     """``--weights NAME=PATH``: the backbone plugins read these through the environment."""
-    from benchbase.errors import BenchbaseError
-    from benchbase.extract.backbones import set_weights_file
 
     for pair in pairs:
         name, sep, path = pair.partition("=")
@@ -310,7 +308,6 @@ def dry_run(runner: Runner, strict: bool = False) -> int:
     if not where:
         where = "no dataset (every dataset's data is missing: see below)"
     print(f"\n{len(grid.cells)} cells ({n_done} done) over {where}")
-    from benchbase.run.suites import layout
 
     planned = layout(runner.host, runner.suite)
     for name, why in grid.missing.items():

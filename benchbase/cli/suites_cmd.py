@@ -6,7 +6,10 @@ import argparse
 from typing import Any
 
 from benchbase.cli.common import subparser
+from benchbase.leaderboard.references import papers_in
 from benchbase.plugin.manager import host
+from benchbase.run.suite_toml import complete_data, to_toml
+from benchbase.run.suites import load_suite
 
 
 def add_parser(sub: Any) -> None:
@@ -25,9 +28,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchbase.leaderboard.references import papers_in
-    from benchbase.run.suite_toml import complete_data, to_toml
-    from benchbase.run.suites import load_suite
 
     h = host()
     suite = load_suite(h, args.name)

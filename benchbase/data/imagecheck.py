@@ -20,7 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchbase.api.types import open_image_file
 from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full, listing
+from benchbase.progress import phase
+from benchbase.run.owner import me
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -70,7 +73,6 @@ class _OkCache:
     def save(self) -> None:
         if self.path is None:
             return
-        from benchbase.run.owner import me
 
         tmp = self.path.with_suffix(f".{me().token}.tmp")  # unique across containers too
         try:
@@ -107,7 +109,6 @@ def find_bad_images(
     progress: str | None = None,
 ) -> list[BadImage]:
     """Every distinct sample source that is missing or does not decode (sorted by path)."""
-    from benchbase.api.types import open_image_file
 
     opener = open_image or open_image_file
     unique: dict[str, Sample] = {}
@@ -117,7 +118,6 @@ def find_bad_images(
     todo = [s for src, s in unique.items() if not cache.known_good(src)]
     bad: list[BadImage] = []
     n_workers = workers or min(8, (os.cpu_count() or 1))
-    from benchbase.progress import phase
 
     with (
         (

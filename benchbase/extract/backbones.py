@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchbase.api.types import stable_hash
-from benchbase.errors import BenchbaseError
+from benchbase.api.types import WeightsSource, stable_hash
+from benchbase.errors import BenchbaseError, WeightsUnavailableError
 
 if TYPE_CHECKING:
     import torch
@@ -118,7 +118,6 @@ def weights_file(name: str, *legacy_vars: str) -> Path | None:
             continue
         file = Path(value).expanduser()
         if not file.is_file():
-            from benchbase.errors import WeightsUnavailableError
 
             raise WeightsUnavailableError(
                 f"{var}={value} does not name a file; point it at a .pth or .safetensors "
@@ -153,7 +152,6 @@ def go_offline() -> None:
 def resolve_weights(spec: BackboneSpec) -> WeightsSource:
     """Where ``spec``'s weights come from (random init, the plugin's own answer, or unknown);
     a plugin error becomes ``missing`` with its message as the fix."""
-    from benchbase.api.types import WeightsSource
 
     if not spec.pretrained:
         return WeightsSource("ok", "random init (seed 0)")

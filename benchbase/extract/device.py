@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from benchbase.errors import BenchbaseError
+from benchbase.settings import positive_int_env
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -77,7 +78,6 @@ def configure_cpu_threads(workers: int = 0) -> int:
     CPU-limited container; oversubscribed OpenMP threads spin and can run several times
     slower). An explicit ``OMP_NUM_THREADS`` or a smaller earlier ``torch.set_num_threads``
     is left alone. Returns the thread count in use."""
-    from benchbase.settings import positive_int_env
 
     wanted = positive_int_env("BENCHBASE_THREADS")
     if wanted:

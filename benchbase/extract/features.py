@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from benchbase.api.contract import pooling_grid
 from benchbase.errors import BenchbaseError
 from benchbase.extract import compiling, jpegdecode, pipeline
 from benchbase.extract.device import (
@@ -109,7 +110,6 @@ def pooling_function(name: str) -> Callable[[Any], torch.Tensor]:
     """The reduction for a pooling name: "gap", "spp", "flatten" or "max:N"."""
     from functools import partial
 
-    from benchbase.api.contract import pooling_grid
 
     grid = pooling_grid(name)
     if grid is None:
@@ -123,6 +123,19 @@ def tap_pooling(backbone: Backbone, layer: str) -> str:
     """The pooling of requested ``layer``: its ``@spp`` suffix, else the tap's declared one."""
     base, suffix = split_layer(layer)
     return "spp" if suffix == "spp" else backbone.tap_pooling(base)
+
+
+def tap_paths(backbone: Backbone, taps: Sequence[str]) -> dict[str, str]:
+    """The backbone's tap → module path table, after checking it has every one of ``taps``
+    (an ``@spp`` suffix names the tap before it)."""
+    all_taps = backbone.taps()
+    missing = [t for t in taps if split_layer(t)[0] not in all_taps]
+    if missing:
+        raise BenchbaseError(
+            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
+            f"its layers: {', '.join(all_taps)}"
+        )
+    return all_taps
 
 
 class TapExtractor:
@@ -215,13 +228,7 @@ def extract(
     CUDA out-of-memory the batch is split in halves and retried, and later batches are run
     in chunks of the size that fitted.
     """
-    all_taps = backbone.taps()
-    missing = [t for t in taps if split_layer(t)[0] not in all_taps]
-    if missing:
-        raise BenchbaseError(
-            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
-            f"its layers: {', '.join(all_taps)}"
-        )
+    all_taps = tap_paths(backbone, taps)
     size = input_size or backbone.input_size
     if resize != "crop":  # the device decoder knows only shorter side + centre crop
         decoder = "pil"
@@ -333,13 +340,7 @@ def forward_batches(
     returns the images forwarded. Normalisation, channels_last, autocast, ``torch.compile``
     (:mod:`benchbase.extract.compiling`, for ``n_images`` at ``batch_size``) and the CUDA
     out-of-memory halving are those of :func:`extract`; ``pooling`` overrides the declared."""
-    all_taps = backbone.taps()
-    missing = [t for t in taps if split_layer(t)[0] not in all_taps]
-    if missing:
-        raise BenchbaseError(
-            f"backbone {backbone.name!r} has no layer {', '.join(map(repr, missing))}; "
-            f"its layers: {', '.join(all_taps)}"
-        )
+    all_taps = tap_paths(backbone, taps)
     model = model.eval().to(device).to(memory_format=torch.channels_last)
     chosen = {t: (pooling or {}).get(t) or tap_pooling(backbone, t) for t in taps}
     extractor = TapExtractor(model, {t: all_taps[split_layer(t)[0]] for t in taps}, chosen)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchbase.api.types import stable_hash
+from benchbase.data.identity import stamps
 from benchbase.errors import DiskFullError, is_disk_full
 from benchbase.extract.cache import (
     Heartbeat,
@@ -224,7 +225,6 @@ def cached_images(
         return images, _NoSink()
     samples = getattr(images, "samples", None)
     if samples is not None and len(samples) == len(keys):
-        from benchbase.data.identity import stamps
 
         known = stamps(str(s.source) for s in samples)
         keys = [f"{k}#{known[str(s.source)]}" for k, s in zip(keys, samples, strict=True)]

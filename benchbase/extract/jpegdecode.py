@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from benchbase.api.types import open_image_file
 from benchbase.errors import BenchbaseError
 from benchbase.extract.images import ImageList
 from benchbase.extract.resizing import crop_origin, resize_size, scaled_size
@@ -71,7 +72,6 @@ def device_decodable(data: bytes) -> bool:
 
 def resolve_decoder(choice: str, device: torch.device, open_image: Callable[..., Any]) -> str:
     """:data:`PIL` or :data:`DEVICE` for ``--decode choice`` on ``device``."""
-    from benchbase.api.types import open_image_file
 
     if choice not in DECODERS:
         raise BenchbaseError(f"--decode must be one of {', '.join(DECODERS)}, got {choice!r}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from benchbase.api.types import stable_hash
 from benchbase.errors import BenchbaseError
 from benchbase.extract.cache import atomic_write_text
+from benchbase.toolkit.libcache import cache_root
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,7 +34,6 @@ def _versions() -> dict[str, str]:
 
 
 def _cache_file(backbone: Backbone) -> Path:
-    from benchbase.toolkit.libcache import cache_root
 
     identity = {
         "backbone": backbone.name,

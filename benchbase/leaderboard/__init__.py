@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchbase.leaderboard import collect, formats, report, tables
+from benchbase.leaderboard.context import build_context
 from benchbase.leaderboard.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -32,8 +34,6 @@ def render(
     """Every table for the selection in ``fmt``; ``html`` gives a whole self-contained page.
     ``suite_file``: the unregistered suite the results were run from (its labels, tables
     and published tables); ``labels``: display labels over the suites' own."""
-    from benchbase.leaderboard import collect, report, tables
-    from benchbase.leaderboard.context import build_context
 
     ctx = build_context(
         out_dir, suite, dataset, ci=ci, resamples=resamples, labels=labels, suite_file=suite_file
@@ -43,7 +43,6 @@ def render(
     if fmt == "html":
         title = "benchbase leaderboard" + (f": {suite}" if suite else "")
         return report.page(title + (f" / {dataset}" if dataset else ""), ctx, built)
-    from benchbase.leaderboard import formats
 
     return formats.render(built, fmt)
 

@@ -19,6 +19,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchbase.extract.cache import atomic_write_text
+from benchbase.toolkit.libcache import cache_root
+
 #: Registration hooks whose only effect is names in a registry (hook → registry attribute).
 LAZY_HOOKS = {
     "register_datasets": "datasets",
@@ -38,7 +41,6 @@ class Deferred:
 
 
 def index_path() -> Path:
-    from benchbase.toolkit.libcache import cache_root
 
     return cache_root() / "plugin-index.json"
 
@@ -92,7 +94,6 @@ def read_index(key: str) -> dict[str, dict[str, list[str]]]:
 
 
 def write_index(key: str, plugins: dict[str, dict[str, list[str]]]) -> None:
-    from benchbase.extract.cache import atomic_write_text
 
     try:
         path = index_path()

@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from benchbase import hookspecs
-from benchbase.api import contract
+from benchbase.api import contract, types
 from benchbase.api.command import Command
 from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
@@ -319,7 +319,6 @@ def _notify(caller: Any, **kwargs: Any) -> None:
 
 def _fields_hint(exc: Exception) -> str:
     """For ``TypeError: Backbone.__init__() missing ...``: the fields that type takes."""
-    from benchbase.api import types
 
     if not isinstance(exc, TypeError):
         return ""

@@ -36,7 +36,6 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,16 +45,13 @@ from benchbase.errors import BenchbaseError
 from benchbase.extract.backbones import resolve
 from benchbase.extract.cache import FeatureCache
 from benchbase.extract.cached import Extractor, Shifted
-from benchbase.plugin.manager import host
-from benchbase.run import overrides
 from benchbase.run.runner import Runner, RunSummary
 from benchbase.run.store import Store
-from benchbase.run.suites import Grid, check_layers, load_suite
+from benchbase.run.suites import Grid, check_layers
+from benchbase.run.worker import WorkerConfig, runner_for
 
 if TYPE_CHECKING:
     import torch
-
-    from benchbase.run.executors import WorkerConfig
 
 BACKENDS = ("auto", "nccl", "gloo")
 
@@ -240,21 +236,13 @@ def run(config: WorkerConfig, backend: str = "auto", cells: bool = True) -> RunS
     import torch.distributed as dist
 
     start = time.perf_counter()
-    os.environ.update(config.env)
+    os.environ.update(config.env)  # before the device is chosen
     device = _device(config.device)
     backend = backend_for(backend, device)
     dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
     me = dist.get_rank()
-    h = host()
-    runner = Runner(
-        h,
-        overrides.from_env(load_suite(h, config.suite)),
-        Path(config.out),
-        Path(config.data_root) if config.data_root else None,
-        config.device,
-        config.batch_size,
-        skip_bad_images=config.skip_bad_images,
-    )
+    runner = runner_for(config)
+    h = runner.host
     parallel_done = 0
     try:
         plan = runner.plan()
@@ -313,7 +301,6 @@ def legacy_main(prog: str, description: str, action: Any, argv: list[str] | None
     """The older positional torchrun entry points (``-m benchbase.run.ddp`` and
     ``-m benchbase.run.executors``): ``SUITE OUT`` plus the run options, then
     ``action(WorkerConfig, backend)``; errors exit 2 with the usual one-line message."""
-    from benchbase.run.executors import WorkerConfig
 
     ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("suite")

@@ -29,49 +29,16 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchbase.cli.common import positive_int
 from benchbase.errors import BenchbaseError
+from benchbase.run import ddp, signals
+from benchbase.run.signals import Terminated
+from benchbase.run.worker import WorkerConfig, run_worker
 
 EXECUTORS = ("local", "submitit")
-
-
-@dataclass
-class WorkerConfig:
-    """What a worker needs to rebuild the run: everything is plain data (pickled to jobs)."""
-
-    suite: str
-    out: str
-    data_root: str | None = None
-    device: str = "auto"
-    batch_size: int | None = None
-    skip_bad_images: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def run_worker(config: WorkerConfig) -> dict[str, Any]:
-    """One worker: a plain runner on the shared output folder. Returns its summary."""
-    os.environ.update(config.env)
-    from benchbase.plugin.manager import host
-    from benchbase.run import overrides
-    from benchbase.run.runner import Runner
-    from benchbase.run.suites import load_suite
-
-    h = host()
-    suite = overrides.from_env(load_suite(h, config.suite))
-    runner = Runner(
-        h,
-        suite,
-        Path(config.out),
-        Path(config.data_root) if config.data_root else None,
-        config.device,
-        config.batch_size,
-        skip_bad_images=config.skip_bad_images,
-    )
-    return dict(runner.run().__dict__)
 
 
 def _weights_env() -> dict[str, str]:
@@ -157,7 +124,6 @@ def worker_main(config_json: str, parent: int) -> int:
     import json
     import traceback
 
-    from benchbase.run import signals
 
     signals.die_with_parent(parent)
     signals.stop_once()
@@ -237,7 +203,6 @@ def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:
     released their claims, so no worker outlives the command."""
     import json
 
-    from benchbase.run.signals import Terminated
 
     gpus = _visible_gpus()
     code = (
@@ -371,7 +336,6 @@ def torchrun_extract(config: WorkerConfig, backend: str = "auto") -> int:
     suite, each rank extracting a disjoint shard of the images, and run no cell. Kept for
     ``torchrun -m benchbase.run.executors``; ``torchrun -m benchbase run`` does this and the rest.
     """
-    from benchbase.run import ddp
 
     ddp.run(config, backend=backend, cells=False)
     return 0

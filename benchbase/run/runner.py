@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from benchbase import metrics
-from benchbase.api import contract
+from benchbase.api.outcomes import check_outcomes
 from benchbase.api.types import Cell, DatasetData, Outcome, Result, Suite, stable_hash
 from benchbase.data import imagecheck
 from benchbase.data.identity import ContentKeys, dataset_identity
@@ -312,7 +312,7 @@ class Runner:
             # provenance, summarised at the end, never printed into a progress bar
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                outcomes = contract.check_outcomes(
+                outcomes = check_outcomes(
                     strategy.evaluate(dict(tasks)),
                     list(tasks),
                     len(split.test),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase.errors import BenchbaseError
 from benchbase.run import halves
-from benchbase.run.suites import suite_data
+from benchbase.run.suites import layout, suite_data
 
 if TYPE_CHECKING:
     from benchbase.api.types import Suite
@@ -56,7 +56,6 @@ def value(v: Any, where: str) -> str:
 def complete_data(host: Host, suite: Suite) -> dict[str, Any]:
     """:func:`suite_data` with every default spelled out: each backbone's layers, each
     strategy's parameters and each dataset's options (a copy runs the same cells)."""
-    from benchbase.run.suites import layout
 
     data = suite_data(suite)
     layers: dict[str, list[str]] = {}

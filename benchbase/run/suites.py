@@ -12,7 +12,9 @@ from benchbase.api.types import Cell, Dataset, DatasetData, Suite
 from benchbase.data import listing
 from benchbase.errors import BenchbaseError, DataLayoutError
 from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.plugin.manager import host as default_host
 from benchbase.run import halves
+from benchbase.toolkit.params import check_strategy_params
 
 if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
@@ -89,7 +91,6 @@ def _base_data(host: Host | None, ref: str, path: Path, seen: tuple[Path, ...]) 
     if ref.endswith(".toml"):
         return _toml_data(path.parent / ref, host, seen)
     if host is None:
-        from benchbase.plugin.manager import host as default_host
 
         host = default_host()
     return suite_data(host.suites.get(ref))
@@ -219,7 +220,6 @@ def expand(host: Host, suite: Suite, data_root: Path | None, allow_missing: bool
         resolve_backbone(host, name)
     strategies = [host.strategies.get(n) for n in suite.strategies]
     params = {s.name: s.resolve_params(suite.params.get(s.name)) for s in strategies}
-    from benchbase.toolkit.params import check_strategy_params
 
     for s in strategies:  # values (C > 0, enums, fractions) before any data is read
         check_strategy_params(s, params[s.name], suite.name)

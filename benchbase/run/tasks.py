@@ -58,6 +58,21 @@ def split_of(cell: Cell, data: DatasetData) -> Split:
     return next(s for s in data.splits if s.name == cell.split)
 
 
+def _common(cell: Cell, dataset: Dataset, data: DatasetData, device: Any) -> dict[str, Any]:
+    """The fields every task of ``cell`` shares, whatever its inputs."""
+    split = split_of(cell, data)
+    return {
+        "train_y": labels(split.train),
+        "test_y": labels(split.test),
+        "task": dataset.task,
+        "metric": dataset.metric,
+        "classes": data.classes,
+        "seed": SEED,
+        "params": plain_params(cell),
+        "device": device,
+    }
+
+
 def feature_tasks(
     cell: Cell,
     dataset: Dataset,
@@ -73,16 +88,9 @@ def feature_tasks(
     return {
         layer: FeatureTask(
             train_x=np.asarray(features.layers[layer][train_rows]),
-            train_y=labels(split.train),
             test_x=np.asarray(features.layers[layer][test_rows]),
-            test_y=labels(split.test),
-            task=dataset.task,
-            metric=dataset.metric,
-            classes=data.classes,
             layer=layer,
-            seed=SEED,
-            params=plain_params(cell),
-            device=device,
+            **_common(cell, dataset, data, device),
         )
         for layer in cell_layers(cell, spec)
     }
@@ -109,17 +117,10 @@ def image_tasks(
             pretrained=spec.pretrained,
             build=spec.build,
             train=split.train,
-            train_y=labels(split.train),
             test=split.test,
-            test_y=labels(split.test),
             open_image=dataset.open_image,
-            task=dataset.task,
-            metric=dataset.metric,
-            classes=data.classes,
             layer=layer,
-            seed=SEED,
-            params=plain_params(cell),
-            device=device,
+            **_common(cell, dataset, data, device),
             input_size=cell.input_size or spec.backbone.input_size,
             cache_dir=cache_dir,
             image_cache_dir=image_cache_dir,

@@ -19,7 +19,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from benchbase.api.outcomes import check_outcomes
+from benchbase.api.types import FeatureTask, ImageTask, ObjectBox, Sample, open_image_file
 from benchbase.errors import BenchbaseError
+from benchbase.plugin.manager import Host, host
 from benchbase.testing.throwaway import make_plugin
 
 __all__ = [
@@ -99,7 +102,6 @@ def save_image(img: Image.Image, path: Path, fmt: str = "JPEG") -> None:
 
 def make_fake_dataset(name: str, root: Path, placement: str = "") -> Path:
     """Write a miniature copy of dataset ``name`` in its official layout under ``root``."""
-    from benchbase.plugin.manager import host
 
     ds = host().datasets.get(name)
     if ds.fake is None:
@@ -117,7 +119,6 @@ def make_fake_dataset(name: str, root: Path, placement: str = "") -> Path:
 @contextmanager
 def plugin_host(*plugins: Any, entry_points: bool = False) -> Iterator[Any]:
     """A fresh plugin host with ``plugins`` registered besides the built-ins (for tests)."""
-    from benchbase.plugin.manager import Host
 
     yield Host(extra_plugins=tuple(plugins), entry_points=entry_points)
 
@@ -202,8 +203,6 @@ def check_strategy(
     ``(n_test, n_classes)`` scores. Raises :class:`benchbase.api.contract.PluginContractError`
     naming the problem; returns the outcomes.
     """
-    from benchbase.api.contract import check_outcomes
-    from benchbase.api.types import FeatureTask
 
     if strategy.inputs != "features":
         raise BenchbaseError(
@@ -254,15 +253,12 @@ def check_image_strategy(
 
     import torch
 
-    from benchbase.api.contract import check_outcomes
-    from benchbase.api.types import ImageTask, ObjectBox, Sample, open_image_file
 
     if strategy.inputs != "images":
         raise BenchbaseError(
             f"check_image_strategy runs image strategies; {strategy.name!r} takes features"
         )
     if backbone is None:
-        from benchbase.plugin.manager import host
 
         backbone = host().backbones.get("timm/tf_efficientnet_lite0")
     with tempfile.TemporaryDirectory(prefix="benchbase-check-") as tmp:

@@ -27,10 +27,11 @@ from typing import Any
 
 import pytest
 
+from benchbase.plugin.manager import Host, installed
+
 
 @pytest.fixture
 def benchbase_host() -> Iterator[Callable[..., Any]]:
-    from benchbase.plugin.manager import Host, installed
 
     with ExitStack() as stack:
 

@@ -6,6 +6,7 @@ import itertools
 from types import ModuleType
 from typing import Any
 
+from benchbase import hookimpl
 from benchbase.api.command import Command
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import Backbone, Dataset, Strategy, Suite
@@ -28,7 +29,6 @@ def make_plugin(*objects: Any, name: str | None = None) -> ModuleType:
     (``Dataset`` through ``register_datasets``, ``Backbone`` through ``register_backbones``,
     …), implementing only the hooks it needs. Pass it to ``Host(extra_plugins=...)`` or to
     the ``benchbase_host`` fixture."""
-    from benchbase import hookimpl
 
     by_hook: dict[str, list[Any]] = {}
     for obj in objects:

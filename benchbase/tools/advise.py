@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchbase import metrics
 from benchbase.api.types import DatasetData, Sample
 from benchbase.data.identity import ContentKeys
 from benchbase.errors import BenchbaseError
@@ -149,7 +150,6 @@ def probe_score(
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    from benchbase import metrics
 
     def norm(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)

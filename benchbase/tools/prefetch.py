@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchbase.data.download import download_dataset
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve, resolve_weights
+from benchbase.run.suites import call_load
 
 if TYPE_CHECKING:
     from benchbase.api.types import Suite
@@ -37,9 +40,6 @@ def prefetch(
     say: Callable[[str], None] = print,
 ) -> FetchReport:
     """Fetch every dataset (under ``data_root``) and every backbone's weights ``suite`` uses."""
-    from benchbase.data.download import download_dataset
-    from benchbase.extract.backbones import resolve, resolve_weights
-    from benchbase.run.suites import call_load
 
     report = FetchReport()
     for name in suite.datasets:

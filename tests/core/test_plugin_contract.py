@@ -19,7 +19,8 @@ from benchbase import (
     Suite,
     hookimpl,
 )
-from benchbase.api.contract import PluginContractError, check_outcomes
+from benchbase.api.contract import PluginContractError
+from benchbase.api.outcomes import check_outcomes
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, UnknownNameError
 from benchbase.plugin.manager import Host

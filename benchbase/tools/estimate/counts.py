@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from benchbase.api.cost import CellCost, CostShape, linear_sweep
 from benchbase.errors import BenchbaseError
 from benchbase.extract.backbones import resolve as resolve_backbone
-from benchbase.run.suites import layout
+from benchbase.run import halves
+from benchbase.run.suites import layout, load_dataset
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,8 +91,6 @@ class SuiteCount:
 def dataset_size(host: Host, suite: Suite, ds: Dataset, data_root: Path | None) -> DatasetSize:
     """Sizes of ``ds`` under the suite's options: from its layout under ``data_root`` when
     that loads, else from its card. Raises :class:`BenchbaseError` when neither says."""
-    from benchbase.run import halves
-    from benchbase.run.suites import load_dataset
 
     own, halves_options = halves.take_options(suite.options.get(ds.name))
     options = ds.resolve_options(own)

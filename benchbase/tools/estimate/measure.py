@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchbase.tools.estimate.rates import decode_per_core
+
 
 def forward_rate(name: str, batch: int, device: object, steps: int = 6) -> tuple[float, float]:
     """(img/s, FLOPs per image) of a torchvision model's forward on ``device``."""
@@ -69,7 +71,6 @@ def measure(name: str) -> str:
     import torch
 
     from benchbase.extract.device import available_cores
-    from benchbase.tools.estimate.rates import decode_per_core
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

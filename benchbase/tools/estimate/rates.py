@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from benchbase.api.cost import CostShape, Fit
 from benchbase.api.tomlfile import read_toml
+from benchbase.api.types import FeatureTask, Sample, open_image_file
 from benchbase.errors import BenchbaseError
 from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.tools.estimate.counts import default_cost
 
 if TYPE_CHECKING:
     from benchbase.plugin.manager import Host
@@ -108,7 +110,6 @@ def forward_figures(host: Host, specs: list[str], input_size: int | None) -> tup
 def decode_per_core(size: int = 224, images: int = 24) -> float:
     """img/s of one process decoding a VOC-sized JPEG (500 × 375) and resizing it to ``size``
     as extraction does (PIL, shorter side + centre crop)."""
-    from benchbase.api.types import Sample, open_image_file
     from benchbase.extract.images import resize_crop
     from benchbase.testing import save_image, synthetic_image
 
@@ -142,7 +143,6 @@ def probe_task(task: str, params: dict[str, Any], device: str) -> Any:
     import numpy as np
     import torch
 
-    from benchbase.api.types import FeatureTask
 
     rng = np.random.default_rng(0)
     k, n, d = PROBE_CLASSES, PROBE_ROWS, PROBE_DIMS
@@ -170,7 +170,6 @@ def probe_task(task: str, params: dict[str, Any], device: str) -> Any:
 def fit_rate(host: Host, kind: tuple, device: str) -> float:
     """Work units per second of one kind of fit: the strategy's own ``evaluate`` on the
     probe problem, divided by the work its cost rule counts for that problem."""
-    from benchbase.tools.estimate.counts import default_cost
 
     name, frozen, _solver, task = kind
     strategy = host.strategies.get(name)

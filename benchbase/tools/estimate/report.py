@@ -6,7 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbase.errors import BenchbaseError
+from benchbase.extract.backbones import resolve as resolve_backbone
+from benchbase.extract.tapdims import tap_dims
 from benchbase.tools.estimate.counts import SuiteCount, count_suite
+from benchbase.tools.estimate.rates import (
+    PROFILES,
+    eval_repr,
+    load_profiles,
+    measure_here,
+    profile_machine,
+)
 from benchbase.tools.estimate.timing import group_time, human, wall
 
 if TYPE_CHECKING:
@@ -18,7 +27,6 @@ if TYPE_CHECKING:
 def resolve_profiles(names: list[str]) -> dict[str, dict[str, Any]]:
     """``--profile`` values: names in the repository's table or ``.toml`` files of the same
     shape (``benchmarks/device_check.sh`` writes a measured one)."""
-    from benchbase.tools.estimate.rates import PROFILES, load_profiles
 
     known = load_profiles()
     out: dict[str, dict[str, Any]] = {}
@@ -93,7 +101,6 @@ def views_lines(count: SuiteCount) -> list[str]:
 def kind_label(host: Host, kind: tuple) -> str:
     """``linear-svm (sklearn, multiclass, multiclass=ovo)``: a fit kind with the parameters
     that differ from its strategy's defaults."""
-    from benchbase.tools.estimate.rates import eval_repr
 
     name, frozen, solver, task = kind
     defaults = host.strategies.get(name).default_params
@@ -130,9 +137,6 @@ def estimate(
         return "\n".join(
             [*lines, *table_lines(count, {}), *views_lines(count), *notes_lines(count)]
         )
-    from benchbase.extract.backbones import resolve as resolve_backbone
-    from benchbase.extract.tapdims import tap_dims
-    from benchbase.tools.estimate.rates import measure_here, profile_machine
 
     widths = {
         b: tap_dims(resolve_backbone(host, b).backbone) for b in {g.backbone for g in count.groups}
