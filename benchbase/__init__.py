@@ -33,8 +33,8 @@ from __future__ import annotations
 import pluggy
 
 from benchbase.api.command import Command
-from benchbase.api.metric import Metric
 from benchbase.api.cost import CellCost, CostShape, Fit
+from benchbase.api.metric import Metric
 from benchbase.api.output_format import OutputFormat
 from benchbase.api.types import (
     Backbone,

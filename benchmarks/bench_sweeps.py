@@ -76,8 +76,8 @@ def objective_gap(task, c: float, device: str) -> None:  # noqa: ANN001
     import time
 
     import torch
-    from benchbase_plugins.strategies import fastlinear
-    from benchbase_plugins.strategies.linear import logistic
+    from benchbase_linear import fastlinear
+    from benchbase_linear.linear import logistic
     from threadpoolctl import threadpool_limits
 
     from benchbase.metrics import evaluate
@@ -143,9 +143,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     import torch
-    from benchbase_plugins.strategies import fastlinear
-    from benchbase_plugins.strategies.heads import for_task
-    from benchbase_plugins.strategies.linear import logistic, svm
+    from benchbase_linear import fastlinear
+    from benchbase_linear.heads import for_task
+    from benchbase_linear.linear import logistic, svm
     from threadpoolctl import threadpool_limits
 
     from benchbase.metrics import evaluate

@@ -28,9 +28,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
     from bench_sweeps import task_for
-    from benchbase_plugins.strategies import fastlinear
-    from benchbase_plugins.strategies.heads import for_task
-    from benchbase_plugins.strategies.linear import logistic, svm
+    from benchbase_linear import fastlinear
+    from benchbase_linear.heads import for_task
+    from benchbase_linear.linear import logistic, svm
     from threadpoolctl import threadpool_limits
 
     from benchbase.toolkit.selection import l2_normalize, select_and_refit

@@ -251,8 +251,8 @@ SWEEP_CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {here!r})
 from bench_sweeps import task_for
-from benchbase_plugins.strategies.heads import for_task
-from benchbase_plugins.strategies.linear import logistic, svm
+from benchbase_linear.heads import for_task
+from benchbase_linear.linear import logistic, svm
 from benchbase.metrics import evaluate
 from benchbase.toolkit.selection import l2_normalize, select_and_refit
 from threadpoolctl import threadpool_limits
@@ -283,7 +283,7 @@ def start_sklearn_baselines(sizes: Sizes) -> dict[str, subprocess.Popen]:
 
 def section_sweeps(sizes: Sizes, jobs: dict[str, subprocess.Popen], deadline: float) -> list:
     from bench_sweeps import task_for
-    from benchbase_plugins.strategies import fastlinear
+    from benchbase_linear import fastlinear
 
     from benchbase.metrics import evaluate
     from benchbase.toolkit.selection import l2_normalize

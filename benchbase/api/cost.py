@@ -68,6 +68,12 @@ class Fit:
         d = dims if dims is not None else self.dims
         return float(self.count * self.problems * self.rows * (d or 0) * self.outputs * self.epochs)
 
+    def base(self, dims: int | None = None) -> float:
+        """rows × dims × epochs × count: the part of a fit's time that does not grow with
+        its classes (dropout masks, data passes, per-fit set-up)."""
+        d = dims if dims is not None else self.dims
+        return float(self.count * self.rows * (d or 0) * self.epochs)
+
 
 @dataclass
 class CellCost:

@@ -199,7 +199,7 @@ class Dataset:
     missing or malformed. ``options`` holds the protocol options (defaults in
     ``default_options``, overridden by the suite's ``[options.<dataset>]`` table).
     ``card`` is the dataset's card (homepage, ``[[archives]]``, ``[protocol]``,
-    ``[expected]`` counts; see ``datasets/*.toml``): a path to a TOML file or an already
+    ``[expected]`` counts; see ``plugins/benchbase_voc/voc2007.toml``): a path to a TOML file or an already
     parsed mapping. ``datasets download`` / ``check`` and the leaderboards' headline metric
     read it through :meth:`read_card`; a dataset without one has nothing to download.
     """

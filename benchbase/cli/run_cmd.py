@@ -320,4 +320,5 @@ def dry_run(runner: Runner, strict: bool = False) -> int:
     missing = report.missing
     if missing:
         print(f"{len(missing)} backbone(s) without weights here; a run skips their cells.")
+    print("what it costs (images, views, forwards, fits, hours here and on a GPU node): add --estimate")
     return INCOMPLETE if strict and (missing or grid.missing) else 0

@@ -37,28 +37,23 @@ from benchbase.plugin.registry import Registry
 
 PROJECT = "benchbase"
 
-#: Built-in plugin modules, registered with the same call as entry-point plugins.
+#: Built-in plugins, one package each (``plugins/<name>/``), registered with the same call as
+#: entry-point plugins; ``BENCHBASE_BLOCK_PLUGINS`` takes the name with or without ``benchbase_``.
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "benchbase_plugins.datasets.digits",
-    "benchbase_plugins.datasets.voc",
-    "benchbase_plugins.datasets.mit67",
-    "benchbase_plugins.datasets.caltech",
-    "benchbase_plugins.datasets.cub",
-    "benchbase_plugins.datasets.sun397",
-    "benchbase_plugins.datasets.imagenet",
-    "benchbase_plugins.backbones.timm_backbones",
-    "benchbase_plugins.backbones.torchvision_backbones",
-    "benchbase_plugins.strategies.linear",
-    "benchbase_plugins.strategies.knn",
-    "benchbase_plugins.strategies.dropout",
-    "benchbase_plugins.strategies.probe",
-    "benchbase_plugins.strategies.adaptation",
-    "benchbase_plugins.strategies.adaptation_patches",
-    "benchbase_plugins.strategies.finetune",
-    "benchbase_plugins.strategies.transfer",
-    "benchbase_plugins.strategies.augment",
-    "benchbase_plugins.suites.builtin",
-    "benchbase_plugins.suites.papers",
+    "benchbase_digits",
+    "benchbase_voc",
+    "benchbase_mit67",
+    "benchbase_caltech",
+    "benchbase_cub",
+    "benchbase_sun397",
+    "benchbase_imagenet",
+    "benchbase_timm",
+    "benchbase_torchvision",
+    "benchbase_linear",
+    "benchbase_knn",
+    "benchbase_adaptation",
+    "benchbase_finetune",
+    "benchbase_suites",
 )
 
 #: Parts of benchbase itself written as plugins (the built-in commands): never blocked.
@@ -124,7 +119,7 @@ class Host:
         for modname in CORE_PLUGINS:
             self._add(modname, lambda m=modname: importlib.import_module(m), "benchbase")
         for modname in BUILTIN_PLUGINS:
-            if modname.rsplit(".", 1)[-1] in blocked or modname in blocked:
+            if modname in blocked or modname.removeprefix("benchbase_") in blocked:
                 continue
             self._add(modname, lambda m=modname: importlib.import_module(m), "built-in")
         eps: list[md.EntryPoint] = []

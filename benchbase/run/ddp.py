@@ -13,7 +13,7 @@ OUT [--data-root DIR] [--device cuda|cpu]``.
    run by all ranks together, one cell after another: each rank trains on a fixed share of
    every global batch, gradients are summed across ranks, training batch-norm layers
    normalise with the statistics of the global batch (see
-   :func:`benchbase_plugins.strategies.finetune.data_parallel`), every rank evaluates the
+   :func:`benchbase_finetune.finetune.data_parallel`), every rank evaluates the
    validation and test images on identical weights, and rank 0 alone writes the cell to the
    ordinary results store.
 3. The process group is closed; rank 0 runs the remaining cells (feature strategies on the

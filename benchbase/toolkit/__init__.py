@@ -32,6 +32,11 @@ _EXPORTS: dict[str, str] = {
     "open_fraction": "benchbase.toolkit.params",
     "positive": "benchbase.toolkit.params",
     "unit_interval": "benchbase.toolkit.params",
+    "strategy_rules": "benchbase.toolkit.rules",
+    "SHARED_RULES": "benchbase.toolkit.rules",
+    # dataset readers: cards shipped beside the reader, layout messages
+    "Cards": "benchbase.toolkit.cards",
+    "layout_fix": "benchbase.toolkit.layout",
     # images and features
     "ImageList": "benchbase.extract.images",
     "normalize": "benchbase.extract.images",
@@ -39,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "resize_size": "benchbase.extract.resizing",
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
+    "transformed_features": "benchbase.toolkit.views",
     "KeyedRows": "benchbase.extract.keyedrows",
     "DecodedImages": "benchbase.extract.decoded",
     "decode_images": "benchbase.extract.decoded",
@@ -62,6 +68,30 @@ _EXPORTS: dict[str, str] = {
     "LibraryFacts": "benchbase.toolkit.libcache",
     "cache_root": "benchbase.toolkit.libcache",
     "stable_hash": "benchbase.api.types",
+    # training a network: decoded images, surgery, the loop with refit, data-parallel
+    "decode_tensor": "benchbase.toolkit.training.images",
+    "center_crop": "benchbase.toolkit.training.images",
+    "random_resized_crop": "benchbase.toolkit.training.images",
+    "sample_draws": "benchbase.toolkit.training.images",
+    "data_parallel": "benchbase.toolkit.training.distributed",
+    "sync_batchnorm": "benchbase.toolkit.training.distributed",
+    "shard_loss": "benchbase.toolkit.training.distributed",
+    "all_reduce_grads": "benchbase.toolkit.training.distributed",
+    "TRAIN_MODES": "benchbase.toolkit.training.network",
+    "replace_head": "benchbase.toolkit.training.network",
+    "blocks_by_depth": "benchbase.toolkit.training.network",
+    "freeze_batchnorm": "benchbase.toolkit.training.network",
+    "param_groups": "benchbase.toolkit.training.network",
+    "layerwise_lrs": "benchbase.toolkit.training.network",
+    "TRAINING_DEFAULTS": "benchbase.toolkit.training.loop",
+    "TrainData": "benchbase.toolkit.training.loop",
+    "TrainResult": "benchbase.toolkit.training.loop",
+    "prepare_training": "benchbase.toolkit.training.loop",
+    "predict": "benchbase.toolkit.training.loop",
+    "train_network": "benchbase.toolkit.training.loop",
+    "chosen_from": "benchbase.toolkit.training.loop",
+    "full_training_set": "benchbase.toolkit.training.loop",
+    "train_and_refit": "benchbase.toolkit.training.loop",
     # leaderboard tables, for output-format plugins (register_formats)
     "Table": "benchbase.leaderboard.model",
     "Row": "benchbase.leaderboard.model",
@@ -71,7 +101,13 @@ _EXPORTS: dict[str, str] = {
 }
 
 #: Public names that differ from the private module's own.
-_RENAMED = {"TableCell": "Cell", "class_problems": "problems"}
+_RENAMED = {
+    "TableCell": "Cell",
+    "class_problems": "problems",
+    "decode_tensor": "decode",
+    "center_crop": "center",
+    "prepare_training": "prepare",
+}
 
 __all__ = sorted(_EXPORTS)
 

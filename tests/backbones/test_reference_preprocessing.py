@@ -57,7 +57,7 @@ def test_resnet50_at_crop_095_resizes_to_timms_235() -> None:
 
 @pytest.mark.parametrize("model", ["resnet50", "vgg16"])
 def test_torchvision_weights_transform_pixels_are_ours(model: str) -> None:
-    from benchbase_plugins.backbones.torchvision_backbones import data_config
+    from benchbase_torchvision import data_config
     from torchvision.models import get_model_weights
 
     reference = get_model_weights(model).DEFAULT.transforms()

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from benchbase import Backbone, Sample
-from benchbase.extract.features import TapExtractor, _Chunker, extract, pool, spatial_pyramid_pool
+from benchbase.extract.features import Chunker, TapExtractor, extract, pool, spatial_pyramid_pool
 from benchbase.plugin.manager import host
 from benchbase.testing import check_backbone
 
@@ -134,7 +134,7 @@ def test_chunker_backs_off_and_remembers() -> None:
             raise torch.OutOfMemoryError("fake")
         return {"x": batch.numpy()}
 
-    chunker = _Chunker()
+    chunker = Chunker()
     out = chunker.run(torch.arange(8), forward)
     assert sum(n for _, n in out) == 8
     assert np.concatenate([o["x"] for o, _ in out]).tolist() == list(range(8))
@@ -205,13 +205,13 @@ def test_bad_pooling_declaration_names_the_tap() -> None:
 def test_declared_pooling_enters_the_fingerprint_only_where_declared() -> None:
     from benchbase.api.types import Cell
     from benchbase.extract.backbones import resolve
-    from benchbase.run.runner import Runner
+    from benchbase.run.runner import pooling_identity
 
     h = host()
     alex, resnet = resolve(h, "torchvision/alexnet:random"), resolve(h, "timm/resnet18:random")
     probe = Cell("s", "d", "0", alex.spec, "*", "layer-probe")
-    assert Runner._pooling_identity(probe, alex)["pooling"]["conv1"] == "max:6"
-    assert Runner._pooling_identity(Cell("s", "d", "0", alex.spec, "fc7", "logreg"), alex) == {}
+    assert pooling_identity(probe, alex)["pooling"]["conv1"] == "max:6"
+    assert pooling_identity(Cell("s", "d", "0", alex.spec, "fc7", "logreg"), alex) == {}
     assert (
-        Runner._pooling_identity(Cell("s", "d", "0", resnet.spec, "*", "layer-probe"), resnet) == {}
+        pooling_identity(Cell("s", "d", "0", resnet.spec, "*", "layer-probe"), resnet) == {}
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import benchbase_torchvision as tv
 import pytest
 import torch
-from benchbase_plugins.backbones import torchvision_backbones as tv
 
 from benchbase.cli import main
 from benchbase.errors import BenchbaseError, WeightsUnavailableError
@@ -101,7 +101,7 @@ def test_list_all_and_wildcards_reach_every_model(capsys: pytest.CaptureFixture[
 
 
 def test_weights_option_reaches_timm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchbase_plugins.backbones import timm_backbones
+    import benchbase_timm as timm_backbones
 
     path = tmp_path / "resnet18.safetensors"
     path.write_bytes(b"not read here")

@@ -136,5 +136,5 @@ def test_entry_point_plugin_is_listed_and_can_be_blocked(tmp_path):
 def test_plugins_command_lists_hooks(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "benchbase_plugins.backbones.timm_backbones" in out
+    assert "benchbase_timm" in out
     assert "register_backbones, resolve_backbone" in out

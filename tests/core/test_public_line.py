@@ -32,6 +32,24 @@ def test_plugins_import_only_the_public_surface():
     assert not bad, "plugins reach private modules:\n" + "\n".join(bad)
 
 
+def test_each_built_in_plugin_is_one_package_importing_no_other():
+    """``plugins/<name>/`` installs as ``<name>`` and is the registered plugin; a package
+    reaches another plugin's code only through the public toolkit."""
+    from benchbase.plugin.manager import BUILTIN_PLUGINS
+
+    packages = sorted(p.name for p in PLUGINS.iterdir() if (p / "__init__.py").is_file())
+    assert packages == sorted(BUILTIN_PLUGINS)
+    for name in packages:
+        assert Path(importlib.import_module(name).__file__).parent == PLUGINS / name
+    crossing = [
+        f"{path.relative_to(PLUGINS)}:{line}: {module}"
+        for path in sorted(PLUGINS.rglob("*.py"))
+        for line, module in _imports(path)
+        if module.split(".")[0] in packages and module.split(".")[0] != path.relative_to(PLUGINS).parts[0]
+    ]
+    assert not crossing, "built-in plugins import each other:\n" + "\n".join(crossing)
+
+
 def test_every_toolkit_name_resolves():
     for name in benchbase.toolkit.__all__:
         assert getattr(benchbase.toolkit, name) is not None, name

@@ -98,7 +98,7 @@ SLOW_PLUGIN = """
     import os, time
     from pathlib import Path
     from benchbase import Strategy, hookimpl
-    from benchbase_plugins.strategies.linear import logreg
+    from benchbase_linear.linear import logreg
 
     def slow(tasks):
         marks = os.environ.get("SLOW_MARKS")

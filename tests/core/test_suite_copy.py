@@ -37,6 +37,7 @@ def test_suites_show_prints_a_file_that_runs_the_same_grid(name, tmp_path):
         original.labels,
         original.input_size,
     )
+    assert (copy.tables, copy.published_tables) == (original.tables, original.published_tables)
     for strategy in original.strategies:  # every parameter spelled out, same values
         st = host().strategies.get(strategy)
         assert copy.params[strategy] == st.resolve_params(original.params.get(strategy))
@@ -158,3 +159,11 @@ def test_a_renamed_copy_of_razavian_publishes_razavian_rows_only_each_once(tmp_p
     assert "test server" not in page and "VOC'12" not in page  # no VOC 2012 rows or captions
     published = [line for line in page.splitlines() if line.startswith("| *")]
     assert published and len(published) == len(set(published))  # each published row once
+
+
+def test_extends_inherits_the_pages_layout_and_a_list_of_tables_replaces(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('extends = "decaf"\ntables = ["grid"]\n')
+    suite, decaf = suite_from_toml(path), host().suites.get("decaf")
+    assert suite.tables == ["grid"] and decaf.tables != ["grid"]
+    assert suite.published_tables == decaf.published_tables and suite.labels == decaf.labels

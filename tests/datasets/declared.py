@@ -78,3 +78,15 @@ class DeclaredLayout:
         rc = main(["datasets", "info", self.name, "--data-root", str(missing)])
         assert rc != 0
         assert str(missing) in capsys.readouterr().err
+
+
+def shipped_cards() -> dict[str, dict[str, Any]]:
+    """Every card the built-in plugin packages ship beside their readers, by card name."""
+    from benchbase.plugin.manager import BUILTIN_PLUGINS
+    from benchbase.toolkit import Cards
+
+    return {
+        name: cards.load(name)
+        for cards in map(Cards, BUILTIN_PLUGINS)
+        for name in cards.names()
+    }

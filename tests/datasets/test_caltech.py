@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from benchbase_cards import load_card
-from declared import DeclaredLayout, info_json
+from declared import DeclaredLayout, info_json, shipped_cards
 
 from benchbase.cli import main
 from benchbase.plugin.manager import host
@@ -65,7 +64,7 @@ def _error(name: str, root: Path, capsys, *options: str) -> str:
 
 def test_default_options_match_the_cards() -> None:
     for name in ("caltech101", "caltech256"):
-        protocol = load_card(name)["protocol"]
+        protocol = shipped_cards()[name]["protocol"]
         for key, value in host().datasets.get(name).default_options.items():
             assert protocol[key] == value, (name, key)
 

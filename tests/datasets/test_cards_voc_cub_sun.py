@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from benchbase_cards import card_names, load_card
+from declared import shipped_cards
 
 from benchbase.plugin.manager import host
 
@@ -12,7 +12,7 @@ NAMES = ["voc2007", "voc2012", "cub200", "sun397"]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_card_is_complete(name: str) -> None:
-    card = load_card(name)
+    card = shipped_cards()[name]
     assert card["name"] == name
     for key in ("title", "homepage", "size", "licence", "citation", "task"):
         assert isinstance(card[key], str) and card[key], key
@@ -28,7 +28,7 @@ def test_card_is_complete(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_card_agrees_with_the_plugin(name: str) -> None:
-    card, ds = load_card(name), host().datasets.get(name)
+    card, ds = shipped_cards()[name], host().datasets.get(name)
     assert card["task"] == ds.task
     assert card["protocol"]["metric"] == ds.metric
     assert str(card["protocol"]["version"]) == ds.version
@@ -38,7 +38,7 @@ def test_card_agrees_with_the_plugin(name: str) -> None:
 
 
 def test_voc_card_facts() -> None:
-    v07, v12 = load_card("voc2007"), load_card("voc2012")
+    v07, v12 = shipped_cards()["voc2007"], shipped_cards()["voc2012"]
     assert [a["md5"] for a in v07["archives"]] == [
         "c52e279531787c972589f7e41ab4ae64",
         "b6e924de25625d8de591ea690078ad9f",
@@ -51,8 +51,12 @@ def test_voc_card_facts() -> None:
 
 
 def test_load_card_returns_a_copy_and_lists_cards() -> None:
-    load_card("cub200")["protocol"]["box_crop"] = True
-    assert load_card("cub200")["protocol"]["box_crop"] is False
-    assert set(NAMES) <= set(card_names())
+    from benchbase.toolkit import Cards
+
+    cards = Cards("benchbase_cub")
+    assert cards.names() == ["cub200"]
+    cards.load("cub200")["protocol"]["box_crop"] = True
+    assert cards.load("cub200")["protocol"]["box_crop"] is False
+    assert set(NAMES) <= set(shipped_cards())
     with pytest.raises(KeyError, match="nope"):
-        load_card("nope")
+        cards.load("nope")

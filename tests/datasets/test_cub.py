@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchbase_plugins.datasets.cub import clip_box, enlarged_box, open_cub_image
+from benchbase_cub import clip_box, enlarged_box, open_cub_image
 from declared import DeclaredLayout
 from learnable import probe_scores
 

@@ -138,10 +138,10 @@ def test_a_missing_card_file_is_named(tmp_path: Path) -> None:
 
 
 def test_built_in_datasets_carry_their_shipped_cards() -> None:
-    from benchbase_cards import card_names, load_card
+    from declared import shipped_cards
 
     from benchbase.plugin.manager import host
 
     carried = {ds.name: ds.read_card() for ds in host().datasets if ds.card is not None}
-    assert set(carried) == set(card_names())
-    assert all(carried[name] == load_card(name) for name in carried)
+    assert set(carried) == set(shipped_cards())
+    assert all(carried[name] == shipped_cards()[name] for name in carried)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
+import benchbase_imagenet as imagenet
 import pytest
-from benchbase_plugins.datasets import imagenet
 
 from benchbase.cli import main
 from benchbase.errors import DataLayoutError

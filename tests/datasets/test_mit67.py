@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchbase_plugins.datasets.mit67 import read_list
+from benchbase_mit67 import read_list
 from declared import DeclaredLayout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchbase_plugins.datasets.voc import read_class_labels
+from benchbase_voc import read_class_labels
 from declared import DeclaredLayout
 from learnable import probe_scores
 

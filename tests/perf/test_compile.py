@@ -175,7 +175,7 @@ def test_real_inductor_compile_gives_the_eager_features():
 
 def test_extraction_compiles_when_asked_and_writes_the_eager_features(monkeypatch, tmp_path):
     """``BENCHBASE_COMPILE=on`` (what ``--compile on`` sets) reaches ``features.extract``."""
-    from benchbase_plugins.datasets.digits import PREFIX, open_digit
+    from benchbase_digits import PREFIX, open_digit
 
     import benchbase.extract.features as features
     from benchbase.api.types import Sample

@@ -16,7 +16,7 @@ N = 12
 @pytest.fixture
 def counted(monkeypatch):
     """Digits samples and an ``open_image`` that counts its calls (in-process loading)."""
-    from benchbase_plugins.datasets.digits import PREFIX, open_digit
+    from benchbase_digits import PREFIX, open_digit
 
     monkeypatch.setattr(device, "loader_workers", lambda: 0)
     calls: list[str] = []

@@ -26,7 +26,7 @@ def host():
 @pytest.fixture
 def counted(monkeypatch):
     """Digits samples and an ``open_image`` that counts its calls (no loader workers)."""
-    from benchbase_plugins.datasets.digits import PREFIX, open_digit
+    from benchbase_digits import PREFIX, open_digit
 
     monkeypatch.setattr(features, "loader_workers", lambda: 0)
     calls = []

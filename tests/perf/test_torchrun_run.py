@@ -110,7 +110,8 @@ def test_global_batchnorm_on_one_rank_is_batchnorm():
     rounding): output, gradients, running statistics, and eval mode untouched."""
     import torch
     import torch.distributed as dist
-    from benchbase_plugins.strategies.finetune import sync_batchnorm
+
+    from benchbase.toolkit import sync_batchnorm
 
     torch.manual_seed(0)
     plain = torch.nn.BatchNorm2d(3).double()

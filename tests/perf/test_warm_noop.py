@@ -158,7 +158,7 @@ def test_warm_rerun_stays_light_beside_a_torch_importing_plugin(
 
 
 def test_digits_read_without_scikit_learn_equal_load_digits() -> None:
-    from benchbase_plugins.datasets import digits
+    import benchbase_digits as digits
     from sklearn.datasets import load_digits
 
     assert digits._shipped_csv() is not None

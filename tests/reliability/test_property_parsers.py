@@ -12,8 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import benchbase_cub as cub
+import benchbase_mit67 as mit67
+import benchbase_sun397 as sun397
+import benchbase_voc as voc
 import pytest
-from benchbase_plugins.datasets import cub, mit67, sun397, voc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -50,7 +50,7 @@ def test_the_scan_sees_the_package():
     assert {
         "benchbase/extract/cache.py",
         "benchbase/run/store.py",
-        "plugins/backbones/timm_backbones.py",
+        "plugins/benchbase_timm/__init__.py",
     } <= names
 
 

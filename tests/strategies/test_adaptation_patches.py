@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from benchbase_plugins.strategies import adaptation_patches as AP
-from benchbase_plugins.strategies import finetune
-from benchbase_plugins.strategies.patches import patch_grid
+from benchbase_adaptation import adaptation_patches as AP
+from benchbase_adaptation.patches import patch_grid
 from strategy_helpers import run_suite
 
+import benchbase.toolkit as toolkit
 from benchbase import Backbone, ImageTask
 from benchbase.errors import BenchbaseError
 from benchbase.plugin.manager import host
@@ -97,7 +97,7 @@ def test_patch_features_pass_the_backbone_once_per_grid(voc, tmp_path, monkeypat
         raise AssertionError("the backbone ran again for cached patches")
 
     monkeypatch.setattr(AP, "crop_resize", no_forward, raising=False)
-    import benchbase_plugins.strategies.patch_images as PI
+    import benchbase_adaptation.patch_images as PI
 
     monkeypatch.setattr(PI, "crop_resize", no_forward)
     again = make_task(voc, tmp_path, exponent=1.0, background_fraction=0.5)
@@ -110,9 +110,50 @@ def test_patch_features_pass_the_backbone_once_per_grid(voc, tmp_path, monkeypat
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 6  # a new grid: new features
 
 
+def test_patch_features_are_the_tap_of_each_patch_and_resume_after_a_kill(
+    voc, tmp_path, monkeypatch
+):
+    from benchbase_adaptation.patch_images import crop_resize, decoded_images
+
+    task = make_task(voc, tmp_path, n=3)
+    samples = list(task.train)
+    table = AP.patch_table(task, AP.image_sizes(task, samples))
+    net = tiny(True).eval()
+    hook = toolkit.TapExtractor(net, {"fc": "5"})
+    reference = []
+    with torch.inference_mode():
+        for i, image in decoded_images(samples, task.open_image):
+            x = crop_resize(image, table[table[:, 0] == i, 1:], SIZE)
+            reference.append(hook(toolkit.normalize(x, BACKBONE.mean, BACKBONE.std))["fc"])
+    hook.close()
+    reference = torch.cat(reference).numpy()
+
+    monkeypatch.setenv("BENCHBASE_CHECKPOINT_SECONDS", "0")  # a checkpoint after every batch
+    forward = net.forward
+    calls = []
+
+    def dies_on_the_third_batch(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return forward(x)
+
+    net.forward = dies_on_the_third_batch
+    model = {"net": net}
+    with pytest.raises(KeyboardInterrupt):
+        AP.patch_features(task, samples, table, model)
+    done = sum(calls[:2])
+    resumed: list[int] = []
+    net.forward = lambda x: resumed.append(len(x)) or forward(x)
+    rows = AP.patch_features(task, samples, table, model)
+    assert rows.dtype == np.float16 and rows.shape == reference.shape
+    np.testing.assert_allclose(rows, reference, rtol=1e-2, atol=1e-3)
+    assert done > 0 and sum(resumed) == len(table) - done  # only the rows not checkpointed
+
+
 def test_random_backbone_trains_the_whole_network_at_one_learning_rate(voc, tmp_path, monkeypatch):
     seen = {}
-    real = finetune.train_network
+    real = toolkit.train_network
 
     def spy(model, lrs, data, task):
         seen["lrs"] = dict(lrs)
@@ -121,7 +162,7 @@ def test_random_backbone_trains_the_whole_network_at_one_learning_rate(voc, tmp_
         seen["train_batch"] = data.train_x[torch.arange(3)].shape
         return real(model, lrs, data, task)
 
-    monkeypatch.setattr(finetune, "train_network", spy)
+    monkeypatch.setattr(toolkit, "train_network", spy)
     task = make_task(voc, tmp_path, pretrained=False)
     (outcome,) = AP.adaptation_patches({"fc": task})
     assert outcome.chosen["trained"] == "whole network"

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchbase_plugins.strategies.adaptation import AdaptationHead, adaptation
-from benchbase_plugins.strategies.dropout import logreg_dropout, svm_dropout
-from benchbase_plugins.strategies.heads import DropoutCopies, MultilabelOneVsRest
-from benchbase_plugins.strategies.knn import CosineKNN, knn
-from benchbase_plugins.strategies.linear import linear_svm, logreg
-from benchbase_plugins.strategies.probe import layer_probe
+from benchbase_adaptation.adaptation import AdaptationHead, adaptation
+from benchbase_knn import CosineKNN, knn
+from benchbase_linear.dropout import logreg_dropout, svm_dropout
+from benchbase_linear.heads import DropoutCopies, MultilabelOneVsRest
+from benchbase_linear.linear import linear_svm, logreg
+from benchbase_linear.probe import layer_probe
 from sklearn.base import clone
 from sklearn.svm import LinearSVC
 

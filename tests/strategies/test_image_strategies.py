@@ -90,7 +90,7 @@ def test_augmented_svm_scores_and_caches_its_views(results):
     # views are keyed per image in the run's shared cache: one folder per view, holding a
     # chunk of the training images and one of the test images (the original view only)
     shared = workdir / "out" / "shared-cache"
-    chunks = [p for p in shared.rglob("*.npy") if '"view": "tile' not in _identity(p)]
+    chunks = [p for p in shared.rglob("*.npy") if '"views_version"' in _identity(p)]
     assert len(chunks) == 5  # train: the 4 views (the original among them); test: the original
 
 
@@ -102,7 +102,7 @@ def test_adaptation_tiles_sums_patch_scores(results):
     (info,) = [c for c in cells if c["strategy"] == "adaptation-tiles"]
     assert info["chosen"]["pool"]["patches"] == 5  # 1 whole image + 2 × 2 at 0.9 scale
     shared = workdir / "out" / "shared-cache"
-    tiles = [p for p in shared.rglob("*.npy") if '"view": "tile' in _identity(p)]
+    tiles = [p for p in shared.rglob("*.npy") if '"tiles_version"' in _identity(p)]
     assert len(tiles) == 6  # training centre view + 5 test patches
 
 

@@ -7,13 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from benchbase_plugins.strategies.finetune import (
-    blocks_by_depth,
-    freeze_batchnorm,
-    layerwise_lrs,
-    replace_head,
-)
-from benchbase_plugins.strategies.transfer import copy_first_blocks
+from benchbase_finetune.transfer import copy_first_blocks
+
+from benchbase.toolkit import blocks_by_depth, freeze_batchnorm, layerwise_lrs, replace_head
 
 PARAMS = {"train": "layerwise", "lr": 0.1, "top_blocks": 2, "top_lr_mult": 0.1}
 PARAMS["lower_lr_mult"] = 0.01
@@ -95,7 +91,7 @@ def test_frozen_blocks_keep_batchnorm_statistics():
 
 
 def test_a_random_backbone_trains_every_layer_at_the_full_rate():
-    from benchbase_plugins.strategies.finetune import scratch_params
+    from benchbase_finetune.finetune import scratch_params
 
     net = alexnet()
     head = replace_head(net, 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchbase_plugins.strategies.patches import (
+from benchbase_adaptation.patches import (
     UNUSED,
     aggregate,
     keep_background,

@@ -69,7 +69,7 @@ def test_linear_svm_one_vs_one_scores_are_the_pairwise_votes():
 
 
 def test_linear_svm_aug_builds_one_vs_one_for_multiclass_only():
-    from benchbase_plugins.strategies.augment import svm_maker
+    from benchbase_linear.augment import svm_maker
     from sklearn.multiclass import OneVsOneClassifier
     from sklearn.svm import LinearSVC
 
@@ -136,14 +136,14 @@ def image_task(tmp_path: Path, params: dict, n_train: int = 4, n_test: int = 3) 
 def test_cnnaug_scores_test_images_from_the_original_view_only(
     tmp_path, monkeypatch, strategy, test_views
 ):
-    from benchbase_plugins.strategies import augment
+    from benchbase_linear import augment
 
     calls: list[tuple[int, str]] = []
     real = augment.view_features
 
-    def counting(task, images, keys, model, view, transform=None):  # noqa: ANN001, ANN202
+    def counting(task, images, keys, model, view):  # noqa: ANN001, ANN202
         calls.append((len(keys), view))
-        return real(task, images, keys, model, view, transform)
+        return real(task, images, keys, model, view)
 
     monkeypatch.setattr(augment, "view_features", counting)
     st = host().strategies.get(strategy)
@@ -162,7 +162,7 @@ def test_cnnaug_scores_test_images_from_the_original_view_only(
 
 
 def test_dropout_masks_are_redrawn_every_epoch_and_seeded():
-    from benchbase_plugins.strategies.heads import DropoutTrained
+    from benchbase_linear.heads import DropoutTrained
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 20)

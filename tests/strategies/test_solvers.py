@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from benchbase_plugins.strategies import solvers
-from benchbase_plugins.strategies.augment import torch_views_svm
-from benchbase_plugins.strategies.dropout import logreg_dropout, svm_dropout
-from benchbase_plugins.strategies.heads import for_task
-from benchbase_plugins.strategies.linear import svm
-from benchbase_plugins.strategies.probe import layer_probe
+from benchbase_linear import solvers
+from benchbase_linear.augment import torch_views_svm
+from benchbase_linear.dropout import logreg_dropout, svm_dropout
+from benchbase_linear.heads import for_task
+from benchbase_linear.linear import svm
+from benchbase_linear.probe import layer_probe
 from threadpoolctl import threadpool_limits
 
 from benchbase.api.types import FeatureTask

@@ -166,7 +166,7 @@ def test_bad_images_of_half_a_are_screened_too(tmp_path):
 
 
 def test_n_out_of_range_fails_before_any_training(tmp_path, monkeypatch, capsys):
-    from benchbase_plugins.strategies import transfer
+    from benchbase_finetune import transfer
 
     from benchbase.cli import main
 

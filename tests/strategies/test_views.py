@@ -12,7 +12,13 @@ import torch
 from benchbase import Backbone, ImageTask, Sample
 from benchbase.plugin.manager import host
 from benchbase.testing import synthetic_image
-from benchbase.toolkit import DecodedImages, content_keys, decode_images, normalize
+from benchbase.toolkit import (
+    DecodedImages,
+    content_keys,
+    decode_images,
+    normalize,
+    transformed_features,
+)
 
 SIZE = 16
 
@@ -91,7 +97,7 @@ def _samples(prefix: str, ids: range) -> list[Sample]:
 
 @pytest.fixture
 def augment(monkeypatch):
-    from benchbase_plugins.strategies import augment
+    from benchbase_linear import augment
 
     import benchbase.extract.device as device
 
@@ -121,18 +127,19 @@ def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path, de
             return fn(batch)
 
         keys = content_keys(samples)
-        got = augment.view_features(task, images, keys, {"net": None}, view, recording)
+        got = transformed_features(task, images, keys, {"net": None}, view, recording)
         # the path it replaces: the float view made on the host, then copied to the device
         # and forwarded the same way (autocast included)
-        host_view = f"{view}@host"
-        model = {"net": None}
 
         def on_host(batch: torch.Tensor, fn=fn) -> torch.Tensor:  # noqa: ANN001
             return fn(batch.cpu()).to(task.device)
 
-        want = augment.view_features(task, images, keys, model, host_view, on_host)
+        want = transformed_features(task, images, keys, {"net": None}, f"{view}@host", on_host)
         close = {"rtol": 1e-5, "atol": 1e-6} if device == "cpu" else {"rtol": 1e-3, "atol": 1e-3}
         np.testing.assert_allclose(got, want, **close)  # other kernels round differently
+        # the strategy's own view features are these rows
+        strategy_rows = augment.view_features(task, images, keys, {"net": None}, view)
+        np.testing.assert_allclose(strategy_rows, got, **close)
         if device == "cpu":  # and by hand: decode, view, normalise, forward
             pixels = decode_images(samples, counted.open_image, load, "bilinear", "squash")
             x = normalize(fn(pixels), BACKBONE.mean, BACKBONE.std)

@@ -33,8 +33,11 @@ FIGURES = (
     "sklearn_factor",
     "minibatch_cores",
 )
-#: The small problem each kind of fit is timed on: rows, dims, classes.
-PROBE_ROWS, PROBE_DIMS, PROBE_CLASSES = 2000, 256, 10
+#: The small problems each kind of fit is timed on: rows, dims, and two class counts (a
+#: fit's time = a × work + b × base, :meth:`Fit.work` / :meth:`Fit.base`, from the two).
+#: scikit-learn's one-vs-one fits K(K-1)/2 problems: fewer classes keep its probe short.
+PROBE_ROWS, PROBE_DIMS = 1000, 256
+PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 64)}
 FORWARD_BATCH = 2
 
 
@@ -61,8 +64,8 @@ class Machine:
     forward: dict[str, float] = field(default_factory=dict)
     #: img/s of decode + resize for one worker (all its decode processes)
     decode: float = 0.0
-    #: fit kind (:func:`fit_kind`) → work units (rows × dims × outputs) per second
-    fit: dict[tuple, float] = field(default_factory=dict)
+    #: fit kind (:func:`fit_kind`) → (seconds per work unit, seconds per base unit)
+    fit: dict[tuple, tuple[float, float]] = field(default_factory=dict)
     #: figure → where it comes from
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -138,14 +141,13 @@ def matmul_flops() -> float:
     return reps * 2 * 1024**3 / (time.perf_counter() - start)
 
 
-def probe_task(task: str, params: dict[str, Any], device: str) -> Any:
+def probe_task(task: str, params: dict[str, Any], device: str, k: int) -> Any:
     """A synthetic :class:`FeatureTask` of the probe size (features of separable classes)."""
     import numpy as np
     import torch
 
-
     rng = np.random.default_rng(0)
-    k, n, d = PROBE_CLASSES, PROBE_ROWS, PROBE_DIMS
+    n, d = PROBE_ROWS, PROBE_DIMS
     centres = rng.normal(size=(k, d)).astype(np.float32)
     labels = np.arange(n + 200) % k
     x = centres[labels] + rng.normal(scale=2.0, size=(n + 200, d)).astype(np.float32)
@@ -167,11 +169,11 @@ def probe_task(task: str, params: dict[str, Any], device: str) -> Any:
     )
 
 
-def fit_rate(host: Host, kind: tuple, device: str) -> float:
-    """Work units per second of one kind of fit: the strategy's own ``evaluate`` on the
-    probe problem, divided by the work its cost rule counts for that problem."""
-
-    name, frozen, _solver, task = kind
+def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
+    """(seconds per work unit, seconds per base unit) of one kind of fit: the strategy's own
+    ``evaluate`` on probe problems of two class counts, against the work and base its cost
+    rule counts for them (the class-independent part: masks, passes, set-up)."""
+    name, frozen, solver, task = kind
     strategy = host.strategies.get(name)
     if strategy.inputs != "features":
         raise BenchbaseError(
@@ -180,13 +182,38 @@ def fit_rate(host: Host, kind: tuple, device: str) -> float:
         )
     given = {k: eval_repr(v) for k, v in frozen if k in strategy.default_params}
     params = strategy.resolve_params(given)
-    ft = probe_task(task, params, device)
+    classes = PROBE_CLASSES.get(solver, PROBE_CLASSES["torch"])
+    points = [probe_point(strategy, params, task, device, k) for k in classes]
+    return solve_two(points)
+
+
+def probe_point(strategy: Any, params: dict, task: str, device: str, k: int) -> tuple:
+    """(work, base, seconds) of one probe fit with ``k`` classes."""
+
+    ft = probe_task(task, params, device, k)
     shape = CostShape(PROBE_ROWS, 200, ft.classes, task, params, {"probe": PROBE_DIMS}, device)
     cost = strategy.cost(params, shape) if strategy.cost else default_cost(strategy, params, shape)
-    work = sum(f.work() for f in cost.fits)
     start = time.perf_counter()
     strategy.evaluate({"probe": ft})
-    return work / max(time.perf_counter() - start, 1e-6)
+    seconds = time.perf_counter() - start
+    return sum(f.work() for f in cost.fits), sum(f.base() for f in cost.fits), seconds
+
+
+def solve_two(points: list[tuple]) -> tuple[float, float]:
+    """a, b ≥ 0 with a × work + b × base = seconds at both probe points (the nearest
+    non-negative pair when the exact one has a negative part)."""
+    (w1, b1, t1), (w2, b2, t2) = points
+    det = w1 * b2 - w2 * b1
+    if det:
+        a, b = (t1 * b2 - t2 * b1) / det, (w1 * t2 - w2 * t1) / det
+        if a >= 0 and b >= 0:
+            return a, b
+    per_work = (t1 + t2) / max(w1 + w2, 1e-12)
+    per_base = (t1 + t2) / max(b1 + b2, 1e-12)
+    # one term alone: the one that explains both points with the smaller misfit
+    miss_w = abs(per_work * w1 - t1) + abs(per_work * w2 - t2)
+    miss_b = abs(per_base * b1 - t1) + abs(per_base * b2 - t2)
+    return (per_work, 0.0) if miss_w <= miss_b else (0.0, per_base)
 
 
 def eval_repr(text: str) -> Any:
@@ -240,9 +267,9 @@ def measure_here(
             "(`--compile auto` may be 1.2-1.85x faster on long CPU passes)",
             "decode": f"measured here: {per_core:.0f} img/s per process × {workers} "
             "decode worker(s) (loader_workers())",
-            "fits": f"measured here: each kind of fit on {PROBE_ROWS} × {PROBE_DIMS} × "
-            f"{PROBE_CLASSES} classes through the strategy's own code, scaled by rows × dims "
-            "× outputs",
+            "fits": f"measured here: each kind of fit on {PROBE_ROWS} rows × {PROBE_DIMS} dims "
+            "with two class counts (scikit-learn 4 and 16, others 8 and 64) through the strategy's own "
+            "code; time = a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs)",
         },
     )
     return Here(machine, flops, matmul_flops(), cores, time.perf_counter() - start)
@@ -276,14 +303,15 @@ def profile_machine(name: str, table: Mapping[str, Any], here: Here) -> Machine:
     }
     decoders = max(1, cores // gpus - 1)
     fits = {}
-    for kind, rate in here.machine.fit.items():
+    for kind, (a, b) in here.machine.fit.items():
         solver = kind[2]
-        if solver == "torch":  # FLOPs per work unit measured here, at the profile's FLOP/s
-            fits[kind] = rate * v["solver_flops"] / here.matmul_flops
+        if solver == "torch":  # FLOPs per unit measured here, at the profile's FLOP/s
+            scale = here.matmul_flops / v["solver_flops"]
         elif solver == "minibatch":
-            fits[kind] = rate * v["minibatch_cores"] / here.cores
+            scale = here.cores / v["minibatch_cores"]
         else:
-            fits[kind] = rate * v["sklearn_factor"]
+            scale = 1.0 / v["sklearn_factor"]
+        fits[kind] = (a * scale, b * scale)
     sources = {k: table[k]["source"] for k in FIGURES}
     return Machine(
         name, str(table["description"]), "cuda", gpus, forward, v["decode_per_core"] * decoders,

@@ -177,10 +177,12 @@ def estimate(
         f"  decode: {here.machine.decode:,.0f} img/s here"
         + "".join(f"; {m.name} {m.decode:,.0f} img/s per GPU worker" for m, _ in machines[1:])
     )
-    for kind, rate in sorted(here.machine.fit.items()):
+    for kind in sorted(here.machine.fit):
         lines.append(
-            f"  fits {kind_label(host, kind)}: {rate:,.3g} rows·dims·outputs/s here"
-            + "".join(f"; {m.name} {m.fit[kind]:,.3g}" for m, _ in machines[1:])
+            f"  fits {kind_label(host, kind)}: "
+            + "; ".join(
+                f"{m.name} a={m.fit[kind][0]:.3g} s, b={m.fit[kind][1]:.3g} s" for m, _ in machines
+            )
         )
     for machine, _ in machines:
         for key, source in machine.sources.items():

@@ -52,7 +52,7 @@ def group_time(
             if rate is None:
                 raise BenchbaseError(f"estimate: no measured rate for fits of {kind[0]!r}")
             width = fit.dims if fit.dims is not None else _widest(dims)
-            out.fits += fit.work(width) / rate
+            out.fits += rate[0] * fit.work(width) + rate[1] * fit.base(width)
     return out
 
 

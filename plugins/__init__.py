@@ -1,1 +1,0 @@
-"""benchbase's built-in plugins (imported as ``benchbase_plugins``): ordinary plugins."""

@@ -1,0 +1,656 @@
+"""A torch full-batch solver for the linear probes' whole ``C`` sweep (CPU or GPU).
+
+It minimises exactly the objectives the scikit-learn heads minimise, so the chosen ``C`` and
+the test scores match them (see ``tests/perf/test_fastlinear.py``):
+
+- ``"squared_hinge"`` (``LinearSVC``, one-vs-rest): ``0.5 * ||[W; b]||^2 + C * sum
+  max(0, 1 - y * (x W + b))^2``; the intercept is penalised like liblinear's
+  ``intercept_scaling=1`` column.
+- ``"logistic"`` (``LogisticRegression``): multinomial cross-entropy for single-label tasks,
+  one binary logistic loss per class for multilabel ones; ``0.5 * ||W||^2 + C * sum loss``,
+  intercept not penalised.
+
+Multilabel difficult labels (0) are masked out of their class's loss and a class whose
+training labels are all one value gets a constant score, as
+:class:`~benchbase_linear.heads.MultilabelOneVsRest` does. Classes missing from
+the training data score ``-inf`` (:func:`benchbase.toolkit.selection.align_scores`).
+
+Speed comes from solving every class at once with full-batch matrix products (float32, the
+BLAS of torch or the GPU) and from needing few of them: a truncated Newton method with
+conjugate gradients in a decorrelated basis of the features (:func:`decorrelating_basis`,
+where a diagonal preconditioner is nearly exact; its Gram matrix from a sample of the rows),
+loose inner solves (:data:`FORCING`, :data:`LOGISTIC_FORCING`), line searches that cost no
+pass over the data (trial points from CG's ``x @ step``; the multinomial one finds the best
+step length), and warm starts: the ``C`` grid is solved in increasing order, each from the
+previous solution, and the refit on all training data starts from the chosen ``C``'s
+solution, its rows' transform shared with the fit rows (:attr:`Rows.index`). The logistic
+fits stop by scikit-learn's L-BFGS rule (max |gradient| of its scaled objective <= ``tol``)
+with a tenth of its ``tol`` (:data:`LOGISTIC_TOL_SCALE`) or once the estimated gap to the
+optimum is small (:data:`GAP_TOL`), the SVM fits at ``||g|| <= tol * ||g(0)||``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchbase import FeatureTask, Outcome
+from benchbase.metrics import evaluate
+from benchbase.toolkit import align_scores, train_val_indices
+
+LOSSES = ("squared_hinge", "logistic")
+
+#: The logistic fits stop at scikit-learn's criterion with ``tol`` times this. At its own
+#: ``tol`` a truncated Newton method leaves the flat directions of a weakly regularised,
+#: SUN-397-sized problem unconverged (test accuracy 43.1 vs 45.1 % at the optimum, C = 100,
+#: from zero); one tenth of it reaches the optimum (45.09 vs 45.06 at 1e-7).
+LOGISTIC_TOL_SCALE = 0.1
+
+#: How exactly each Newton step's linear system is solved (CG's relative residual): loose
+#: early steps cost fewer Hessian products and the outer iteration corrects them
+#: (Eisenstat and Walker's inexact Newton; 0.3 needed the fewest passes over the data in
+#: benchmarks/bench_sweeps.py).
+FORCING = 0.3
+
+#: The logistic fits' CG residual. Their line search finds the best step along each
+#: direction for free (:meth:`TorchLinear._softmax_step`), which lets looser inner solves
+#: pay: 0.5 needed 15-20 % fewer passes than the SVM's rule on SUN-397-shaped sweeps
+#: (benchmarks/bench_sweeps.py) at the same test scores.
+LOGISTIC_FORCING = 0.5
+
+#: The logistic fits also stop once the estimated objective gap to the optimum is below
+#: this fraction of ``f(0) - f`` (the way already come: a gap relative to ``f`` itself
+#: would stop strongly regularised fits, whose ``f`` barely moves from ``f(0)``, with
+#: their validation scores unsettled). On SUN-397-shaped sweeps this stopped 0.02 points of
+#: test accuracy from the optimum with 10 % fewer passes than the gradient rule alone;
+#: ``bench_sweeps.py --objective`` prints the gap reached.
+GAP_TOL = 1e-5
+
+
+class TorchLinear:
+    """Fits one linear model, every class at once, for a given ``C`` by full-batch Newton-CG.
+
+    The parameters are ``theta`` = ``[W; b]`` of shape (d + 1, K) on features with a column of
+    ones appended. Each Newton step solves ``H s = -g`` by conjugate gradients with a
+    diagonal preconditioner (liblinear's trust-region Newton, batched over classes: for the
+    one-vs-rest losses each class is its own CG problem, one column of the same matrix
+    products), then backtracks on the objective. Stops when ``||g|| <= tol * ||g(0)||``.
+    """
+
+    def __init__(
+        self,
+        loss: str,
+        multilabel: bool,
+        device: torch.device,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.loss, self.multilabel, self.device = loss, multilabel, device
+        self.tol, self.max_iter, self.dtype = tol, max_iter, dtype
+        #: classes decouple (one-vs-rest): CG step sizes per column
+        self.colwise = loss == "squared_hinge" or multilabel
+
+    def targets(self, y: np.ndarray, n_classes: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """±1 targets (n, K) and a mask of the labels that count (multilabel: not difficult);
+        for the multinomial loss a one-hot (n, K) matrix."""
+        if self.multilabel:
+            y_t = torch.as_tensor(y, device=self.device, dtype=self.dtype)
+            return torch.sign(y_t), (y_t != 0).to(self.dtype)
+        idx = torch.as_tensor(y, device=self.device, dtype=torch.long)
+        onehot = torch.zeros(len(y), n_classes, device=self.device, dtype=self.dtype)
+        onehot[torch.arange(len(y), device=self.device), idx] = 1.0
+        if self.loss == "logistic":
+            return onehot, None
+        return 2.0 * onehot - 1.0, None
+
+    def penalty_mask(self, d1: int) -> torch.Tensor:
+        """1 for penalised rows of theta; the intercept row is penalised only for the SVM."""
+        r = torch.ones(d1, 1, device=self.device, dtype=self.dtype)
+        if self.loss == "logistic":
+            r[-1] = 0.0
+        return r
+
+    def _value(
+        self,
+        theta: torch.Tensor,
+        z: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        r: torch.Tensor,
+    ) -> tuple[torch.Tensor, Any]:
+        """Objective at ``theta`` from ``z = x @ theta`` alone (no pass over ``x``, so a line
+        search's trial points are cheap), and what :meth:`_gradient` needs of it."""
+        penalty = 0.5 * (r * theta * theta).double().sum()
+        if self.loss == "squared_hinge":
+            m = 1.0 - y * z
+            act = (m > 0).to(self.dtype)
+            if mask is not None:
+                act = act * mask
+            return penalty + c * (act * m * m).double().sum(), (m, act)
+        if self.multilabel:
+            loss = torch.nn.functional.softplus(-y * z)
+            if mask is not None:
+                loss = loss * mask
+            return penalty + c * loss.double().sum(), None
+        logp = torch.log_softmax(z, dim=1)
+        return penalty - c * (y * logp).double().sum(), logp
+
+    def _gradient(
+        self,
+        theta: torch.Tensor,
+        z: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        r: torch.Tensor,
+        cached: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gradient (one pass over ``x``) and the per-row curvature the Hessian-vector
+        product needs, at the point :meth:`_value` returned ``cached`` for."""
+        if self.loss == "squared_hinge":
+            m, act = cached
+            return r * theta - 2.0 * c * (x.T @ (act * m * y)), 2.0 * c * act
+        if self.multilabel:
+            s = torch.sigmoid(z)
+            resid = s - (y > 0).to(self.dtype)
+            curv = s * (1.0 - s)
+            if mask is not None:
+                resid, curv = resid * mask, curv * mask
+            return r * theta + c * (x.T @ resid), c * curv
+        p = cached.exp()
+        return r * theta + c * (x.T @ (p - y)), c * p
+
+    def _hess(
+        self, v: torch.Tensor, x: torch.Tensor, curv: torch.Tensor, r: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``H v``, and ``x @ v`` (CG sums them into ``x @ step`` for free)."""
+        xv = x @ v
+        if self.loss == "logistic" and not self.multilabel:  # softmax: diag(p) - p p^T
+            pxv = curv * xv
+            inner = pxv - curv * pxv.sum(dim=1, keepdim=True) / curv.sum(dim=1, keepdim=True)
+            return r * v + x.T @ inner, xv
+        return r * v + x.T @ (curv * xv), xv
+
+    def _dot(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a * b).sum(0) if self.colwise else (a * b).sum()
+
+    def fit(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        start: torch.Tensor,
+        back: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """theta minimising the objective for ``C = c``, starting from ``start``.
+
+        ``back`` maps a gradient in the basis ``x`` is given in to the original features'
+        (``basis^-T``, see :func:`decorrelating_basis`) for the logistic stopping rule.
+        """
+        r = self.penalty_mask(x.shape[1])
+        theta = start.clone()
+        z = x @ theta if bool(theta.any()) else x.new_zeros(len(x), theta.shape[1])
+        f, cached = self._value(theta, z, y, mask, c, r)
+        g, curv = self._gradient(theta, z, x, y, mask, c, r, cached)
+        logistic = self.loss == "logistic"
+        if logistic:
+            f_zero = self._zero_objective(y, mask, c)
+            # scikit-learn's L-BFGS stops at max |gradient| <= tol of its objective, which
+            # is ours divided by C * (rows in the class's problem); we ask 10x less of it
+            # (LOGISTIC_TOL_SCALE)
+            rows = (mask.sum(0) if mask is not None else x.new_full((1,), len(x))) * c
+        else:  # liblinear's stopping rule is relative to the gradient at zero
+            zero, z0 = torch.zeros_like(theta), torch.zeros_like(z)
+            at_zero = self._value(zero, z0, y, mask, c, r)[1]
+            g0 = self._gradient(zero, z0, x, y, mask, c, r, at_zero)[0].norm()
+        x2 = (x * x).sum(0, keepdim=True).T
+        for _ in range(self.max_iter):
+            gnorm = g.norm()
+            if logistic:
+                g_x = g if back is None else back @ g
+                if bool((g_x.abs().amax(0) <= LOGISTIC_TOL_SCALE * self.tol * rows).all()):
+                    break
+            elif gnorm <= self.tol * g0:
+                break
+            w = curv * (1.0 - curv / c) if logistic and not self.multilabel else curv
+            # The Hessian's diagonal, sum_i x_ia^2 w_ik, approximated by (sum_i x_ia^2) *
+            # mean_i w_ik: in the decorrelated basis it preconditions as well as the exact
+            # one and costs no pass over the data.
+            diag = r + x2 * w.mean(0, keepdim=True)
+            # a little damping: the multinomial intercept is unpenalised and shift-invariant
+            damp = 1e-6 * diag.max()
+            diag = diag + damp
+            if logistic:
+                # g^T D^-1 g / 2 estimates the gap to the optimum (the Newton decrement, the
+                # preconditioner standing in for the Hessian; it ran 2-5x above the true
+                # gap on SUN-397-shaped fits), measured against the way from f(0)
+                if float((g * g / diag).double().sum()) <= 2 * GAP_TOL * (f_zero - float(f)):
+                    break
+                rel_tol = LOGISTIC_FORCING
+            else:
+                rel_tol = min(FORCING, float((gnorm / g0).sqrt()))
+            step, x_step = self._cg(-g, x, curv, r + damp, diag, rel_tol)
+            found = self._line_search(theta, z, step, x_step, f, g, y, mask, c, r)
+            if found is None:
+                break
+            t, f, cached = found
+            theta, z = theta + t * step, z + t * x_step
+            g, curv = self._gradient(theta, z, x, y, mask, c, r, cached)
+        return theta
+
+    def _zero_objective(self, y: torch.Tensor, mask: torch.Tensor | None, c: float) -> float:
+        """The logistic objective at ``theta = 0`` (every score 0), without a pass."""
+        if self.multilabel:
+            entries = float(mask.sum()) if mask is not None else y.numel()
+            return c * entries * float(np.log(2.0))
+        return c * len(y) * float(np.log(y.shape[1])) if y.shape[1] > 1 else 0.0
+
+    def _line_search(
+        self,
+        theta: torch.Tensor,
+        z: torch.Tensor,
+        step: torch.Tensor,
+        x_step: torch.Tensor,
+        f: torch.Tensor,
+        g: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        r: torch.Tensor,
+    ) -> tuple[float, torch.Tensor, Any] | None:
+        """Step length along ``step`` (Armijo backtracking from 1), the objective there and
+        :meth:`_value`'s cache, or None when no step decreases the objective. Every trial
+        point costs elementwise work only: ``x @ (theta + t step)`` is ``z + t x_step``."""
+        slope = (g * step).sum()
+        t = 1.0
+        if self.loss == "logistic" and not self.multilabel:
+            t = self._softmax_step(theta, z, step, x_step, y, c, r, float(slope))
+        for _ in range(30):
+            f_new, cached = self._value(theta + t * step, z + t * x_step, y, mask, c, r)
+            if f_new <= f + 1e-4 * t * slope:
+                return t, f_new, cached
+            t *= 0.5
+        return None
+
+    def _softmax_step(
+        self,
+        theta: torch.Tensor,
+        z: torch.Tensor,
+        step: torch.Tensor,
+        x_step: torch.Tensor,
+        y: torch.Tensor,
+        c: float,
+        r: torch.Tensor,
+        slope: float,
+    ) -> float:
+        """The step length minimising the multinomial objective along ``step`` (safeguarded
+        1-D Newton on a convex function, from 1), from ``z`` and ``x_step`` alone."""
+        b = float((r * theta * step).double().sum())
+        q = float((r * step * step).double().sum())
+        lo, hi, t = 0.0, float("inf"), 1.0
+        for _ in range(8):
+            p = torch.softmax(z + t * x_step, dim=1)
+            pxs = (p * x_step).sum(1)
+            d1 = b + t * q + c * float(((p - y) * x_step).double().sum())
+            if abs(d1) <= 0.05 * abs(slope):
+                break
+            d2 = q + c * float(((p * x_step * x_step).sum(1) - pxs * pxs).double().sum())
+            if d1 > 0:
+                hi = t
+            else:
+                lo = t
+            nxt = t - d1 / d2 if d2 > 0 else float("nan")
+            if not lo < nxt < hi:
+                nxt = 0.5 * (lo + hi) if hi < float("inf") else 2.0 * t
+            t = nxt
+        return t
+
+    def _cg(
+        self,
+        rhs: torch.Tensor,
+        x: torch.Tensor,
+        curv: torch.Tensor,
+        r: torch.Tensor,
+        diag: torch.Tensor,
+        rel_tol: float,
+        max_iter: int = 250,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Preconditioned CG for ``H s = rhs`` (per column when the classes decouple);
+        returns ``s`` and ``x @ s``."""
+        s = torch.zeros_like(rhs)
+        xs = torch.zeros(x.shape[0], rhs.shape[1], device=x.device, dtype=x.dtype)
+        res = rhs.clone()
+        zres = res / diag
+        p = zres.clone()
+        rz = self._dot(res, zres)
+        stop = rel_tol * rhs.norm()
+        for _ in range(max_iter):
+            hp, xp = self._hess(p, x, curv, r)
+            php = self._dot(p, hp)
+            alpha = torch.where(php > 0, rz / torch.clamp(php, min=1e-30), torch.zeros_like(rz))
+            s = s + alpha * p
+            xs = xs + alpha * xp
+            res = res - alpha * hp
+            if bool(res.norm() <= stop):
+                break
+            zres = res / diag
+            rz_new = self._dot(res, zres)
+            beta = rz_new / torch.clamp(rz, min=1e-30)
+            p = zres + beta * p
+            rz = rz_new
+        return s, xs
+
+
+def decorrelating_basis(
+    x: torch.Tensor, penalised_intercept: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``T`` such that ``x @ T`` has orthogonal columns and the penalty is unchanged, and
+    ``T^-T`` (which maps gradients in the new basis back to the features').
+
+    ``x`` is (n, d + 1) with the column of ones last. Solving for ``theta_z`` on ``x @ T`` and
+    mapping back by ``theta = T @ theta_z`` is the same problem: ``T`` is orthogonal when the
+    intercept is penalised (the SVM), else it rotates the centred features and leaves the
+    unpenalised intercept free to absorb the centring. Pooled CNN features are non-negative
+    and strongly correlated, which makes the Hessian far from diagonal; in this basis it is
+    nearly diagonal, so the diagonal preconditioner makes conjugate gradients converge in a
+    few steps (docs/PERFORMANCE.md).
+    """
+    d = x.shape[1] - 1
+    large = d > BASIS_MAX_DIMS * (4 if x.device.type == "cuda" else 1)
+    # any orthogonal basis is exact; an evenly spaced sample of the rows decorrelates about
+    # as well at a fraction of the O(n d²) Gram product (CNNaug: 16 views per image)
+    rows = GRAM_ROWS_PER_DIM * (d + 1)
+    sample = x if len(x) <= rows else x[:: len(x) // rows + 1]
+    if penalised_intercept:
+        vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(sample.T @ sample)
+        return vecs, vecs
+    mean = x[:, :-1].mean(0, keepdim=True)
+    if large:
+        vecs = torch.eye(d, device=x.device, dtype=x.dtype)
+    else:
+        centred = sample[:, :-1] - mean
+        vecs = _eigenvectors(centred.T @ centred)
+    d1 = x.shape[1]
+    t = torch.zeros(d1, d1, device=x.device, dtype=x.dtype)
+    t[:-1, :-1] = vecs
+    t[-1, :-1] = -(mean @ vecs)[0]
+    t[-1, -1] = 1.0
+    back = torch.zeros_like(t)  # T^-1 = [[V^T, 0], [mean, 1]], transposed
+    back[:-1, :-1] = vecs
+    back[:-1, -1] = mean[0]
+    back[-1, -1] = 1.0
+    return t, back
+
+
+#: The logistic basis is computed from at most this many rows per dimension.
+GRAM_ROWS_PER_DIM = 4
+
+#: Above this many dimensions a CPU sweep skips the eigendecomposition (an O(d³) cost: a
+#: 13,824-dim AlexNet conv1 map would spend minutes in it) and solves in the features'
+#: own basis; only the preconditioning is lost. GPUs decompose up to 4x larger.
+BASIS_MAX_DIMS = 4096
+
+
+def _eigenvectors(gram: torch.Tensor) -> torch.Tensor:
+    """Orthonormal eigenvectors of a symmetric matrix, in its own precision (float32:
+    orthonormal to ~1e-6, which only perturbs the penalty by as much, at half the time of
+    float64: 2 of a SUN-397 sweep's ~10 s of set-up), else in float64.
+
+    LAPACK's divide-and-conquer can fail on a Gram matrix of far fewer rows than columns
+    (a large block of repeated zero eigenvalues: a few dozen images × 1,280 dims); float64,
+    then a tiny ridge separate them, and failing that the identity is still an exact basis
+    (only the preconditioning is lost).
+    """
+    g = gram.double()
+    ridge = 1e-9 * float(g.diagonal().abs().mean()) + 1e-12
+    eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
+    for attempt in (gram, g, g + ridge * eye):
+        try:
+            return torch.linalg.eigh(attempt)[1].to(gram.dtype)
+        except torch.linalg.LinAlgError:
+            continue
+    return torch.eye(len(g), dtype=gram.dtype, device=gram.device)
+
+
+def _device(params: dict[str, Any], device: Any = None) -> torch.device:
+    """The task's device (the run's ``--device``), else ``params["device"]``, else CUDA
+    when present."""
+    if device is not None:
+        return torch.device(device)
+    name = params.get("device", "auto")
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+#: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
+#: faster than several: the products are too small to amortise thread wake-ups.
+SMALL_PROBLEM = 1_000_000
+
+
+def busy_elsewhere(samples: int = 3, interval: float = 0.005) -> int | None:
+    """How many tasks of other processes are running right now (Linux: ``/proc/loadavg``'s
+    running count minus this process's running threads, e.g. torch's still-spinning pool;
+    the most over a few samples), or None where the platform does not say."""
+    try:
+        counts = []
+        for i in range(samples):
+            with open("/proc/loadavg") as fh:
+                running = int(fh.read().split()[3].split("/")[0])
+            counts.append(running - _running_here())
+            if i + 1 < samples:
+                time.sleep(interval)
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, max(counts))
+
+
+def _running_here() -> int:
+    """This process's threads in state R (running or runnable)."""
+    count = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            count += stat.read_text().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return count
+
+
+def cpu_threads(n: int, d: int, k: int) -> int:
+    """Intra-op threads for a CPU sweep of this size: 1 below :data:`SMALL_PROBLEM`, else
+    torch's, capped at the cores no other process is running on right now.
+
+    The cap matters more than the count: the solver's many short steps make torch's threads
+    spin-wait on each other, and with another process on one of the cores two threads were
+    10-30x slower than one, while on an idle 2-core machine two are 1.6x faster
+    (docs/PERFORMANCE.md, benchmarks/bench_threads.py).
+    """
+    if n * d * k < SMALL_PROBLEM:
+        return 1
+    threads = torch.get_num_threads()
+    busy = busy_elsewhere()
+    if busy is None:
+        return threads
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(threads, cores - busy))
+
+
+@dataclass
+class Rows:
+    """Training rows of one fit: transformed features, their labels and every row's loss
+    weight (dropout copies: ``1 / copies``, which is the same as ``C * weight``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: float = 1.0
+    #: where these rows are among the refit's (when they are some of them): the fit then
+    #: takes them from the refit's transformed rows instead of transforming its own
+    index: np.ndarray | None = None
+
+
+@dataclass
+class Views:
+    """Rows to score: one array per view of the same images (scores are averaged over
+    views, as CNNaug's test time does); a single array for the plain probes."""
+
+    views: list[np.ndarray]
+
+
+def sweep(
+    task: FeatureTask,
+    loss: str,
+    transform: Any,
+    grid: list[float],
+    val_fraction: float = 0.2,
+    max_iter: int = 100,
+    device: torch.device | None = None,
+    expand: Any = None,
+) -> Outcome:
+    """:func:`benchbase.toolkit.selection.select_and_refit` for a linear head, solved in torch.
+
+    ``expand(x, y) -> Rows`` turns training rows into the rows a fit sees (dropout copies);
+    validation and test rows are used as they are.
+    """
+    x = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
+    y = np.asarray(task.train_y)
+    fit_idx, val_idx = train_val_indices(y, val_fraction, task.seed)
+    if expand is None:
+        fit_rows = Rows(x[fit_idx], y[fit_idx], index=fit_idx)
+        refit_rows = Rows(x, y)
+    else:
+        fit_rows, refit_rows = expand(x[fit_idx], y[fit_idx]), expand(x, y)
+    test = np.ascontiguousarray(transform(np.asarray(task.test_x, dtype=np.float32)))
+    scores, best, rows = solve_sweep(
+        task,
+        loss,
+        grid,
+        fit=fit_rows,
+        val=(Views([x[val_idx]]), y[val_idx]),
+        refit=refit_rows,
+        test=Views([test]),
+        max_iter=max_iter,
+        device=device,
+    )
+    chosen = {"C": best, "val_fraction": val_fraction, "solver": "torch"}
+    return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=rows)
+
+
+def solve_sweep(
+    task: Any,
+    loss: str,
+    grid: list[float],
+    fit: Rows,
+    val: tuple[Views, np.ndarray],
+    refit: Rows,
+    test: Views,
+    max_iter: int = 100,
+    device: torch.device | None = None,
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
+    """The C sweep on explicit rows: fit every C on ``fit`` (validation skipped with one C
+    or no validation rows), choose on ``val``'s view-averaged scores, refit the winner on
+    ``refit`` and score ``test``. ``task`` supplies ``task``, ``metric``, ``classes`` and
+    ``params`` (for the device). Returns (test scores, chosen C, the sweep's rows)."""
+    device = device or _device(task.params, getattr(task, "device", None))
+    if device.type != "cpu":
+        return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
+    before = torch.get_num_threads()
+    n, d = refit.x.shape
+    torch.set_num_threads(cpu_threads(n, d, len(task.classes)))
+    try:
+        return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _sweep(
+    task: Any,
+    loss: str,
+    grid: list[float],
+    fit: Rows,
+    val: tuple[Views, np.ndarray],
+    refit: Rows,
+    test: Views,
+    max_iter: int,
+    device: torch.device,
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
+    multilabel = task.task == "multilabel"
+    n_classes = len(task.classes)
+    solver = TorchLinear(loss, multilabel, device, max_iter=max_iter)
+
+    def on_device(x: np.ndarray) -> torch.Tensor:
+        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)
+        return torch.cat([t, torch.ones(len(t), 1, device=device, dtype=t.dtype)], 1)
+
+    x_refit = on_device(refit.x)
+    basis, back = decorrelating_basis(x_refit, penalised_intercept=loss == "squared_hinge")
+    x_refit = x_refit @ basis  # solved in this basis; parameters map back by basis @ theta
+
+    def problem(x: torch.Tensor, y: np.ndarray) -> tuple[torch.Tensor, Any, Any, np.ndarray]:
+        """Features, targets, mask and the trained columns (seen classes)."""
+        if multilabel:
+            return x, *solver.targets(y, n_classes), np.arange(n_classes)
+        seen = np.unique(y)
+        local = np.searchsorted(seen, y)
+        return x, *solver.targets(local, len(seen)), seen
+
+    def scores(
+        theta: torch.Tensor, views: Views, y: Any, mask: Any, seen: np.ndarray
+    ) -> np.ndarray:
+        """Decision values averaged over views; ``theta`` is in the original features."""
+        out = np.mean([(on_device(v) @ theta).double().cpu().numpy() for v in views.views], 0)
+        if multilabel:  # constant-label classes: a constant ±1 score, as MultilabelOneVsRest
+            pos = ((y > 0) & (mask > 0)).sum(0).cpu().numpy()
+            neg = ((y < 0) & (mask > 0)).sum(0).cpu().numpy()
+            for k in np.flatnonzero((pos == 0) | (neg == 0)):
+                out[:, k] = 1.0 if pos[k] > 0 else -1.0
+        return align_scores(out, seen, n_classes)
+
+    def zeros(n_out: int) -> torch.Tensor:
+        return torch.zeros(x_refit.shape[1], n_out, device=device, dtype=solver.dtype)
+
+    sweep_rows: list[dict[str, Any]] = []
+    best_value, best_score = grid[0], -np.inf
+    fitted: dict[float, torch.Tensor] = {}
+    val_views, val_y = val
+    if len(grid) > 1 and len(val_y) > 0:
+        if fit.index is not None:
+            x_fit = x_refit[torch.as_tensor(fit.index, device=device, dtype=torch.long)]
+        else:
+            x_fit = on_device(fit.x) @ basis
+        x, y, mask, seen = problem(x_fit, fit.y)
+        del x_fit
+        model = zeros(len(seen))
+        for value in sorted(grid):  # warm start: each C from the next smaller one
+            model = solver.fit(x, y, mask, float(value) * fit.weight, model, back)
+            fitted[value] = model
+        del x
+        for value in grid:  # the grid's own order decides ties, as select_and_refit does
+            val_scores = scores(basis @ fitted[value], val_views, y, mask, seen)
+            try:
+                score = evaluate(task.metric, val_y, val_scores, task.classes)[task.metric]
+            except ValueError:
+                score = float("nan")
+            sweep_rows.append({"C": value, "val_" + task.metric: score})
+            if score > best_score:
+                best_value, best_score = value, score
+    x, y, mask, seen = problem(x_refit, refit.y)
+    start = fitted.get(best_value)
+    if start is None or start.shape[1] != len(seen):
+        start = zeros(len(seen))
+    model = solver.fit(x, y, mask, float(best_value) * refit.weight, start, back)
+    return scores(basis @ model, test, y, mask, seen), best_value, sweep_rows
