@@ -150,8 +150,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase_linear.heads import for_task
-
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
@@ -183,12 +181,30 @@ def augmented_svm(task: ImageTask) -> Outcome:
     ovo = p["multiclass"] == "ovo" and task.task == "multiclass"  # voting: scikit-learn
     if not ovo and choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
         return torch_views_svm(task, train, train_scored, test, y, len(test_views))
+    return sklearn_views_svm(task, train, train_scored, test, y, len(test_views))
+
+
+def sklearn_views_svm(
+    task: ImageTask,
+    train: np.ndarray,
+    scored: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    n_test_views: int,
+) -> Outcome:
+    """The sweep by scikit-learn (liblinear, one BLAS thread): every view of the fit images
+    stacked as rows, C chosen on the validation images' scores averaged over the test views
+    (``scored``), refit on all training views. Arrays as :func:`torch_views_svm` takes them."""
+    from benchbase_linear.heads import for_task
+
+    p = task.params
+    n_views = train.shape[0]
     n_classes = len(task.classes)
     make = for_task(task.task, svm_maker(task))
 
     def fit(idx: np.ndarray, c: float) -> Any:
         x = train[:, idx].reshape(-1, train.shape[-1])
-        return make(c).fit(x, np.concatenate([y[idx]] * len(views)))
+        return make(c).fit(x, np.concatenate([y[idx]] * n_views))
 
     def score(model: Any, feats: np.ndarray, seen: np.ndarray) -> np.ndarray:
         views_scores = [align_scores(decision_scores(model, v), seen, n_classes) for v in feats]
@@ -205,7 +221,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
         if len(grid) > 1 and len(val_idx):
             for c in grid:
                 model_c = fit(fit_idx, c)
-                val_scores = score(model_c, train_scored[:, val_idx], seen_of(y[fit_idx]))
+                val_scores = score(model_c, scored[:, val_idx], seen_of(y[fit_idx]))
                 try:
                     value = evaluate(task.metric, y[val_idx], val_scores, task.classes)[task.metric]
                 except ValueError:
@@ -218,8 +234,8 @@ def augmented_svm(task: ImageTask) -> Outcome:
     chosen = {
         "C": best_c,
         "val_fraction": p["val_fraction"],
-        "views": len(views),
-        "test_views": len(test_views),
+        "views": n_views,
+        "test_views": n_test_views,
         "solver": "sklearn",
     }
     return Outcome(task.layer, scores, chosen, sweep)

@@ -81,12 +81,19 @@ class Here:
     seconds: float
 
 
-def forward_figures(host: Host, specs: list[str], input_size: int | None) -> tuple[dict, dict]:
-    """(img/s, FLOPs per image) of each backbone's bare forward here (random init, fp32,
-    batch :data:`FORWARD_BATCH` at its input size)."""
+def forward_figures(
+    host: Host, specs: list[str], input_size: int | None, device: str = "cpu"
+) -> tuple[dict, dict]:
+    """(img/s, FLOPs per image) of each backbone's bare forward here (random init, batch
+    :data:`FORWARD_BATCH` at its input size; on CUDA batch 64, channels_last, with the
+    extraction's autocast)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from benchbase.extract.device import autocast
+
+    dev = torch.device(device)
+    batch = 64 if dev.type == "cuda" else FORWARD_BATCH
     rates, flops = {}, {}
     for spec in specs:
         bb = resolve_backbone(host, spec).backbone
@@ -99,15 +106,29 @@ def forward_figures(host: Host, specs: list[str], input_size: int | None) -> tup
             with counter:  # also the warm-up
                 model(torch.zeros(1, 3, size, size))
             flops[spec] = float(counter.get_total_flops())
-            x = torch.zeros(FORWARD_BATCH, 3, size, size)
+            x = torch.zeros(batch, 3, size, size)
+            if dev.type == "cuda":
+                model = model.to(dev).to(memory_format=torch.channels_last)
+                x = x.to(dev).contiguous(memory_format=torch.channels_last)
             best = float("inf")
-            for _ in range(2):  # the faster of two: a busy machine's hiccups are not its speed
-                start = time.perf_counter()
-                model(x)
-                best = min(best, time.perf_counter() - start)
-            rates[spec] = FORWARD_BATCH / best
+            with autocast(dev):
+                model(x)  # warm-up at the batch size (allocations, kernel choice)
+                for _ in range(2):  # the faster of two: a busy machine's hiccups are not its speed
+                    _sync(dev)
+                    start = time.perf_counter()
+                    model(x)
+                    _sync(dev)
+                    best = min(best, time.perf_counter() - start)
+            rates[spec] = batch / best
         del model
     return rates, flops
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def decode_per_core(size: int = 224, images: int = 24) -> float:
@@ -128,16 +149,20 @@ def decode_per_core(size: int = 224, images: int = 24) -> float:
         return images / (time.perf_counter() - start)
 
 
-def matmul_flops() -> float:
-    """float32 FLOP/s of a 1024² matrix product in torch here (scales the solver's rate)."""
+def matmul_flops(device: str = "cpu") -> float:
+    """float32 FLOP/s of a 1024² matrix product in torch on ``device`` (scales the torch
+    solver's measured rate to a profile's FLOP/s)."""
     import torch
 
-    a = torch.randn(1024, 1024)
+    dev = torch.device(device)
+    a = torch.randn(1024, 1024, device=dev)
     a @ a
+    _sync(dev)
     start = time.perf_counter()
     reps = 4
     for _ in range(reps):
         a @ a
+    _sync(dev)
     return reps * 2 * 1024**3 / (time.perf_counter() - start)
 
 
@@ -247,7 +272,7 @@ def measure_here(
 
     start = time.perf_counter()
     specs = sorted({g.backbone for c in counts for g in c.groups})
-    forward, flops = forward_figures(host, specs, input_size)
+    forward, flops = forward_figures(host, specs, input_size, device)
     per_core = decode_per_core()
     workers = max(1, loader_workers())
     kinds = sorted(set().union(*(kinds_of(c, params) for c in counts)))
@@ -263,7 +288,8 @@ def measure_here(
         per_core * workers,
         fits,
         {
-            "forward": f"measured here: bare fp32 forward, batch {FORWARD_BATCH}, random init "
+            "forward": f"measured here: bare forward on {device}, random init, the faster of "
+            f"two batches of {64 if device == 'cuda' else FORWARD_BATCH} after a warm-up "
             "(`--compile auto` may be 1.2-1.85x faster on long CPU passes)",
             "decode": f"measured here: {per_core:.0f} img/s per process × {workers} "
             "decode worker(s) (loader_workers())",
@@ -272,7 +298,7 @@ def measure_here(
             "code; time = a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs)",
         },
     )
-    return Here(machine, flops, matmul_flops(), cores, time.perf_counter() - start)
+    return Here(machine, flops, matmul_flops(device), cores, time.perf_counter() - start)
 
 
 def load_profiles(path: Path = PROFILES) -> dict[str, dict[str, Any]]:
