@@ -424,11 +424,13 @@ def section_compile(sizes: Sizes) -> list:
 
 
 def section_views(sizes: Sizes) -> list:
-    """ResNet-50 @ 224 on the GPU (batch 128, 4 patch images); the dry run: ResNet-18 @ 64."""
+    """ResNet-50 @ 224 on the GPU (batch 128, 4 patch images); the dry run: ResNet-18 @ 32."""
     from bench_views import measure
 
-    name, batch = ("timm/resnet50:random", 128) if CUDA else ("timm/resnet18:random", 8)
-    m = measure(name, sizes.input_size, batch, DEVICE.type, 3, 4 if CUDA else 1)
+    name, batch, size = ("timm/resnet50:random", 128, sizes.input_size)
+    if not CUDA:
+        name, batch, size = "timm/resnet18:random", 4, 32
+    m = measure(name, size, batch, DEVICE.type, 3, 4 if CUDA else 1)
     done = "" if CUDA else "dry run on the CPU (no CUDA device)"
     return [
         row(f"7a. CNNaug views / forward, {m['what']}", "host float views, copied",
