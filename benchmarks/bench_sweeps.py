@@ -1,8 +1,16 @@
-"""Classifier sweeps: the torch Newton-CG solver vs plain scikit-learn over the same C grid.
+"""Classifier sweeps: the torch Newton-CG solver vs scikit-learn (and the peers' L-BFGS).
 
     python benchmarks/bench_sweeps.py            # scaled down (CI-sized), CPU
     python benchmarks/bench_sweeps.py --full     # VOC07 5,011 x 2,048 / SUN-397 19,850 x 2,048
+    python benchmarks/bench_sweeps.py --full --only sun --signal 0.35 --peer --objective
+    python benchmarks/bench_sweeps.py --only aug --scale 0.2   # linear-svm-aug: liblinear vs torch
     python benchmarks/bench_sweeps.py --full --device cuda
+
+Problems: ``voc`` (multilabel squared hinge, linear-svm), ``sun`` (multinomial logistic,
+logreg), ``aug`` (linear-svm-aug at CNNaug size: VOC07's 5,011 images x 16 views as rows,
+2,048 dims, 20 labels; scored on one test view). ``--peer`` adds the peers' L-BFGS protocol
+for ``sun`` (_sweep_baselines.py; ``--grid 45`` runs everything on their 45 C values),
+``--objective`` the objective gap to the optimum at the chosen C.
 
 Features are synthetic but shaped like pooled CNN features (non-negative, class-dependent
 means, L2-normalised by the strategy). Baseline: what ``solver="sklearn"`` runs, i.e.
@@ -14,6 +22,7 @@ BLAS thread, the validation sweep plus the refit. Target: >= 5x at the same test
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -59,76 +68,16 @@ def task_for(n_train, n_test, d, k, multilabel, grid, signal=0.8):
     )
 
 
-def softmax_objective(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, c: float
-) -> float:
-    """scikit-learn's multinomial objective ``0.5 ||W||^2 + C * sum cross-entropy`` (float64)."""
-    z = x.astype(np.float64) @ w + b
-    z -= z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(0.5 * (w * w).sum() - c * logp[np.arange(len(y)), y].sum())
-
-
-def objective_gap(task, c: float, device: str) -> None:  # noqa: ANN001
-    """At the chosen C, on all training rows: the objective reached by the torch solver (its
-    stopping rule), by scikit-learn's L-BFGS (default tol), and the optimum (torch at a
-    100x tighter tol), each with its test score."""
-    import time
-
-    import torch
-    from benchbase_linear import fastlinear
-    from benchbase_linear.linear import logistic
-    from threadpoolctl import threadpool_limits
-
-    from benchbase.metrics import evaluate
-    from benchbase.toolkit.selection import l2_normalize
-
-    x = l2_normalize(np.asarray(task.train_x, dtype=np.float32))
-    y = np.asarray(task.train_y)
-    xt = l2_normalize(np.asarray(task.test_x, dtype=np.float32))
-    dev = torch.device(device)
-
-    def torch_fit(tol: float) -> tuple[np.ndarray, np.ndarray, float]:
-        start = time.perf_counter()
-        solver = fastlinear.TorchLinear("logistic", False, dev, tol=tol, max_iter=1000)
-        xa = torch.as_tensor(x, device=dev)
-        xa = torch.cat([xa, torch.ones(len(xa), 1, device=dev)], 1)
-        basis, back = fastlinear.decorrelating_basis(xa, penalised_intercept=False)
-        target, _ = solver.targets(y, len(task.classes))
-        zero = torch.zeros(xa.shape[1], len(task.classes), device=dev)
-        theta = (basis @ solver.fit(xa @ basis, target, None, c, zero, back)).double().cpu().numpy()
-        return theta[:-1], theta[-1], time.perf_counter() - start
-
-    fits = {
-        "torch (its stopping rule)": torch_fit(1e-4),
-        "optimum (torch, tol 1e-6)": torch_fit(1e-6),
-    }
-    start = time.perf_counter()
-    with threadpool_limits(1):
-        model = logistic(c, 2000, 0).fit(x, y)
-    fits["sklearn L-BFGS (default tol)"] = (
-        model.coef_.T,
-        model.intercept_,
-        time.perf_counter() - start,
-    )
-    best = softmax_objective(x, y, *fits["optimum (torch, tol 1e-6)"][:2], c)
-    print(f"  objective at C={c} on all {len(y)} training rows (optimum {best:.6g}):")
-    for name, (w, b, secs) in fits.items():
-        f = softmax_objective(x, y, w, b, c)
-        score = evaluate(task.metric, task.test_y, xt @ w + b, task.classes)[task.metric]
-        print(
-            f"    {name}: relative gap {(f - best) / abs(best):+.2e}, test {100 * score:.2f}, {secs:.1f} s"
-        )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--full", action="store_true", help="the real VOC07 / SUN-397 sizes")
     ap.add_argument("--scale", type=float, default=None, help="fraction of the real sizes")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--only", choices=["voc", "sun"], default=None)
-    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--only", choices=["voc", "sun", "aug"], default=None)
+    ap.add_argument("--skip-baseline", action="store_true", help="no scikit-learn run")
+    ap.add_argument("--peer", action="store_true", help="sun: also the peers' L-BFGS protocol")
+    ap.add_argument("--grid", choices=["5", "45"], default="5", help="5 C values or the peers' 45")
     ap.add_argument(
         "--objective",
         action="store_true",
@@ -142,7 +91,35 @@ def main() -> None:
         "(lower = harder; 0.25 keeps the full-size VOC problem below 100%% mAP)",
     )
     args = ap.parse_args()
+    from _sweep_baselines import PEER_GRID
+
+    scale = 1.0 if args.full else (args.scale or 0.1)
+    grid = PEER_GRID if args.grid == "45" else [0.01, 0.1, 1.0, 10.0, 100.0]
+    print(f"machine: {machine()}; scale {scale}")
+    for name in ("voc", "sun", "aug"):
+        if args.only in (None, name):
+            (view_sweep if name == "aug" else feature_sweep)(name, scale, grid, args)
+
+
+PROBLEMS = {
+    # name: (n_train, n_test, d, classes, multilabel, loss)
+    "voc": (5011, 4952, 2048, 20, True, "squared_hinge"),
+    "sun": (19850, 19850, 2048, 397, False, "logistic"),
+    "aug": (5011, 4952, 2048, 20, True, "squared_hinge"),
+}
+
+
+def sizes(name: str, scale: float) -> tuple[int, int, int, int, bool, str]:
+    n_tr, n_te, d, k, ml, loss = PROBLEMS[name]
+    d = max(64, int(d * min(1.0, scale * 2.5)))
+    k = k if ml else max(20, int(k * min(1.0, scale * 2.5)))
+    return int(n_tr * scale), int(n_te * scale), d, k, ml, loss
+
+
+def feature_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespace) -> None:
+    """``linear-svm`` / ``logreg``'s sweep: torch vs select_and_refit with scikit-learn."""
     import torch
+    from _sweep_baselines import objective_gap, peer_lbfgs
     from benchbase_linear import fastlinear
     from benchbase_linear.heads import for_task
     from benchbase_linear.linear import logistic, svm
@@ -151,51 +128,73 @@ def main() -> None:
     from benchbase.metrics import evaluate
     from benchbase.toolkit.selection import l2_normalize, select_and_refit
 
-    scale = 1.0 if args.full else (args.scale or 0.1)
-    grid = [0.01, 0.1, 1.0, 10.0, 100.0]
-    print(f"machine: {machine()}; scale {scale}")
-    problems = {
-        # name: (n_train, n_test, d, classes, multilabel, loss)
-        "voc": (5011, 4952, 2048, 20, True, "squared_hinge"),
-        "sun": (19850, 19850, 2048, 397, False, "logistic"),
-    }
-    for name, (n_tr, n_te, d, k, ml, loss) in problems.items():
-        if args.only and name != args.only:
-            continue
-        n_tr, n_te = int(n_tr * scale), int(n_te * scale)
-        d = max(64, int(d * min(1.0, scale * 2.5)))
-        k = k if ml else max(20, int(k * min(1.0, scale * 2.5)))
-        task = task_for(n_tr, n_te, d, k, ml, grid, signal=args.signal)
-        label = f"{name} ({n_tr} x {d}, {k} {'labels' if ml else 'classes'}, {loss}, {len(grid)} C)"
-        make = (
-            (lambda c: svm(c, 5000, 0))
-            if loss == "squared_hinge"
-            else (lambda c: logistic(c, 2000, 0))
-        )
+    n_tr, n_te, d, k, ml, loss = sizes(name, scale)
+    task = task_for(n_tr, n_te, d, k, ml, grid, signal=args.signal)
+    label = f"{name} ({n_tr} x {d}, {k} {'labels' if ml else 'classes'}, {loss}, {len(grid)} C)"
+    make = (lambda c: svm(c, 5000, 0)) if loss == "squared_hinge" else (lambda c: logistic(c, 2000, 0))
 
-        def ours(task=task, loss=loss):
-            return fastlinear.sweep(
-                task, loss, l2_normalize, grid, device=torch.device(args.device)
-            )
+    def score(outcome) -> float:  # noqa: ANN001
+        return 100 * evaluate(task.metric, task.test_y, outcome.scores, task.classes)[task.metric]
 
-        def base(task=task, make=make):
-            with threadpool_limits(1):
-                return select_and_refit(task, for_task(task.task, make), grid, "C", l2_normalize)
+    def ours():  # noqa: ANN202
+        return fastlinear.sweep(task, loss, l2_normalize, grid, device=torch.device(args.device))
 
-        t_ours, _, o = timed(ours, args.repeats)
-        s_ours = evaluate(task.metric, task.test_y, o.scores, task.classes)[task.metric]
-        if args.skip_baseline:
-            print(f"{label}: torch {t_ours:.2f} s, score {100 * s_ours:.2f}, C={o.chosen['C']}")
-            continue
-        t_base, _, b = timed(base, args.repeats)
-        s_base = evaluate(task.metric, task.test_y, b.scores, task.classes)[task.metric]
-        report(label, "sklearn", t_base, "torch", t_ours)
-        print(
-            f"  test {task.metric}: sklearn {100 * s_base:.2f} (C={b.chosen['C']}) | torch "
-            f"{100 * s_ours:.2f} (C={o.chosen['C']}) | diff {100 * (s_ours - s_base):+.2f} points"
-        )
-        if args.objective and loss == "logistic":
-            objective_gap(task, float(o.chosen["C"]), args.device)
+    def base():  # noqa: ANN202
+        with threadpool_limits(1):
+            return select_and_refit(task, for_task(task.task, make), grid, "C", l2_normalize)
+
+    t_ours, runs, o = timed(ours, args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test {score(o):.2f}, C={o.chosen['C']:g}")
+    if not args.skip_baseline:
+        t_base, runs, b = timed(base, args.repeats)
+        report(label, f"sklearn [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+        print(f"  test {task.metric}: sklearn {score(b):.2f} (C={b.chosen['C']:g}) | torch "
+              f"{score(o):.2f} | diff {score(o) - score(b):+.2f} points")  # fmt: skip
+    extra = {}
+    if args.peer and loss == "logistic":
+        t_peer, runs, peer = timed(lambda: peer_lbfgs(task, grid, l2_normalize), args.repeats)
+        report(label, f"peer L-BFGS, warm-started [{fmt(runs)} s, load {load()}]", t_peer, "torch", t_ours)
+        print(f"  test {task.metric}: peer {score(peer):.2f} (C={peer.chosen['C']:g}) | torch "
+              f"{score(o):.2f} | diff {score(o) - score(peer):+.2f} points")  # fmt: skip
+        if peer.chosen["C"] == o.chosen["C"]:
+            extra["peer L-BFGS refit (warm start)"] = (peer.w, peer.b)
+    if args.objective and loss == "logistic":
+        objective_gap(task, float(o.chosen["C"]), args.device, extra)
+
+
+def view_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespace) -> None:
+    """``linear-svm-aug``'s classifier: 16 views per training image stacked as rows,
+    liblinear (``sklearn_views_svm``) vs the torch solver (``torch_views_svm``)."""
+    from _sweep_baselines import view_problem, view_task
+    from benchbase_linear.augment import sklearn_views_svm, torch_views_svm
+
+    from benchbase.metrics import evaluate
+
+    n_tr, n_te, d, k, _, _ = sizes(name, scale)
+    views = 16
+    train, scored, test, y, test_y = view_problem(n_tr, n_te, d, k, views, args.signal)
+    task = view_task(k, test_y, grid, args.device)
+    label = f"{name} ({n_tr} images x {views} views = {n_tr * views} rows x {d}, {k} labels, {len(grid)} C)"
+
+    def score(outcome) -> float:  # noqa: ANN001
+        return 100 * evaluate(task.metric, test_y, outcome.scores, task.classes)[task.metric]
+
+    t_ours, runs, o = timed(lambda: torch_views_svm(task, train, scored, test, y, 1), args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test mAP {score(o):.2f}, C={o.chosen['C']:g}")
+    if args.skip_baseline:
+        return
+    t_base, runs, b = timed(lambda: sklearn_views_svm(task, train, scored, test, y, 1), args.repeats)
+    report(label, f"liblinear [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+    print(f"  test mAP: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
+          f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points")  # fmt: skip
+
+
+def fmt(runs: list[float]) -> str:
+    return "/".join(f"{r:.1f}" for r in runs)
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
 
 
 if __name__ == "__main__":

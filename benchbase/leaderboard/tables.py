@@ -12,7 +12,7 @@ One builder per table shape, each returning a :class:`~benchbase.leaderboard.mod
 
 Which shapes a page renders (``Suite.tables``) and which published table is laid out in
 which shape (``Suite.published_tables``, :mod:`~benchbase.leaderboard.shapes`) are declared
-by the suites; nothing here knows a paper.
+by the suites; no paper or suite is special-cased here.
 """
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ the test set is, then the SVM is refit on all training views. ``solver``
 as rows on a GPU and for large problems (one-vs-rest only: ``multiclass="ovo"`` stays on
 scikit-learn).
 
-Features of each view are cached under ``ImageTask.cache_dir`` with
-:class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
-the view and the image list, so a rerun or another C grid costs no forward pass.
+Features of each view are cached per image (:class:`benchbase.toolkit.KeyedRows` under
+``ImageTask.shared_cache_dir``), keyed by backbone, weights, layer, preprocessing and the view
+but not the image list: a rerun, another C grid, another split holding the image or the
+``-tta`` row costs no forward pass for it. Only images no cell has forwarded are decoded
+(through the run's decoded-image cache), copied to the device as uint8 and cut there.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     SHARED_RULES,
+    DecodedImages,
     align_scores,
     content_keys,
     decision_scores,
@@ -111,7 +114,7 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
         return view_names(params)
     if not names or "*" in names:
         raise BenchbaseError(
-            f"linear-svm-aug: test_views must list views (e.g. [\"full\"]) or be [\"*\"] for "
+            f'linear-svm-aug: test_views must list views (e.g. ["full"]) or be ["*"] for '
             f"every training view, got {names!r}"
         )
     return names
@@ -119,13 +122,14 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
 
 def view_features(
     task: ImageTask,
-    images: torch.Tensor,
+    images: DecodedImages,
     keys: list[str],
-    model: Any,
+    model: dict[str, Any],
     view: str,
 ) -> np.ndarray:
     """Pooled features of ``task.layer`` for the named view (:func:`view_fn`) of ``images``,
-    through the feature cache."""
+    keyed per image (:func:`benchbase.toolkit.transformed_features`): splits and cells
+    sharing an image share its view, cut from the uint8 pixels on ``task.device``."""
     p = task.params
     transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     identity = {
@@ -146,9 +150,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase.toolkit import decode_tensor
-    from benchbase_linear.heads import for_task
-
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
@@ -158,7 +159,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode_tensor(samples, task.open_image, load, interp, resize="squash")
+        images = DecodedImages(  # decoded on first need, through the run's image cache
+            samples, task.open_image, load, interp, "squash", task.image_cache_dir
+        )
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
@@ -178,12 +181,30 @@ def augmented_svm(task: ImageTask) -> Outcome:
     ovo = p["multiclass"] == "ovo" and task.task == "multiclass"  # voting: scikit-learn
     if not ovo and choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
         return torch_views_svm(task, train, train_scored, test, y, len(test_views))
+    return sklearn_views_svm(task, train, train_scored, test, y, len(test_views))
+
+
+def sklearn_views_svm(
+    task: ImageTask,
+    train: np.ndarray,
+    scored: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    n_test_views: int,
+) -> Outcome:
+    """The sweep by scikit-learn (liblinear, one BLAS thread): every view of the fit images
+    stacked as rows, C chosen on the validation images' scores averaged over the test views
+    (``scored``), refit on all training views. Arrays as :func:`torch_views_svm` takes them."""
+    from benchbase_linear.heads import for_task
+
+    p = task.params
+    n_views = train.shape[0]
     n_classes = len(task.classes)
     make = for_task(task.task, svm_maker(task))
 
     def fit(idx: np.ndarray, c: float) -> Any:
         x = train[:, idx].reshape(-1, train.shape[-1])
-        return make(c).fit(x, np.concatenate([y[idx]] * len(views)))
+        return make(c).fit(x, np.concatenate([y[idx]] * n_views))
 
     def score(model: Any, feats: np.ndarray, seen: np.ndarray) -> np.ndarray:
         views_scores = [align_scores(decision_scores(model, v), seen, n_classes) for v in feats]
@@ -200,7 +221,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
         if len(grid) > 1 and len(val_idx):
             for c in grid:
                 model_c = fit(fit_idx, c)
-                val_scores = score(model_c, train_scored[:, val_idx], seen_of(y[fit_idx]))
+                val_scores = score(model_c, scored[:, val_idx], seen_of(y[fit_idx]))
                 try:
                     value = evaluate(task.metric, y[val_idx], val_scores, task.classes)[task.metric]
                 except ValueError:
@@ -213,8 +234,8 @@ def augmented_svm(task: ImageTask) -> Outcome:
     chosen = {
         "C": best_c,
         "val_fraction": p["val_fraction"],
-        "views": len(views),
-        "test_views": len(test_views),
+        "views": n_views,
+        "test_views": n_test_views,
         "solver": "sklearn",
     }
     return Outcome(task.layer, scores, chosen, sweep)

@@ -18,7 +18,7 @@ the training data score ``-inf`` (:func:`benchbase.toolkit.selection.align_score
 Speed comes from solving every class at once with full-batch matrix products (float32, the
 BLAS of torch or the GPU) and from needing few of them: a truncated Newton method with
 conjugate gradients in a decorrelated basis of the features (:func:`decorrelating_basis`,
-where a diagonal preconditioner is nearly exact; its Gram matrix from a sample of the rows),
+where a diagonal preconditioner is nearly exact),
 loose inner solves (:data:`FORCING`, :data:`LOGISTIC_FORCING`), line searches that cost no
 pass over the data (trial points from CG's ``x @ step``; the multinomial one finds the best
 step length), and warm starts: the ``C`` grid is solved in increasing order, each from the
@@ -369,18 +369,15 @@ def decorrelating_basis(
     """
     d = x.shape[1] - 1
     large = d > BASIS_MAX_DIMS * (4 if x.device.type == "cuda" else 1)
-    # any orthogonal basis is exact; an evenly spaced sample of the rows decorrelates about
-    # as well at a fraction of the O(n d²) Gram product (CNNaug: 16 views per image)
-    rows = GRAM_ROWS_PER_DIM * (d + 1)
-    sample = x if len(x) <= rows else x[:: len(x) // rows + 1]
     if penalised_intercept:
-        vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(sample.T @ sample)
+        vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(x.T @ x)
         return vecs, vecs
-    mean = x[:, :-1].mean(0, keepdim=True)
-    if large:
+    feats = x[:, :-1]
+    mean = feats.mean(0, keepdim=True)
+    if large:  # the Gram product alone is O(n d²)
         vecs = torch.eye(d, device=x.device, dtype=x.dtype)
     else:
-        centred = sample[:, :-1] - mean
+        centred = feats - mean
         vecs = _eigenvectors(centred.T @ centred)
     d1 = x.shape[1]
     t = torch.zeros(d1, d1, device=x.device, dtype=x.dtype)
@@ -393,9 +390,6 @@ def decorrelating_basis(
     back[-1, -1] = 1.0
     return t, back
 
-
-#: The logistic basis is computed from at most this many rows per dimension.
-GRAM_ROWS_PER_DIM = 4
 
 #: Above this many dimensions a CPU sweep skips the eigendecomposition (an O(d³) cost: a
 #: 13,824-dim AlexNet conv1 map would spend minutes in it) and solves in the features'

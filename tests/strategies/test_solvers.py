@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from benchbase_linear import solvers
-from benchbase_linear.augment import torch_views_svm
+from benchbase_linear.augment import sklearn_views_svm, torch_views_svm
 from benchbase_linear.dropout import logreg_dropout, svm_dropout
 from benchbase_linear.heads import for_task
 from benchbase_linear.linear import svm
@@ -137,6 +137,13 @@ def test_views_stacked_as_rows_on_torch_match_liblinear() -> None:
     np.testing.assert_allclose([r["val_" + task.metric] for r in ours.sweep], curve, atol=0.02)
     ref = evaluate(task.metric, y[n:], ref_scores, task.classes)[task.metric]
     assert abs(score(task, ours) - ref) <= 0.002
+    # the strategy's own scikit-learn path (what solver="sklearn" and the benchmark run) is
+    # this reference exactly
+    task.params.update(multiclass="ovr", max_iter=20000)
+    theirs = sklearn_views_svm(task, train, train, test, y[:n], n_views)
+    assert theirs.chosen["C"] == best and theirs.chosen["solver"] == "sklearn"
+    assert [r["val_" + task.metric] for r in theirs.sweep] == curve
+    np.testing.assert_allclose(theirs.scores, ref_scores, rtol=1e-6, atol=1e-9)
 
 
 def test_the_runs_device_decides_over_a_visible_gpu() -> None:
