@@ -44,8 +44,13 @@ def stamps(sources: Iterable[str], of: Callable[[str], str] = stamp) -> dict[str
     unique = list(dict.fromkeys(sources))
     if len(unique) < 2000:
         return {s: of(s) for s in unique}
+    # one task per block: a thread pool's map submits every item on its own (its chunksize
+    # is for process pools), which costs more than the stat calls themselves
+    step = 512
+    blocks = [unique[i : i + step] for i in range(0, len(unique), step)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(zip(unique, pool.map(of, unique, chunksize=256), strict=True))
+        done = pool.map(lambda block: [of(s) for s in block], blocks)
+        return dict(zip(unique, (v for block in done for v in block), strict=True))
 
 
 class ContentKeys:
