@@ -182,9 +182,10 @@ def test_dropout_masks_are_redrawn_every_epoch_and_seeded():
 def test_dropout_strategies_train_with_redrawn_masks_by_default():
     for name in ("logreg-dropout", "svm-dropout"):
         strategy = host().strategies.get(name)
-        assert strategy.default_params["masks"] == "step" and strategy.version == "3"
+        assert strategy.default_params["masks"] == "step" and strategy.version == "5"
         params = strategy.resolve_params({"C": [1.0, 10.0], "epochs": 3})
         task = three_class_task(params)
         task.test_y = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0])
         (outcome,) = strategy.evaluate({"x": task})
         assert outcome.scores.shape == (9, 3) and [r["C"] for r in outcome.sweep] == [1.0, 10.0]
+        assert outcome.chosen["solver"] == "torch"  # every C at once (benchbase_linear.dropstep)
