@@ -26,9 +26,11 @@ the test set is, then the SVM is refit on all training views. ``solver``
 as rows on a GPU and for large problems (one-vs-rest only: ``multiclass="ovo"`` stays on
 scikit-learn).
 
-Features of each view are cached under ``ImageTask.cache_dir`` with
-:class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
-the view and the image list, so a rerun or another C grid costs no forward pass.
+Features of each view are cached per image (:class:`benchbase.toolkit.KeyedRows` under
+``ImageTask.shared_cache_dir``), keyed by backbone, weights, layer, preprocessing and the view
+but not the image list: a rerun, another C grid, another split holding the image or the
+``-tta`` row costs no forward pass for it. Only images no cell has forwarded are decoded
+(through the run's decoded-image cache), copied to the device as uint8 and cut there.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     SHARED_RULES,
+    DecodedImages,
     align_scores,
     content_keys,
     decision_scores,
@@ -111,7 +114,7 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
         return view_names(params)
     if not names or "*" in names:
         raise BenchbaseError(
-            f"linear-svm-aug: test_views must list views (e.g. [\"full\"]) or be [\"*\"] for "
+            f'linear-svm-aug: test_views must list views (e.g. ["full"]) or be ["*"] for '
             f"every training view, got {names!r}"
         )
     return names
@@ -119,13 +122,14 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
 
 def view_features(
     task: ImageTask,
-    images: torch.Tensor,
+    images: DecodedImages,
     keys: list[str],
-    model: Any,
+    model: dict[str, Any],
     view: str,
 ) -> np.ndarray:
     """Pooled features of ``task.layer`` for the named view (:func:`view_fn`) of ``images``,
-    through the feature cache."""
+    keyed per image (:func:`benchbase.toolkit.transformed_features`): splits and cells
+    sharing an image share its view, cut from the uint8 pixels on ``task.device``."""
     p = task.params
     transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     identity = {
@@ -146,8 +150,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase.toolkit import decode_tensor
-
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
@@ -157,7 +159,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode_tensor(samples, task.open_image, load, interp, resize="squash")
+        images = DecodedImages(  # decoded on first need, through the run's image cache
+            samples, task.open_image, load, interp, "squash", task.image_cache_dir
+        )
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
