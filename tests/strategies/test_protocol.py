@@ -150,3 +150,4 @@ def test_dropout_strategies_train_with_redrawn_masks_by_default():
         task.test_y = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0])
         (outcome,) = strategy.evaluate({"x": task})
         assert outcome.scores.shape == (9, 3) and [r["C"] for r in outcome.sweep] == [1.0, 10.0]
+        assert outcome.chosen["solver"] == "torch"  # every C at once (benchbase_linear.dropstep)
