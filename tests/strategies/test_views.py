@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from strategy_helpers import TINY, TinyNet, tiny_image_task
 
-from benchbase import Backbone, ImageTask, Sample
+from benchbase import ImageTask, Sample
 from benchbase.plugin.manager import host
 from benchbase.testing import synthetic_image
 from benchbase.toolkit import (
@@ -20,18 +21,7 @@ from benchbase.toolkit import (
     transformed_features,
 )
 
-SIZE = 16
-
-
-class TinyNet(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 8, 3)
-        self.pool = torch.nn.AdaptiveAvgPool2d(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(torch.relu(self.conv(x))).flatten(1)
+SIZE = TINY.input_size
 
 
 class Counted:
@@ -54,41 +44,13 @@ class Counted:
         return synthetic_image(int(sample.label), 3, sum(map(ord, str(sample.source))), (40, 30))
 
 
-BACKBONE = Backbone(
-    name="tiny",
-    build=lambda pretrained: TinyNet(),
-    layers={"pool": "pool"},
-    default_layer="pool",
-    input_size=SIZE,
-    crop_pct=1.0,
-    weights="tiny",
-)
-
-
 def _task(
     counted: Counted, tmp: Path, params: dict, train: list[Sample], test: list[Sample]
 ) -> ImageTask:
-    return ImageTask(
-        backbone=BACKBONE,
-        pretrained=True,
-        build=counted.build,
-        train=train,
-        train_y=np.array([s.label for s in train]),
-        test=test,
-        test_y=np.array([s.label for s in test]),
-        open_image=counted.open_image,
-        task="multiclass",
-        metric="mean_per_class_accuracy",
-        classes=["a", "b", "c"],
-        layer="pool",
-        seed=0,
-        params=params,
-        device=torch.device("cpu"),
-        input_size=SIZE,
-        cache_dir=tmp / "own",
-        weights_id="tiny",
-        shared_cache_dir=tmp / "shared",
-    )
+    return tiny_image_task(
+        tmp / "own", params, train, test, counted.open_image,
+        build=counted.build, shared_cache_dir=tmp / "shared",
+    )  # fmt: skip
 
 
 def _samples(prefix: str, ids: range) -> list[Sample]:
@@ -142,7 +104,7 @@ def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path, de
         np.testing.assert_allclose(strategy_rows, got, **close)
         if device == "cpu":  # and by hand: decode, view, normalise, forward
             pixels = decode_images(samples, counted.open_image, load, "bilinear", "squash")
-            x = normalize(fn(pixels), BACKBONE.mean, BACKBONE.std)
+            x = normalize(fn(pixels), TINY.mean, TINY.std)
             with torch.inference_mode():
                 by_hand = TinyNet().eval()(x).numpy()
             np.testing.assert_allclose(got, by_hand, rtol=1e-5, atol=1e-6)
