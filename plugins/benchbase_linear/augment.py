@@ -25,9 +25,11 @@ the test set is, then the SVM is refit on all training views. ``solver``
 (``"auto"``, the default, as ``linear-svm``'s): the torch solver fits all views of all images
 as rows on a GPU and for large problems, one-vs-one pairs by :mod:`benchbase_linear.ovo`.
 
-Features of each view are cached under ``ImageTask.cache_dir`` with
-:class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
-the view and the image list, so a rerun or another C grid costs no forward pass.
+Features of each view are cached per image (:class:`benchbase.toolkit.KeyedRows` under
+``ImageTask.shared_cache_dir``), keyed by backbone, weights, layer, preprocessing and the view
+but not the image list: a rerun, another C grid, another split holding the image or the
+``-tta`` row costs no forward pass for it. Only images no cell has forwarded are decoded
+(through the run's decoded-image cache), copied to the device as uint8 and cut there.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     SHARED_RULES,
+    DecodedImages,
     align_scores,
     content_keys,
     decision_scores,
@@ -110,7 +113,7 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
         return view_names(params)
     if not names or "*" in names:
         raise BenchbaseError(
-            f"linear-svm-aug: test_views must list views (e.g. [\"full\"]) or be [\"*\"] for "
+            f'linear-svm-aug: test_views must list views (e.g. ["full"]) or be ["*"] for '
             f"every training view, got {names!r}"
         )
     return names
@@ -118,13 +121,14 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
 
 def view_features(
     task: ImageTask,
-    images: torch.Tensor,
+    images: DecodedImages,
     keys: list[str],
-    model: Any,
+    model: dict[str, Any],
     view: str,
 ) -> np.ndarray:
     """Pooled features of ``task.layer`` for the named view (:func:`view_fn`) of ``images``,
-    through the feature cache."""
+    keyed per image (:func:`benchbase.toolkit.transformed_features`): splits and cells
+    sharing an image share its view, cut from the uint8 pixels on ``task.device``."""
     p = task.params
     transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     identity = {
@@ -145,8 +149,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase.toolkit import decode_tensor
-
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
@@ -156,7 +158,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode_tensor(samples, task.open_image, load, interp, resize="squash")
+        images = DecodedImages(  # decoded on first need, through the run's image cache
+            samples, task.open_image, load, interp, "squash", task.image_cache_dir
+        )
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
@@ -284,9 +288,10 @@ def torch_views_svm(
 
 
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
-    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
-    training and test views and every test image on its test views, then sweeps C on all
-    training views stacked as rows."""
+    """``Strategy.cost``: every training image forwarded on its training and test views,
+    every test image on its test views (kept per image: ``per_image``, so splits and cells
+    sharing an image forward it once), then the C sweep on all training views stacked as
+    rows (one-vs-one: the pair solver on torch, see :func:`~benchbase_linear.linear.linear_fits`)."""
     from dataclasses import replace
 
     from benchbase_linear.linear import linear_fits
@@ -304,6 +309,7 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         forwards=shape.train * train_views + shape.test * len(test_views),
         decodes=shape.train + shape.test,
         fits=[replace(f, like=like) for f in fits],
+        per_image=True,  # view features are kept per image and view (KeyedRows)
     )
 
 
