@@ -285,9 +285,10 @@ def torch_views_svm(
 
 
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
-    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
-    training and test views and every test image on its test views, then sweeps C on all
-    training views stacked as rows (one-vs-one: scikit-learn)."""
+    """``Strategy.cost``: every training image forwarded on its training and test views,
+    every test image on its test views (kept per image: ``per_image``, so splits and cells
+    sharing an image forward it once), then the C sweep on all training views stacked as
+    rows (one-vs-one: scikit-learn)."""
     from dataclasses import replace
 
     from benchbase_linear.linear import linear_fits
@@ -305,6 +306,7 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         forwards=shape.train * train_views + shape.test * len(test_views),
         decodes=shape.train + shape.test,
         fits=[replace(f, like=like) for f in fits],
+        per_image=True,  # view features are kept per image and view (KeyedRows)
     )
 
 
