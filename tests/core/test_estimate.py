@@ -35,6 +35,7 @@ views = ["full", "center"]
 mirror = true
 multiclass = "ovo"
 C = [0.1, 1.0, 10.0]
+solver = "sklearn"
 """
 
 
