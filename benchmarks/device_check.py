@@ -19,7 +19,9 @@ baseline, ours, ratio, target, verdict). Sections (issue 15):
 4. a small suite (fake Caltech-101, two strategies) on ``--device cuda`` and ``--device cpu``:
    stored metrics compared;
 5. ``torch.compile`` on vs off on the GPU, with the break-even image count;
-6. a ``finetune`` cell under ``torchrun --nproc_per_node 1`` (NCCL) vs the plain run.
+6. a ``finetune`` cell under ``torchrun --nproc_per_node 1`` (NCCL) vs the plain run;
+7. CNNaug's 16 views and Oquab's patch grid cut on the GPU vs the forward of the same
+   batches (``bench_views.py``), with the host float path as the baseline.
 
 A section that cannot run here (no CUDA, no torchrun backend) is recorded as skipped with the
 reason; a section that fails is recorded with its error and the others still run.
@@ -421,6 +423,28 @@ def section_compile(sizes: Sizes) -> list:
                 verdict="" if CUDA else "dry run on the CPU (no CUDA device)")]  # fmt: skip
 
 
+def section_views(sizes: Sizes) -> list:
+    """ResNet-50 @ 224 on the GPU (batch 128, 4 patch images); the dry run: ResNet-18 @ 32."""
+    from bench_views import measure
+
+    name, batch, size = ("timm/resnet50:random", 128, sizes.input_size)
+    if not CUDA:
+        name, batch, size = "timm/resnet18:random", 4, 32
+    m = measure(name, size, batch, DEVICE.type, 3, 4 if CUDA else 1)
+    done = "" if CUDA else "dry run on the CPU (no CUDA device)"
+    return [
+        row(f"7a. CNNaug views / forward, {m['what']}", "host float views, copied",
+            m["host_views_s"], "uint8 copied once, views on the device", m["views_s"], "s",
+            higher_is_better=False, target="views <= 10 % of the forward",
+            forward_s=m["forward_s"], views_over_forward=m["views_s"] / m["forward_s"],
+            pixel_gap=m["gap"], verdict=done),
+        row(f"7b. Oquab patches / forward ({m['patches']} patches)", "forward of the patches",
+            m["patch_forward_s"], "patch cut+resize on the device", m["patches_s"], "s",
+            higher_is_better=False, patches_over_forward=m["patches_s"] / m["patch_forward_s"],
+            verdict=done),
+    ]  # fmt: skip
+
+
 # --- 6. torchrun finetune ----------------------------------------------------------------
 
 FINETUNE = """
@@ -510,7 +534,7 @@ def main() -> int:
         default=450.0,
         help="seconds before the sklearn baselines are cut off",
     )
-    ap.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run, e.g. 4,6")
+    ap.add_argument("--sections", default="1,2,3,4,5,6,7", help="which sections to run, e.g. 4,6")
     args = ap.parse_args()
     wanted = set(args.sections.split(","))
     started = time.time()
@@ -556,6 +580,7 @@ def main() -> int:
             ("4. suite", section_suite, (sizes, work)),
             ("5. compile", section_compile, (sizes,)),
             ("6. torchrun", section_torchrun, (sizes, work)),
+            ("7. views", section_views, (sizes,)),
             ("3. sweeps", section_sweeps, (sizes, jobs, started + args.budget)),
         ):
             if name.split(".")[0] in wanted:

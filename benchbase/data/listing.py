@@ -28,11 +28,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from benchbase.api.types import DatasetData, ObjectBox, Sample, Split
+from benchbase.data.identity import stamps
 from benchbase.data.touched import touched
 from benchbase.extract.cache import atomic_write_text
 from benchbase.toolkit.libcache import cache_root
@@ -56,12 +56,8 @@ def stamp(path: str) -> str:
 
 
 def stamp_all(paths: Iterable[str]) -> dict[str, str]:
-    """:func:`stamp` of each path; threads hide a network file system's latency."""
-    unique = sorted(set(paths))
-    if len(unique) < 2000:
-        return {p: stamp(p) for p in unique}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(zip(unique, pool.map(stamp, unique, chunksize=256), strict=True))
+    """:func:`stamp` of each path, in sorted order."""
+    return stamps(sorted(set(paths)), of=stamp)
 
 
 def load(

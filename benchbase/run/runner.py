@@ -459,42 +459,55 @@ class Runner:
 
             device = resolve_device(self.device_name)
         store = Store(self.out_dir)
-        groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
-        for cell in todo:
-            groups[(cell.dataset, cell.backbone)].append(cell)
         try:
             with phase(f"{self.suite.name}: cells", len(todo), "cell", announce=False) as bar:
-                pending = list(groups.items())
-                said = ""
-                while pending:
-                    waiting = []
-                    for (ds_name, bb_name), cells in pending:
-                        cells = [c for c in cells if plan.fingerprint(c) not in store.done()]
-                        if not cells or bb_name in summary.missing:  # done meanwhile / no weights
-                            continue
-                        try:
-                            held = self._run_group(
-                                grid.data[ds_name], cells, plan, store, device, summary, bar
-                            )
-                        except WeightsUnavailableError as exc:  # found out only when built
-                            summary.missing[bb_name] = str(exc)
-                            left = [c for c in todo if c.backbone == bb_name]
-                            left = [c for c in left if plan.fingerprint(c) not in store.done()]
-                            summary.unavailable += len(left)
-                            bar.update(len(left))
-                            continue
-                        if held:
-                            waiting.append(((ds_name, bb_name), held))
-                    if waiting:  # cells another live run is computing: wait for them or their lease
-                        said = self._say_waiting(store, waiting, plan, said)
-                        time.sleep(self.poll_seconds)
-                    pending = waiting
+                self._run_groups(todo, plan, store, device, summary, bar)
         finally:
             store.release_claims()
             store.close()
             summary.seconds = time.perf_counter() - start
             self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
         return summary
+
+    def _run_groups(
+        self,
+        todo: list[Cell],
+        plan: Plan,
+        store: Store,
+        device: Any,
+        summary: RunSummary,
+        bar: Any,
+    ) -> None:
+        """Each dataset × backbone group of ``todo`` in turn; the cells another live run
+        holds are waited for (their result, or their lease lapsing) and taken over."""
+        groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+        for cell in todo:
+            groups[(cell.dataset, cell.backbone)].append(cell)
+        pending = list(groups.items())
+        said = ""
+        while pending:
+            waiting = []
+            for (ds_name, bb_name), cells in pending:
+                cells = [c for c in cells if plan.fingerprint(c) not in store.done()]
+                if not cells or bb_name in summary.missing:  # done meanwhile / no weights
+                    continue
+                try:
+                    held = self._run_group(
+                        plan.grid.data[ds_name], cells, plan, store, device, summary, bar
+                    )
+                except WeightsUnavailableError as exc:  # found out only when built
+                    summary.missing[bb_name] = str(exc)
+                    left = [c for c in todo if c.backbone == bb_name]
+                    left = [c for c in left if plan.fingerprint(c) not in store.done()]
+                    summary.unavailable += len(left)
+                    bar.update(len(left))
+                    continue
+                if held:
+                    waiting.append(((ds_name, bb_name), held))
+            if waiting:  # cells another live run is computing: wait for them or their lease
+                said = self._say_waiting(store, waiting, plan, said)
+                time.sleep(self.poll_seconds)
+            pending = waiting
 
     def _say_waiting(
         self,

@@ -159,21 +159,22 @@ TILES = {"tiles_version": 1}
 
 
 def adapt_tiles(task: ImageTask) -> Outcome:
-
-    from benchbase.toolkit import decode_tensor, transformed_features
+    from benchbase.toolkit import DecodedImages, content_keys, transformed_features
 
     p = task.params
     load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
-    train_images = decode_tensor(task.train, task.open_image, load, interp)
-    train_keys = [s.key for s in task.train]
+
+    def decoded(samples: Any) -> DecodedImages:  # on first need, through the run's image cache
+        return DecodedImages(samples, task.open_image, load, interp, "crop", task.image_cache_dir)
+
+    train_images, train_keys = decoded(task.train), content_keys(task.train)
     off = (load - task.input_size) // 2
     centre = _crop_resize(off, off, task.input_size, task.input_size)
     train_x = transformed_features(task, train_images, train_keys, model, "center", centre, TILES)
     head, transform, chosen, sweep = fit_adaptation(task, train_x)
-    test_images = decode_tensor(task.test, task.open_image, load, interp)
-    test_keys = [s.key for s in task.test]
+    test_images, test_keys = decoded(task.test), content_keys(task.test)
     boxes = tile_boxes(load, list(p["scales"]), float(p["overlap"]))
     total = np.zeros((len(task.test), len(head.classes_)))
     for top, left, size in boxes:

@@ -23,12 +23,13 @@ sets; multilabel datasets always get one SVM per class). ``C`` is chosen on a va
 split of the training *images* (all views of an image fall on the same side) scored the way
 the test set is, then the SVM is refit on all training views. ``solver``
 (``"auto"``, the default, as ``linear-svm``'s): the torch solver fits all views of all images
-as rows on a GPU and for large problems (one-vs-rest only: ``multiclass="ovo"`` stays on
-scikit-learn).
+as rows on a GPU and for large problems, one-vs-one pairs by :mod:`benchbase_linear.ovo`.
 
-Features of each view are cached under ``ImageTask.cache_dir`` with
-:class:`benchbase.extract.cache.FeatureCache`, keyed by backbone, weights, layer, preprocessing,
-the view and the image list, so a rerun or another C grid costs no forward pass.
+Features of each view are cached per image (:class:`benchbase.toolkit.KeyedRows` under
+``ImageTask.shared_cache_dir``), keyed by backbone, weights, layer, preprocessing and the view
+but not the image list: a rerun, another C grid, another split holding the image or the
+``-tta`` row costs no forward pass for it. Only images no cell has forwarded are decoded
+(through the run's decoded-image cache), copied to the device as uint8 and cut there.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import (
     SHARED_RULES,
+    DecodedImages,
     align_scores,
     content_keys,
     decision_scores,
@@ -111,7 +113,7 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
         return view_names(params)
     if not names or "*" in names:
         raise BenchbaseError(
-            f"linear-svm-aug: test_views must list views (e.g. [\"full\"]) or be [\"*\"] for "
+            f'linear-svm-aug: test_views must list views (e.g. ["full"]) or be ["*"] for '
             f"every training view, got {names!r}"
         )
     return names
@@ -119,13 +121,14 @@ def test_view_names(params: dict[str, Any]) -> list[str]:
 
 def view_features(
     task: ImageTask,
-    images: torch.Tensor,
+    images: DecodedImages,
     keys: list[str],
-    model: Any,
+    model: dict[str, Any],
     view: str,
 ) -> np.ndarray:
     """Pooled features of ``task.layer`` for the named view (:func:`view_fn`) of ``images``,
-    through the feature cache."""
+    keyed per image (:func:`benchbase.toolkit.transformed_features`): splits and cells
+    sharing an image share its view, cut from the uint8 pixels on ``task.device``."""
     p = task.params
     transform = view_fn(view, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
     identity = {
@@ -146,8 +149,6 @@ def linear_svm_aug(tasks: dict[str, ImageTask]) -> list[Outcome]:
 
 
 def augmented_svm(task: ImageTask) -> Outcome:
-    from benchbase.toolkit import decode_tensor
-
     p = task.params
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
@@ -157,7 +158,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     model: dict[str, Any] = {"net": None}
 
     def features(samples: Any, names: list[str]) -> dict[str, np.ndarray]:
-        images = decode_tensor(samples, task.open_image, load, interp, resize="squash")
+        images = DecodedImages(  # decoded on first need, through the run's image cache
+            samples, task.open_image, load, interp, "squash", task.image_cache_dir
+        )
         keys = content_keys(samples)  # with file stamps: a replaced image is re-extracted
         return {
             v: power_normalize(view_features(task, images, keys, model, v), p["power"])
@@ -174,8 +177,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     y = np.asarray(task.train_y)
     from benchbase_linear.solvers import choose
 
-    ovo = p["multiclass"] == "ovo" and task.task == "multiclass"  # voting: scikit-learn
-    if not ovo and choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
+    scheme = "ovo" if p["multiclass"] == "ovo" and task.task == "multiclass" else "ovr"
+    rows = train.shape[0] * train.shape[1]
+    if choose(task, rows, train.shape[2], scheme=scheme) == "torch":
         return torch_views_svm(task, train, train_scored, test, y, len(test_views))
     return sklearn_views_svm(task, train, train_scored, test, y, len(test_views))
 
@@ -249,6 +253,8 @@ def torch_views_svm(
     chosen on the validation images' scores over the test views (``scored``), test scores
     averaged over the test views. ``train`` / ``scored`` / ``test`` are (views, images, dims)."""
     from benchbase_linear.fastlinear import Rows, Views, solve_sweep
+    from benchbase_linear.ovo import ovo_sweep
+    from benchbase_linear.solvers import torch_device
 
     p = task.params
     n_views, _, dims = train.shape
@@ -261,15 +267,16 @@ def torch_views_svm(
     # rows are view-major: view v of image i is the refit's row v * images + i
     fit.index = (np.arange(n_views)[:, None] * len(y) + fit_idx[None, :]).ravel()
 
-    scores, best_c, sweep = solve_sweep(
-        task,
-        "squared_hinge",
-        list(p["C"]),
-        fit=fit,
-        val=(Views(list(scored[:, val_idx])), y[val_idx]),
-        refit=rows(np.arange(len(y))),
-        test=Views(list(test)),
-    )
+    arrays = {
+        "fit": fit,
+        "val": (Views(list(scored[:, val_idx])), y[val_idx]),
+        "refit": rows(np.arange(len(y))),
+        "test": Views(list(test)),
+    }
+    if p.get("multiclass", "ovr") == "ovo" and task.task == "multiclass":  # pairs, voting
+        scores, best_c, sweep = ovo_sweep(task, list(p["C"]), device=torch_device(task), **arrays)
+    else:
+        scores, best_c, sweep = solve_sweep(task, "squared_hinge", list(p["C"]), **arrays)
     chosen = {
         "C": best_c,
         "val_fraction": p["val_fraction"],
@@ -281,9 +288,10 @@ def torch_views_svm(
 
 
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
-    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
-    training and test views and every test image on its test views, then sweeps C on all
-    training views stacked as rows (one-vs-one: scikit-learn)."""
+    """``Strategy.cost``: every training image forwarded on its training and test views,
+    every test image on its test views (kept per image: ``per_image``, so splits and cells
+    sharing an image forward it once), then the C sweep on all training views stacked as
+    rows (one-vs-one: the pair solver on torch, see :func:`~benchbase_linear.linear.linear_fits`)."""
     from dataclasses import replace
 
     from benchbase_linear.linear import linear_fits
@@ -301,6 +309,7 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         forwards=shape.train * train_views + shape.test * len(test_views),
         decodes=shape.train + shape.test,
         fits=[replace(f, like=like) for f in fits],
+        per_image=True,  # view features are kept per image and view (KeyedRows)
     )
 
 
@@ -347,8 +356,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
-            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis)
-            version="4",
+            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis); 5:
+            # one-vs-one on the batched torch pair solver under solver "auto"
+            version="5",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM trained on features of 16 "
             "views of each training image (original, centre and 4 corner crops of 4/9 of the "
             "area, ±rotation, all mirrored), signed power transform (exponent 2, §3.6) + L2, "
@@ -364,7 +374,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
             cost=aug_cost,
-            version="2",  # 2: torch solver v2 (sampled basis)
+            version="3",  # 2: torch solver v2 (sampled basis); 3: one-vs-one pair solver
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",
             default_params={**AUG_PARAMS, "test_views": ["*"]},

@@ -2,11 +2,15 @@
 the frozen features.
 
 ``masks="step"`` (default): the classifier is trained by minibatch gradient descent with a
-fresh dropout mask for every step (:class:`~benchbase_linear.heads.DropoutTrained`:
-features zeroed with probability ``rate``, survivors scaled by ``1 / (1 - rate)``), as
-dropout is used when training a network and as DeCAF trained its classifiers; ``epochs``,
-``lr`` and ``batch_size`` set that training, ``C`` the L2 penalty (the per-sample form of
-scikit-learn's ``C``). ``masks="copies"``: the training set replicated ``copies`` times
+fresh dropout mask for every step (features zeroed with probability ``rate``, survivors
+scaled by ``1 / (1 - rate)``), as dropout is used when training a network and as DeCAF
+trained its classifiers; ``epochs``, ``lr`` and ``batch_size`` set that training, ``C`` the
+L2 penalty (the per-sample form of scikit-learn's ``C``). With ``solver`` ``"auto"`` /
+``"torch"`` every ``C`` of the grid trains at once in torch on the run's device
+(:mod:`~benchbase_linear.dropstep`: the C values share batches and masks, one pass over
+the data per epoch); ``"sklearn"`` keeps the per-C reference path
+(:class:`~benchbase_linear.heads.DropoutTrained` through ``select_and_refit``, on the CPU,
+one thread). ``masks="copies"``: the training set replicated ``copies`` times
 with one fixed seeded mask each, every copy weighted ``1 / copies``, solved to convergence
 (strategy version 2's method; few copies give little of dropout's effect) by scikit-learn
 or, with ``solver`` ``"auto"``/``"torch"``, by the torch solver on a GPU and for large
@@ -14,7 +18,7 @@ problems. Test features are used as they are. The DeCAF suite runs these on fc6 
 only: the paper never used dropout on pool5 (DeCAF5).
 
 Params: as ``logreg`` / ``linear-svm`` (``C`` grid chosen on validation, ``normalize``,
-``max_iter``, ``val_fraction``, ``solver``: both for ``masks="copies"``) plus ``rate``,
+``max_iter``, ``val_fraction``, ``solver``; ``max_iter`` only for ``masks="copies"``) plus ``rate``,
 ``masks``, ``epochs``, ``lr``, ``batch_size`` and ``copies``.
 """
 
@@ -28,6 +32,7 @@ from benchbase import CellCost, CostShape, FeatureTask, Outcome, Strategy, hooki
 from benchbase.toolkit import one_of, strategy_rules
 from benchbase_linear.linear import (
     C_GRID,
+    feature_transform,
     linear_fits,
     logistic,
     probe,
@@ -80,7 +85,11 @@ def _torch(task: FeatureTask, loss: str) -> Outcome | None:
 
 def _fit(task: FeatureTask, loss: str, make: Callable[[float], Any]) -> Outcome:
     if task.params["masks"] == "step":
-        return with_solver(probe(task, _redrawn(loss, task)), "minibatch")
+        if task.params["solver"] == "sklearn":  # the per-C reference path, on the CPU
+            return with_solver(probe(task, _redrawn(loss, task)), "minibatch")
+        from benchbase_linear.dropstep import step_sweep
+
+        return step_sweep(task, loss, feature_transform(task))
     return _torch(task, loss) or with_solver(probe(task, _with_dropout(make, task)), "sklearn")
 
 
@@ -115,16 +124,21 @@ def _params(max_iter: int) -> dict:
 
 
 def dropout_cost(loss: str) -> Callable[[dict[str, Any], CostShape], CellCost]:
-    """``Strategy.cost``: masks="step" fits by minibatch descent (``epochs`` passes per fit,
-    on the CPU), masks="copies" on ``copies`` rows per training image."""
+    """``Strategy.cost``: masks="step" fits by minibatch descent, ``epochs`` passes per fit
+    (the batched torch path, timed as the torch solver on the run's device; ``solver =
+    "sklearn"``: the per-C reference path on the CPU), masks="copies" on ``copies`` rows per
+    training image."""
 
     def cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         from dataclasses import replace
 
         if params["masks"] != "step":
             return CellCost(fits=linear_fits(params, shape, loss, copies=int(params["copies"])))
+        # the batched path's work is the per-C fits' (the C values share only the masks and
+        # the passes), so the sweep's fits are counted as they are, on its own solver
+        solver = "minibatch" if params.get("solver") == "sklearn" else "torch"
         fits = [
-            replace(f, solver="minibatch", epochs=int(params["epochs"]))
+            replace(f, solver=solver, epochs=int(params["epochs"]))
             for f in linear_fits({**params, "solver": "sklearn"}, shape, loss)
         ]
         return CellCost(fits=fits)
@@ -145,8 +159,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=dropout_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
             # every training step (masks="step"), the copies as masks="copies"; 4: torch
-            # solver v2 for masks="copies"
-            version="4",
+            # solver v2 for masks="copies"; 5: masks="step" batched over C on the run's
+            # device (solver "sklearn": the per-C CPU path)
+            version="5",
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",
@@ -160,8 +175,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=svm_dropout,
             cost=dropout_cost("squared_hinge"),
             # 2: solver "auto"; 3: masks redrawn every training step (masks="step");
-            # 4: torch solver v2 for masks="copies"
-            version="4",
+            # 4: torch solver v2 for masks="copies"; 5: masks="step" batched over C on the
+            # run's device (solver "sklearn": the per-C CPU path)
+            version="5",
             description="DeCAF SVM with Dropout: squared-hinge linear SVM on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",

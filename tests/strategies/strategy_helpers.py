@@ -9,6 +9,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from benchbase import Backbone, ImageTask, Sample
 from benchbase.cli import main
 
 
@@ -58,3 +62,55 @@ def toml_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
+
+
+class TinyNet(torch.nn.Module):
+    """A seeded 3x3 conv and average pooling: a backbone that runs in milliseconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(torch.relu(self.conv(x))).flatten(1)
+
+
+#: :class:`TinyNet` registered as a 16-px backbone with one tap, ``pool``.
+TINY = Backbone(
+    name="tiny",
+    build=lambda pretrained: TinyNet(),
+    layers={"pool": "pool"},
+    default_layer="pool",
+    input_size=16,
+    crop_pct=1.0,
+    weights="tiny",
+)
+
+
+def tiny_image_task(
+    cache_dir: Path, params: dict, train: list[Sample], test: list[Sample], open_image, **extra
+) -> ImageTask:  # noqa: ANN001
+    """A three-class :class:`ImageTask` of ``train`` / ``test`` on :data:`TINY` (CPU)."""
+    fields = {
+        "backbone": TINY,
+        "pretrained": True,
+        "build": TinyNet,
+        "train": train,
+        "train_y": np.array([s.label for s in train]),
+        "test": test,
+        "test_y": np.array([s.label for s in test]),
+        "open_image": open_image,
+        "task": "multiclass",
+        "metric": "mean_per_class_accuracy",
+        "classes": ["a", "b", "c"],
+        "layer": "pool",
+        "seed": 0,
+        "params": params,
+        "device": torch.device("cpu"),
+        "input_size": TINY.input_size,
+        "cache_dir": cache_dir,
+        "weights_id": "tiny",
+    }
+    return ImageTask(**{**fields, **extra})

@@ -5,6 +5,9 @@ EfficientNet-Lite0 weights at 32 px; tiny epochs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from strategy_helpers import metric_rows, run_suite
 
@@ -84,8 +87,11 @@ def test_augmented_svm_scores_and_caches_its_views(results):
     assert info["chosen"]["pool"]["views"] == 4  # 2 views, each mirrored
     assert info["chosen"]["pool"]["test_views"] == 1  # test images scored once, whole
     assert [row["C"] for row in info["sweep"]["pool"]] == [0.1, 1.0, 10.0]
-    cached = list((workdir / "out" / "strategy-cache" / "linear-svm-aug").rglob("*.npy"))
-    assert len(cached) == 5  # train: the 4 views (the original among them); test: the original
+    # views are keyed per image in the run's shared cache: one folder per view, holding a
+    # chunk of the training images and one of the test images (the original view only)
+    shared = workdir / "out" / "shared-cache"
+    chunks = [p for p in shared.rglob("*.npy") if '"views_version"' in _identity(p)]
+    assert len(chunks) == 5  # train: the 4 views (the original among them); test: the original
 
 
 def test_adaptation_tiles_sums_patch_scores(results):
@@ -95,5 +101,11 @@ def test_adaptation_tiles_sums_patch_scores(results):
     assert metric_rows(rows)[("adaptation-tiles", "pool")] >= 0.25
     (info,) = [c for c in cells if c["strategy"] == "adaptation-tiles"]
     assert info["chosen"]["pool"]["patches"] == 5  # 1 whole image + 2 × 2 at 0.9 scale
-    cached = list((workdir / "out" / "strategy-cache" / "adaptation-tiles").rglob("*.npy"))
-    assert len(cached) == 6  # training centre view + 5 test patches
+    shared = workdir / "out" / "shared-cache"
+    tiles = [p for p in shared.rglob("*.npy") if '"tiles_version"' in _identity(p)]
+    assert len(tiles) == 6  # training centre view + 5 test patches
+
+
+def _identity(chunk: Path) -> str:
+    """The identity a cached chunk's sidecar records, as JSON text."""
+    return json.dumps(json.loads(chunk.with_suffix(".json").read_text())["identity"])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchbase.api.types import stable_hash
+from benchbase.extract.decoded import decode_images
 
 if TYPE_CHECKING:
     import torch
@@ -30,17 +31,10 @@ def decode(
 ) -> torch.Tensor:
     """Every image resized (shorter side) and centre-cropped to ``size``: uint8 (N, 3, s, s);
     with ``resize="squash"`` the whole image warped to ``size`` × ``size``."""
-    import torch
-
-    from benchbase.extract.device import loader_workers
-    from benchbase.extract.images import ImageList, resize_crop
-
     key = (stable_hash([s.key for s in samples], 32), id(open_image), size, interpolation, resize)
     if key in _DECODED:
         return _DECODED[key]
-    images = ImageList(samples, open_image, resize_crop(size, 1.0, interpolation, resize))
-    loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
-    out = torch.cat(list(loader)) if len(images) else torch.empty(0, 3, size, size)
+    out = decode_images(samples, open_image, size, interpolation, resize)
     # strategies of one run (finetune, transfer-n for every n) share the decoded split
     while len(_DECODED) >= 2:  # one split: its train and test images
         _DECODED.pop(next(iter(_DECODED)))

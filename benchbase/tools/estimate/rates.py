@@ -37,7 +37,7 @@ FIGURES = (
 #: fit's time = a × work + b × base, :meth:`Fit.work` / :meth:`Fit.base`, from the two).
 #: scikit-learn's one-vs-one fits K(K-1)/2 problems: fewer classes keep its probe short.
 PROBE_ROWS, PROBE_DIMS = 1000, 256
-PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 64)}
+PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 256)}
 FORWARD_BATCH = 2
 
 
@@ -218,9 +218,11 @@ def probe_point(strategy: Any, params: dict, task: str, device: str, k: int) -> 
     ft = probe_task(task, params, device, k)
     shape = CostShape(PROBE_ROWS, 200, ft.classes, task, params, {"probe": PROBE_DIMS}, device)
     cost = strategy.cost(params, shape) if strategy.cost else default_cost(strategy, params, shape)
-    start = time.perf_counter()
-    strategy.evaluate({"probe": ft})
-    seconds = time.perf_counter() - start
+    seconds = float("inf")
+    for _ in range(2):  # the faster of two: load on a shared machine only ever slows a run
+        start = time.perf_counter()
+        strategy.evaluate({"probe": ft})
+        seconds = min(seconds, time.perf_counter() - start)
     return sum(f.work() for f in cost.fits), sum(f.base() for f in cost.fits), seconds
 
 
@@ -294,7 +296,7 @@ def measure_here(
             "decode": f"measured here: {per_core:.0f} img/s per process × {workers} "
             "decode worker(s) (loader_workers())",
             "fits": f"measured here: each kind of fit on {PROBE_ROWS} rows × {PROBE_DIMS} dims "
-            "with two class counts (scikit-learn 4 and 16, others 8 and 64) through the strategy's own "
+            "with two class counts (scikit-learn 4 and 16, torch 8 and 64, minibatch 8 and 256) through the strategy's own "
             "code; time = a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs)",
         },
     )
