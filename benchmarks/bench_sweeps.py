@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -151,17 +153,20 @@ def feature_sweep(name: str, scale: float, grid: list[float], args: argparse.Nam
         with threadpool_limits(1):
             return select_and_refit(task, for_task(task.task, make), grid, "C", l2_normalize)
 
-    t_ours, runs, o = timed(ours, args.repeats)
-    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test {score(o):.2f}, C={o.chosen['C']:g}")
+    t_ours, runs, o, cpu_ours = timed_cpu(ours, args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
     if not args.skip_baseline:
-        t_base, runs, b = timed(base, args.repeats)
+        t_base, runs, b, cpu = timed_cpu(base, args.repeats)
         report(label, f"sklearn [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+        report("  CPU seconds", "sklearn", cpu, "torch", cpu_ours)
         print(f"  test {task.metric}: sklearn {score(b):.2f} (C={b.chosen['C']:g}) | torch "
               f"{score(o):.2f} | diff {score(o) - score(b):+.2f} points")  # fmt: skip
     extra = {}
     if args.peer and loss == "logistic":
-        t_peer, runs, peer = timed(lambda: peer_lbfgs(task, grid, l2_normalize), args.repeats)
+        t_peer, runs, peer, cpu = timed_cpu(lambda: peer_lbfgs(task, grid, l2_normalize), args.repeats)
         report(label, f"peer L-BFGS, warm-started [{fmt(runs)} s, load {load()}]", t_peer, "torch", t_ours)
+        report("  CPU seconds", "peer", cpu, "torch", cpu_ours)
         print(f"  test {task.metric}: peer {score(peer):.2f} (C={peer.chosen['C']:g}) | torch "
               f"{score(o):.2f} | diff {score(o) - score(peer):+.2f} points")  # fmt: skip
         if peer.chosen["C"] == o.chosen["C"]:
@@ -187,12 +192,18 @@ def view_sweep(name: str, scale: float, grid: list[float], args: argparse.Namesp
     def score(outcome) -> float:  # noqa: ANN001
         return 100 * evaluate(task.metric, test_y, outcome.scores, task.classes)[task.metric]
 
-    t_ours, runs, o = timed(lambda: torch_views_svm(task, train, scored, test, y, 1), args.repeats)
-    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test mAP {score(o):.2f}, C={o.chosen['C']:g}")
+    t_ours, runs, o, cpu_ours = timed_cpu(
+        lambda: torch_views_svm(task, train, scored, test, y, 1), args.repeats
+    )
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test mAP {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
     if args.skip_baseline:
         return
-    t_base, runs, b = timed(lambda: sklearn_views_svm(task, train, scored, test, y, 1), args.repeats)
+    t_base, runs, b, cpu = timed_cpu(
+        lambda: sklearn_views_svm(task, train, scored, test, y, 1), args.repeats
+    )
     report(label, f"liblinear [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+    report("  CPU seconds", "liblinear", cpu, "torch", cpu_ours)
     print(f"  test mAP: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
           f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points")  # fmt: skip
 
@@ -247,6 +258,22 @@ def ovo_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespa
 
 def fmt(runs: list[float]) -> str:
     return "/".join(f"{r:.1f}" for r in runs)
+
+
+def timed_cpu(fn, repeats: int):  # noqa: ANN001, ANN201
+    """:func:`timed` plus the median CPU seconds of this process per run (user + system, all
+    threads): on a shared machine a single-threaded baseline's CPU time is its work, while
+    its wall time depends on the other processes."""
+    cpu: list[float] = []
+
+    def run():  # noqa: ANN202
+        start = time.process_time()
+        out = fn()
+        cpu.append(time.process_time() - start)
+        return out
+
+    median, runs, out = timed(run, repeats)
+    return median, runs, out, statistics.median(cpu)
 
 
 def load() -> str:

@@ -356,7 +356,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
-            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis); 5:
+            # original view only, one-vs-one option; 4: torch solver v2; 5:
             # one-vs-one on the batched torch pair solver under solver "auto"
             version="5",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM trained on features of 16 "
@@ -374,7 +374,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
             cost=aug_cost,
-            version="3",  # 2: torch solver v2 (sampled basis); 3: one-vs-one pair solver
+            version="3",  # 2: torch solver v2; 3: one-vs-one pair solver
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",
             default_params={**AUG_PARAMS, "test_views": ["*"]},

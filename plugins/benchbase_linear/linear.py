@@ -184,7 +184,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=linear_svm,
             cost=linear_cost("squared_hinge"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
-            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5); 4: one-vs-one
+            # (exact line search, gap stop: same optimum to ~1e-5); 4: one-vs-one
             # on the batched torch pair solver under solver "auto"
             version="4",
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
@@ -200,7 +200,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=logreg,
             cost=linear_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
-            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5)
+            # (exact line search, gap stop: same optimum to ~1e-5)
             version="3",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
