@@ -244,12 +244,14 @@ def ovo_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespa
     def run(fn):  # noqa: ANN001, ANN202
         return lambda: fn(task, train, train[:1], test, y[:n_tr], 1)
 
-    t_ours, runs, o = timed(run(torch_views_svm), args.repeats)
-    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test {score(o):.2f}, C={o.chosen['C']:g}")
+    t_ours, runs, o, cpu_ours = timed_cpu(run(torch_views_svm), args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
     if args.skip_baseline:
         return
-    t_base, runs, b = timed(run(sklearn_views_svm), args.repeats)
+    t_base, runs, b, cpu = timed_cpu(run(sklearn_views_svm), args.repeats)
     report(label, f"liblinear [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+    report("  CPU seconds", "liblinear", cpu, "torch", cpu_ours)
     agree = 100 * float((o.scores.argmax(1) == b.scores.argmax(1)).mean())
     print(f"  test accuracy: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
           f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points; "

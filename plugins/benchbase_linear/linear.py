@@ -7,8 +7,9 @@ statistics), ``multiclass`` (``"ovr"`` one-vs-rest or ``"ovo"`` one-vs-one for s
 datasets; multilabel datasets always get one binary SVM per class), ``max_iter``,
 ``val_fraction``, ``solver`` (``"auto"``, the default: the whole C sweep by the full-batch
 Newton solver of :mod:`~benchbase_linear.fastlinear` on a GPU and for large
-problems on a CPU, scikit-learn otherwise; ``"torch"`` or ``"sklearn"`` pins one; same
-objective, see :mod:`~benchbase_linear.solvers` and docs/PERFORMANCE.md).
+problems on a CPU, scikit-learn otherwise; one-vs-one: every class pair and every C at once
+by :mod:`~benchbase_linear.ovo`; ``"torch"`` or ``"sklearn"`` pins one; same objective, see
+:mod:`~benchbase_linear.solvers` and docs/PERFORMANCE.md).
 ``logreg`` takes ``solver`` too.
 """
 

@@ -24,7 +24,8 @@ which breaks ties in the votes without changing their order; two seen classes gi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,54 +296,51 @@ def ovo_sweep(
     ``fit`` rows at once, chosen on ``val``'s view-averaged scores (the grid's order breaks
     ties), the winner refit on ``refit`` and ``test`` scored. Returns (test scores, chosen
     C, the sweep's rows)."""
+    with _threads(device, refit.x.shape, len(task.classes)):
+        n_classes = len(task.classes)
+        x_refit = torch.as_tensor(np.ascontiguousarray(refit.x, dtype=np.float32), device=device)
+        sweep_rows: list[dict[str, Any]] = []
+        best_value, best_score = grid[0], -np.inf
+        val_views, val_y = val
+        if len(grid) > 1 and len(val_y) > 0:
+            if fit.index is not None:
+                x_fit = x_refit[torch.as_tensor(fit.index, device=device)]
+            else:
+                x_fit = torch.as_tensor(np.asarray(fit.x, dtype=np.float32), device=device)
+            seen = np.unique(fit.y)
+            tally = VoteTally(val_views, x_fit, len(seen), len(grid), device)
+            fit_pairs(x_fit, np.searchsorted(seen, fit.y), len(seen), grid, tally)
+            del x_fit
+            for column, value in enumerate(grid):
+                scores = tally.scores(column)
+                try:
+                    score = evaluate(
+                        task.metric, val_y, align_scores(scores, seen, n_classes), task.classes
+                    )[task.metric]
+                except ValueError:
+                    score = float("nan")
+                sweep_rows.append({"C": value, "val_" + task.metric: score})
+                if score > best_score:
+                    best_value, best_score = value, score
+        seen = np.unique(refit.y)
+        tally = VoteTally(test, x_refit, len(seen), 1, device)
+        fit_pairs(x_refit, np.searchsorted(seen, refit.y), len(seen), [best_value], tally)
+        return align_scores(tally.scores(0), seen, n_classes), best_value, sweep_rows
+
+
+@contextmanager
+def _threads(device: torch.device, shape: tuple[int, ...], classes: int) -> Iterator[None]:
+    """On a CPU, torch's intra-op threads as :func:`~benchbase_linear.fastlinear.cpu_threads`
+    picks them for this size, restored afterwards."""
     if device.type != "cpu":
-        return _ovo_sweep(task, grid, fit, val, refit, test, device)
+        yield
+        return
     before = torch.get_num_threads()
-    torch.set_num_threads(cpu_threads(*refit.x.shape, len(task.classes)))
+    torch.set_num_threads(cpu_threads(shape[0], shape[1], classes))
     try:
-        return _ovo_sweep(task, grid, fit, val, refit, test, device)
+        yield
     finally:
         torch.set_num_threads(before)
-
-
-def _ovo_sweep(
-    task: Any,
-    grid: list[float],
-    fit: Rows,
-    val: tuple[Views, np.ndarray],
-    refit: Rows,
-    test: Views,
-    device: torch.device,
-) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
-    n_classes = len(task.classes)
-    x_refit = torch.as_tensor(np.ascontiguousarray(refit.x, dtype=np.float32), device=device)
-    sweep_rows: list[dict[str, Any]] = []
-    best_value, best_score = grid[0], -np.inf
-    val_views, val_y = val
-    if len(grid) > 1 and len(val_y) > 0:
-        if fit.index is not None:
-            x_fit = x_refit[torch.as_tensor(fit.index, device=device)]
-        else:
-            x_fit = torch.as_tensor(np.ascontiguousarray(fit.x, dtype=np.float32), device=device)
-        seen = np.unique(fit.y)
-        tally = VoteTally(val_views, x_fit, len(seen), len(grid), device)
-        fit_pairs(x_fit, np.searchsorted(seen, fit.y), len(seen), grid, tally)
-        del x_fit
-        for column, value in enumerate(grid):
-            scores = tally.scores(column)
-            try:
-                score = evaluate(
-                    task.metric, val_y, align_scores(scores, seen, n_classes), task.classes
-                )[task.metric]
-            except ValueError:
-                score = float("nan")
-            sweep_rows.append({"C": value, "val_" + task.metric: score})
-            if score > best_score:
-                best_value, best_score = value, score
-    seen = np.unique(refit.y)
-    tally = VoteTally(test, x_refit, len(seen), 1, device)
-    fit_pairs(x_refit, np.searchsorted(seen, refit.y), len(seen), [best_value], tally)
-    return align_scores(tally.scores(0), seen, n_classes), best_value, sweep_rows
 
 
 def feature_ovo_sweep(
