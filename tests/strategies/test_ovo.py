@@ -70,7 +70,8 @@ def test_each_pair_reaches_liblinears_optimum() -> None:
     pi, pj = class_pairs(4)
     checked = 0
     for batch in pair_batches(ytr, 4, len(GRID), x.shape[1], torch.device("cpu")):
-        _, gram = pair_gram(x, batch)
+        gram = pair_gram(x, batch, None)
+        np.testing.assert_allclose(gram, pair_gram(x, batch, x @ x.T), rtol=1e-5, atol=1e-6)
         beta, _ = solve_pairs(gram, batch.y, batch.valid, cs)
         for row, pair in enumerate(batch.pairs):
             n = int(batch.valid[row].sum())
@@ -96,10 +97,12 @@ def test_votes_and_ties_are_scikit_learns() -> None:
         pairs = k * (k - 1) // 2
         decision = rng.normal(size=(40, pairs)).round(1)  # exact zeros: a tie goes to class i
         decision[:5] = 0.0
-        # rows = the decision values, pair p's hyperplane = the p-th unit vector
-        tally = VoteTally(Views([decision.astype(np.float32)]), k, 1, torch.device("cpu"))
-        eye = torch.eye(pairs)[:, None, :]
-        tally.add(torch.arange(pairs), eye, torch.zeros(pairs, 1))
+        # training rows = unit vectors, pair p = row p with beta 1: its decision value is
+        # the scored row's p-th entry + 1 (the intercept column)
+        scored = Views([(decision - 1.0).astype(np.float32)])
+        tally = VoteTally(scored, torch.eye(pairs), k, 1, torch.device("cpu"))
+        index = torch.arange(pairs)[:, None]
+        tally.add(torch.arange(pairs), index, torch.ones(pairs, 1, 1, dtype=torch.float64))
         expected = _ovr_decision_function(decision > 0, decision, k)
         if k == 2:
             expected = np.stack([-expected[:, 1], expected[:, 1]], 1)
