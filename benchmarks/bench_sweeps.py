@@ -5,14 +5,19 @@
     python benchmarks/bench_sweeps.py --full --only sun --signal 0.35 --peer --objective
     python benchmarks/bench_sweeps.py --only aug --scale 0.2   # linear-svm-aug: liblinear vs torch
     python benchmarks/bench_sweeps.py --full --device cuda
-    python benchmarks/bench_sweeps.py --only dropout --scale 0.05   # DeCAF dropout, CPU paths
+    python benchmarks/bench_sweeps.py --only ovo --scale 0.1   # one-vs-one: liblinear vs torch
+    python benchmarks/bench_sweeps.py --only ovo --full --views 16 --device cuda --skip-baseline
+    python benchmarks/bench_sweeps.py --only dropout --scale 0.1 --epochs 10   # DeCAF dropout
 
 Problems: ``voc`` (multilabel squared hinge, linear-svm), ``sun`` (multinomial logistic,
 logreg), ``aug`` (linear-svm-aug at CNNaug size: VOC07's 5,011 images x 16 views as rows,
-2,048 dims, 20 labels; scored on one test view), ``dropout`` (``logreg-dropout`` /
-``svm-dropout`` with masks="step" at SUN-397 size, 19,850 x 4,096 fc6 rows, 397 classes:
-the per-C reference path, ``solver="sklearn"``, vs every C at once in torch; ``--scale``
-takes a fraction of the rows only, ``--epochs`` fewer than the strategies' 30). ``--peer`` adds the peers' L-BFGS protocol
+2,048 dims, 20 labels; scored on one test view), ``ovo`` (linear-svm with
+``multiclass="ovo"``, the razavian suite's: CUB-200's 5,994 x 4,096, 200 classes, 19,900
+pairs; ``--scale`` keeps 30 images per class and the dims; ``--views 16`` stacks
+linear-svm-aug's views as rows), ``dropout`` (``logreg-dropout`` / ``svm-dropout`` with
+masks="step" at SUN-397 size, 19,850 x 4,096 fc6 rows, 397 classes: the per-C reference
+path, ``solver="sklearn"``, vs every C at once in torch; ``--scale`` takes a fraction of
+the rows only, ``--epochs`` fewer than the strategies' 30). ``--peer`` adds the peers' L-BFGS protocol
 for ``sun`` (_sweep_baselines.py; ``--grid 45`` runs everything on their 45 C values),
 ``--objective`` the objective gap to the optimum at the chosen C.
 
@@ -27,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -78,8 +85,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="fraction of the real sizes")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--only", choices=["voc", "sun", "aug", "dropout"], default=None)
+    ap.add_argument("--only", choices=["voc", "sun", "aug", "ovo", "dropout"], default=None)
     ap.add_argument("--epochs", type=int, default=30, help="dropout: training epochs")
+    ap.add_argument("--views", type=int, default=1, help="ovo: training views per image (rows)")
     ap.add_argument("--skip-baseline", action="store_true", help="no scikit-learn run")
     ap.add_argument("--peer", action="store_true", help="sun: also the peers' L-BFGS protocol")
     ap.add_argument("--grid", choices=["5", "45"], default="5", help="5 C values or the peers' 45")
@@ -101,8 +109,8 @@ def main() -> None:
     scale = 1.0 if args.full else (args.scale or 0.1)
     grid = PEER_GRID if args.grid == "45" else [0.01, 0.1, 1.0, 10.0, 100.0]
     print(f"machine: {machine()}; scale {scale}")
-    runs = {"aug": view_sweep, "dropout": dropout_sweep}
-    for name in ("voc", "sun", "aug", "dropout"):
+    runs = {"aug": view_sweep, "ovo": ovo_sweep, "dropout": dropout_sweep}
+    for name in ("voc", "sun", "aug", "ovo", "dropout"):
         if args.only in (None, name):
             runs.get(name, feature_sweep)(name, scale, grid, args)
 
@@ -112,6 +120,7 @@ PROBLEMS = {
     "voc": (5011, 4952, 2048, 20, True, "squared_hinge"),
     "sun": (19850, 19850, 2048, 397, False, "logistic"),
     "aug": (5011, 4952, 2048, 20, True, "squared_hinge"),
+    "ovo": (5994, 5794, 4096, 200, False, "squared_hinge"),
     "dropout": (19850, 19850, 4096, 397, False, "logistic"),
 }
 
@@ -150,17 +159,20 @@ def feature_sweep(name: str, scale: float, grid: list[float], args: argparse.Nam
         with threadpool_limits(1):
             return select_and_refit(task, for_task(task.task, make), grid, "C", l2_normalize)
 
-    t_ours, runs, o = timed(ours, args.repeats)
-    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test {score(o):.2f}, C={o.chosen['C']:g}")
+    t_ours, runs, o, cpu_ours = timed_cpu(ours, args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
     if not args.skip_baseline:
-        t_base, runs, b = timed(base, args.repeats)
+        t_base, runs, b, cpu = timed_cpu(base, args.repeats)
         report(label, f"sklearn [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+        report("  CPU seconds", "sklearn", cpu, "torch", cpu_ours)
         print(f"  test {task.metric}: sklearn {score(b):.2f} (C={b.chosen['C']:g}) | torch "
               f"{score(o):.2f} | diff {score(o) - score(b):+.2f} points")  # fmt: skip
     extra = {}
     if args.peer and loss == "logistic":
-        t_peer, runs, peer = timed(lambda: peer_lbfgs(task, grid, l2_normalize), args.repeats)
+        t_peer, runs, peer, cpu = timed_cpu(lambda: peer_lbfgs(task, grid, l2_normalize), args.repeats)
         report(label, f"peer L-BFGS, warm-started [{fmt(runs)} s, load {load()}]", t_peer, "torch", t_ours)
+        report("  CPU seconds", "peer", cpu, "torch", cpu_ours)
         print(f"  test {task.metric}: peer {score(peer):.2f} (C={peer.chosen['C']:g}) | torch "
               f"{score(o):.2f} | diff {score(o) - score(peer):+.2f} points")  # fmt: skip
         if peer.chosen["C"] == o.chosen["C"]:
@@ -186,14 +198,70 @@ def view_sweep(name: str, scale: float, grid: list[float], args: argparse.Namesp
     def score(outcome) -> float:  # noqa: ANN001
         return 100 * evaluate(task.metric, test_y, outcome.scores, task.classes)[task.metric]
 
-    t_ours, runs, o = timed(lambda: torch_views_svm(task, train, scored, test, y, 1), args.repeats)
-    print(f"{label}: torch runs {fmt(runs)} s (load {load()}), test mAP {score(o):.2f}, C={o.chosen['C']:g}")
+    t_ours, runs, o, cpu_ours = timed_cpu(
+        lambda: torch_views_svm(task, train, scored, test, y, 1), args.repeats
+    )
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test mAP {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
     if args.skip_baseline:
         return
-    t_base, runs, b = timed(lambda: sklearn_views_svm(task, train, scored, test, y, 1), args.repeats)
+    t_base, runs, b, cpu = timed_cpu(
+        lambda: sklearn_views_svm(task, train, scored, test, y, 1), args.repeats
+    )
     report(label, f"liblinear [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+    report("  CPU seconds", "liblinear", cpu, "torch", cpu_ours)
     print(f"  test mAP: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
           f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points")  # fmt: skip
+
+
+def ovo_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespace) -> None:
+    """``linear-svm`` / ``linear-svm-aug`` with ``multiclass="ovo"`` (the razavian suite):
+    scikit-learn's OneVsOneClassifier(LinearSVC) at one BLAS thread (``sklearn_views_svm``)
+    vs the batched pair solver (``torch_views_svm``), ``--views`` rows per training image."""
+    from types import SimpleNamespace
+
+    from benchbase_linear.augment import power_normalize, sklearn_views_svm, torch_views_svm
+
+    from benchbase.metrics import evaluate
+
+    n_tr, n_te, d, k, _, _ = PROBLEMS[name]
+    k = max(3, round(k * scale))
+    n_tr, n_te = round(n_tr * k / 200), round(n_te * k / 200)
+    x, y = features(n_tr + n_te, d, k, False, signal=args.signal)
+    rng = np.random.default_rng(1)
+    jitter = [rng.normal(0, 0.3, (n_tr, d)) if args.views > 1 else 0.0 for _ in range(args.views)]
+    train = np.stack([power_normalize(np.maximum(x[:n_tr] + j, 0), 1.0) for j in jitter])
+    train = train.astype(np.float32)
+    test = power_normalize(x[n_tr:], 1.0)[None].astype(np.float32)
+    task = SimpleNamespace(
+        task="multiclass", metric="mean_per_class_accuracy", classes=[str(i) for i in range(k)],
+        layer="pool", seed=0, device=args.device,
+        params={"C": grid, "val_fraction": 0.2, "multiclass": "ovo", "max_iter": 5000},
+    )  # fmt: skip
+    pairs = k * (k - 1) // 2
+    label = (
+        f"{name} ({n_tr} images x {args.views} view(s) x {d}, {k} classes = {pairs} pairs, "
+        f"{len(grid)} C)"
+    )
+
+    def score(outcome) -> float:  # noqa: ANN001
+        return 100 * evaluate(task.metric, y[n_tr:], outcome.scores, task.classes)[task.metric]
+
+    def run(fn):  # noqa: ANN001, ANN202
+        return lambda: fn(task, train, train[:1], test, y[:n_tr], 1)
+
+    t_ours, runs, o, cpu_ours = timed_cpu(run(torch_views_svm), args.repeats)
+    print(f"{label}: torch runs {fmt(runs)} s, CPU {cpu_ours:.1f} s (load {load()}), "
+          f"test {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
+    if args.skip_baseline:
+        return
+    t_base, runs, b, cpu = timed_cpu(run(sklearn_views_svm), args.repeats)
+    report(label, f"liblinear [{fmt(runs)} s, load {load()}]", t_base, "torch", t_ours)
+    report("  CPU seconds", "liblinear", cpu, "torch", cpu_ours)
+    agree = 100 * float((o.scores.argmax(1) == b.scores.argmax(1)).mean())
+    print(f"  test accuracy: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
+          f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points; "
+          f"same prediction on {agree:.2f} % of test images")  # fmt: skip
 
 
 def dropout_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespace) -> None:
@@ -236,6 +304,22 @@ def dropout_sweep(name: str, scale: float, grid: list[float], args: argparse.Nam
 
 def fmt(runs: list[float]) -> str:
     return "/".join(f"{r:.1f}" for r in runs)
+
+
+def timed_cpu(fn, repeats: int):  # noqa: ANN001, ANN201
+    """:func:`timed` plus the median CPU seconds of this process per run (user + system, all
+    threads): on a shared machine a single-threaded baseline's CPU time is its work, while
+    its wall time depends on the other processes."""
+    cpu: list[float] = []
+
+    def run():  # noqa: ANN202
+        start = time.process_time()
+        out = fn()
+        cpu.append(time.process_time() - start)
+        return out
+
+    median, runs, out = timed(run, repeats)
+    return median, runs, out, statistics.median(cpu)
 
 
 def load() -> str:

@@ -90,6 +90,11 @@ class CellCost:
     fits: list[Fit] = field(default_factory=list)
     #: What the rule could not count (shown beside the estimate).
     note: str = ""
+    #: The strategy caches its forwards and decodes per image, shared by every cell of the
+    #: dataset × backbone that holds the image (``linear-svm-aug``'s views): the estimate
+    #: then counts each image once (its training views if any split trains on it, else its
+    #: test views) instead of once per cell.
+    per_image: bool = False
 
     @property
     def n_fits(self) -> int:

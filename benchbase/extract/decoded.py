@@ -47,19 +47,25 @@ def decode_images(
     cache = ImageCache(Path(cache_dir)) if cache_dir is not None else None
     keys = [s.key for s in samples]
     source, sink = cached_images(cache, images, keys, size, 1.0, interpolation, resize=resize)
-    if not isinstance(source, ImageList):  # a committed entry: read its memory map once
-        return torch.from_numpy(np.load(source.path, mmap_mode="c", allow_pickle=False))
-    loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
-    out, start = [], 0
-    try:
-        for batch in loader:
-            sink.write(start, batch)
-            out.append(batch)
-            start += len(batch)
-        sink.commit()
-    finally:
-        sink.abort()
-    return torch.cat(out)
+    if isinstance(source, ImageList):
+        loader = torch.utils.data.DataLoader(images, batch_size=64, num_workers=loader_workers())
+        out, start = [], 0
+        try:
+            for batch in loader:
+                sink.write(start, batch)
+                if cache is None:  # else the committed entry is read back: RAM stays flat
+                    out.append(batch)
+                start += len(batch)
+            sink.commit()
+        finally:
+            sink.abort()
+        if cache is None:
+            return torch.cat(out)
+        source, _ = cached_images(cache, images, keys, size, 1.0, interpolation, resize=resize)
+        if isinstance(source, ImageList):  # not committed (a writer gave up): decode in RAM
+            return decode_images(samples, open_image, size, interpolation, resize)
+    # a committed entry: its memory map (copy-on-write: a writable tensor, pages read lazily)
+    return torch.from_numpy(np.load(source.path, mmap_mode="c", allow_pickle=False))
 
 
 class DecodedImages:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,9 +191,36 @@ def _worker_failures(
         print(traceback_text, file=sys.stderr, end="")
     parts = [
         f"local worker{'s' if len(ws) > 1 else ''} {', '.join(map(str, ws))} of {jobs}: {message}"
-        for message, ws in by_message.items()
+        for message, ws in _same_cause(by_message).items()
     ]
     return BenchbaseError("\n".join(parts))
+
+
+#: The runner's message for a strategy that raised (``Runner.evaluate``).
+_CELL_FAILED = re.compile(r"(strategy .+? failed) on (.+? with .+? \[[^\]]*\]): (.*)", re.S)
+
+
+def _same_cause(by_message: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Workers whose strategy failed the same way on different cells share one message that
+    names every cell, so the cause is printed once (in the order the messages came)."""
+    groups: dict[Any, tuple[str, str, list[str], list[int]]] = {}
+    for message, workers in by_message.items():
+        m = _CELL_FAILED.fullmatch(message)
+        key: Any = message if m is None else (m.group(1), m.group(3))
+        if m is None:
+            groups[key] = (message, "", [], list(workers))
+            continue
+        _, _, cells, ws = groups.setdefault(key, (m.group(1), m.group(3), [], []))
+        cells.append(m.group(2))
+        ws.extend(workers)
+    out: dict[str, list[int]] = {}
+    for what, cause, cells, ws in groups.values():
+        if not cells:
+            out[what] = ws
+            continue
+        others = "".join(f" (and on {c})" for c in cells[1:])
+        out[f"{what} on {cells[0]}{others}: {cause}"] = sorted(ws)
+    return out
 
 
 def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Plugins import from ``benchbase`` (the registered objects, ``hookimpl``, the errors),
 ``benchbase.metrics``, ``benchbase.toolkit`` and ``benchbase.testing`` only; everything else
-in the package is private and may move. ``tests/core/test_public_line.py`` enforces this for
+in the package is private and may move. ``tests/architecture/test_public_line.py`` enforces this for
 the built-in plugins. Names load on first use, so importing the toolkit imports no torch.
 """
 

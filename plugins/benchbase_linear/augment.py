@@ -23,8 +23,7 @@ sets; multilabel datasets always get one SVM per class). ``C`` is chosen on a va
 split of the training *images* (all views of an image fall on the same side) scored the way
 the test set is, then the SVM is refit on all training views. ``solver``
 (``"auto"``, the default, as ``linear-svm``'s): the torch solver fits all views of all images
-as rows on a GPU and for large problems (one-vs-rest only: ``multiclass="ovo"`` stays on
-scikit-learn).
+as rows on a GPU and for large problems, one-vs-one pairs by :mod:`benchbase_linear.ovo`.
 
 Features of each view are cached per image (:class:`benchbase.toolkit.KeyedRows` under
 ``ImageTask.shared_cache_dir``), keyed by backbone, weights, layer, preprocessing and the view
@@ -178,8 +177,9 @@ def augmented_svm(task: ImageTask) -> Outcome:
     y = np.asarray(task.train_y)
     from benchbase_linear.solvers import choose
 
-    ovo = p["multiclass"] == "ovo" and task.task == "multiclass"  # voting: scikit-learn
-    if not ovo and choose(task, train.shape[0] * train.shape[1], train.shape[2]) == "torch":
+    scheme = "ovo" if p["multiclass"] == "ovo" and task.task == "multiclass" else "ovr"
+    rows = train.shape[0] * train.shape[1]
+    if choose(task, rows, train.shape[2], scheme=scheme) == "torch":
         return torch_views_svm(task, train, train_scored, test, y, len(test_views))
     return sklearn_views_svm(task, train, train_scored, test, y, len(test_views))
 
@@ -253,6 +253,8 @@ def torch_views_svm(
     chosen on the validation images' scores over the test views (``scored``), test scores
     averaged over the test views. ``train`` / ``scored`` / ``test`` are (views, images, dims)."""
     from benchbase_linear.fastlinear import Rows, Views, solve_sweep
+    from benchbase_linear.ovo import ovo_sweep
+    from benchbase_linear.solvers import torch_device
 
     p = task.params
     n_views, _, dims = train.shape
@@ -265,15 +267,16 @@ def torch_views_svm(
     # rows are view-major: view v of image i is the refit's row v * images + i
     fit.index = (np.arange(n_views)[:, None] * len(y) + fit_idx[None, :]).ravel()
 
-    scores, best_c, sweep = solve_sweep(
-        task,
-        "squared_hinge",
-        list(p["C"]),
-        fit=fit,
-        val=(Views(list(scored[:, val_idx])), y[val_idx]),
-        refit=rows(np.arange(len(y))),
-        test=Views(list(test)),
-    )
+    arrays = {
+        "fit": fit,
+        "val": (Views(list(scored[:, val_idx])), y[val_idx]),
+        "refit": rows(np.arange(len(y))),
+        "test": Views(list(test)),
+    }
+    if p.get("multiclass", "ovr") == "ovo" and task.task == "multiclass":  # pairs, voting
+        scores, best_c, sweep = ovo_sweep(task, list(p["C"]), device=torch_device(task), **arrays)
+    else:
+        scores, best_c, sweep = solve_sweep(task, "squared_hinge", list(p["C"]), **arrays)
     chosen = {
         "C": best_c,
         "val_fraction": p["val_fraction"],
@@ -285,9 +288,10 @@ def torch_views_svm(
 
 
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
-    """``Strategy.cost``: each cell decodes its split, forwards every training image on its
-    training and test views and every test image on its test views, then sweeps C on all
-    training views stacked as rows (one-vs-one: scikit-learn)."""
+    """``Strategy.cost``: every training image forwarded on its training and test views,
+    every test image on its test views (kept per image: ``per_image``, so splits and cells
+    sharing an image forward it once), then the C sweep on all training views stacked as
+    rows (one-vs-one: the pair solver on torch, see :func:`~benchbase_linear.linear.linear_fits`)."""
     from dataclasses import replace
 
     from benchbase_linear.linear import linear_fits
@@ -305,6 +309,7 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         forwards=shape.train * train_views + shape.test * len(test_views),
         decodes=shape.train + shape.test,
         fits=[replace(f, like=like) for f in fits],
+        per_image=True,  # view features are kept per image and view (KeyedRows)
     )
 
 
@@ -351,8 +356,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             cost=aug_cost,
             # 2: solver "auto" (views stacked as rows on the torch solver); 3: views from the
             # whole image, crops of 4/9 of the area, power 2, test images scored on the
-            # original view only, one-vs-one option; 4: torch solver v2 (sampled basis)
-            version="4",
+            # original view only, one-vs-one option; 4: torch solver v2; 5:
+            # one-vs-one on the batched torch pair solver under solver "auto"
+            version="5",
             description="Razavian et al. 2014 CNNaug-SVM: linear SVM trained on features of 16 "
             "views of each training image (original, centre and 4 corner crops of 4/9 of the "
             "area, ±rotation, all mirrored), signed power transform (exponent 2, §3.6) + L2, "
@@ -368,7 +374,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             check_params=SHARED_RULES,
             evaluate=linear_svm_aug,
             cost=aug_cost,
-            version="2",  # 2: torch solver v2 (sampled basis)
+            version="3",  # 2: torch solver v2; 3: one-vs-one pair solver
             description="linear-svm-aug with test-time averaging: each test image's score is "
             "the mean over every training view (test_views=['*']); not the paper's protocol",
             default_params={**AUG_PARAMS, "test_views": ["*"]},

@@ -7,8 +7,9 @@ statistics), ``multiclass`` (``"ovr"`` one-vs-rest or ``"ovo"`` one-vs-one for s
 datasets; multilabel datasets always get one binary SVM per class), ``max_iter``,
 ``val_fraction``, ``solver`` (``"auto"``, the default: the whole C sweep by the full-batch
 Newton solver of :mod:`~benchbase_linear.fastlinear` on a GPU and for large
-problems on a CPU, scikit-learn otherwise; ``"torch"`` or ``"sklearn"`` pins one; same
-objective, see :mod:`~benchbase_linear.solvers` and docs/PERFORMANCE.md).
+problems on a CPU, scikit-learn otherwise; one-vs-one: every class pair and every C at once
+by :mod:`~benchbase_linear.ovo`; ``"torch"`` or ``"sklearn"`` pins one; same objective, see
+:mod:`~benchbase_linear.solvers` and docs/PERFORMANCE.md).
 ``logreg`` takes ``solver`` too.
 """
 
@@ -90,10 +91,24 @@ def torch_probe(task: FeatureTask, loss: str, expand: Any = None) -> Outcome | N
 
     p = task.params
     ovo = p.get("multiclass", "ovr") == "ovo" and task.task == "multiclass"
+    if ovo and expand is not None:  # one-vs-one on dropout copies: scikit-learn's
+        return None
     binary = loss == "logistic" and task.task == "multiclass" and len(np.unique(task.train_y)) < 3
     rows = len(task.train_x) * int(p.get("copies", 1))
-    if choose(task, rows, task.train_x.shape[1], supported=not (ovo or binary)) == "sklearn":
+    dims = task.train_x.shape[1]
+    scheme = "ovo" if ovo else "ovr"
+    if choose(task, rows, dims, supported=not binary, scheme=scheme) == "sklearn":
         return None
+    if ovo:
+        from benchbase_linear.ovo import feature_ovo_sweep
+        from benchbase_linear.solvers import torch_device
+
+        transform = feature_transform(task)
+        scores, best, sweep_rows = feature_ovo_sweep(
+            task, transform, p["C"], p["val_fraction"], torch_device(task)
+        )
+        chosen = {"C": best, "val_fraction": p["val_fraction"], "solver": "torch"}
+        return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=sweep_rows)
     from benchbase_linear.fastlinear import sweep
 
     return sweep(task, loss, feature_transform(task), p["C"], p["val_fraction"], expand=expand)
@@ -115,7 +130,7 @@ def linear_fits(
     fits: list[Fit] = []
     for layer, dims in shape.layers.items():
         rows = shape.train * copies
-        solver = choose(shape, rows, dims or 0, supported=not (ovo or binary))
+        solver = choose(shape, rows, dims or 0, supported=not binary, scheme=scheme if ovo else "ovr")
         one = replace(shape, layers={layer: dims})
         fits += linear_sweep(one, solver, scheme, loss, rows_per_image=copies)
     return fits
@@ -170,8 +185,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=linear_svm,
             cost=linear_cost("squared_hinge"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
-            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5)
-            version="3",
+            # (exact line search, gap stop: same optimum to ~1e-5); 4: one-vs-one
+            # on the batched torch pair solver under solver "auto"
+            version="4",
             description="Razavian et al. 2014 CNN-SVM: L2-normalised frozen features, linear "
             "SVM (one-vs-rest, or one-vs-one with multiclass='ovo'; one per class for "
             "multilabel), C chosen on a validation split of the training set, refit on all of it",
@@ -185,7 +201,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=logreg,
             cost=linear_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
-            # (exact line search, gap stop, sampled basis: same optimum to ~1e-5)
+            # (exact line search, gap stop: same optimum to ~1e-5)
             version="3",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",

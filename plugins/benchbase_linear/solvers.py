@@ -3,8 +3,10 @@
 ``solver = "auto"`` (the default of every linear strategy) picks the torch solver of
 :mod:`~benchbase_linear.fastlinear` on a CUDA device, and on a CPU for problems
 of :data:`CPU_TORCH_FROM` multiply-adds per pass or more; ``"torch"`` or ``"sklearn"`` pins
-one. Left on scikit-learn whatever the setting: one-vs-one SVMs and binary logistic
-regression (the torch solver has neither). The solver used is stored in each row's
+one. One-vs-one SVMs (``multiclass = "ovo"``) fit on the batched pair solver of
+:mod:`~benchbase_linear.ovo` on a CUDA device, and on a CPU where a pair has no more
+rows than dims (:func:`ovo_on_cpu`). Left on scikit-learn whatever the setting: binary
+logistic regression (the torch solver has none). The solver used is stored in each row's
 ``chosen``.
 """
 
@@ -34,11 +36,40 @@ def device_type(task: Any) -> str:
     return str(device).split(":")[0]
 
 
-def choose(task: Any, rows: int, dims: int, supported: bool = True) -> str:
-    """``"torch"`` or ``"sklearn"`` for this task, fitting ``rows`` × ``dims`` training rows.
+def torch_device(task: Any) -> Any:
+    """The ``torch.device`` a task's torch fits run on (the run's ``--device``, else
+    ``params["device"]``, else CUDA when one is visible)."""
+    import torch
 
-    ``supported`` is False where the torch solver has no such model (one-vs-one SVMs, binary
-    logistic regression): scikit-learn then, whatever ``solver`` says.
+    device = getattr(task, "device", None) or task.params.get("device", "auto")
+    if str(device) in ("auto", "None"):
+        return torch.device(device_type(task))
+    return torch.device(device)
+
+
+def ovo_on_cpu(rows: int, dims: int, classes: int) -> bool:
+    """``auto`` on a CPU for one-vs-one: torch where a pair's rows (2 / classes of the
+    training rows) are no more than the dims and there are :data:`OVO_CPU_PAIRS` pairs or
+    more. The pair solver works on the pair's rows × rows Gram block: CNN features (a few
+    dozen rows per pair, thousands of dims) are its case; many rows on few dims (sklearn's
+    digits: 200 rows, 64 dims per pair) are liblinear's, 3-10x faster there."""
+    pair_rows = 2 * rows / max(classes, 1)
+    return pair_rows <= dims and classes * (classes - 1) // 2 >= OVO_CPU_PAIRS
+
+
+#: ``auto`` on a CPU: one-vs-one on torch from this many class pairs (fewer: liblinear's
+#: fixed cost per fit is smaller than a batch's).
+OVO_CPU_PAIRS = 10
+
+
+def choose(
+    task: Any, rows: int, dims: int, supported: bool = True, scheme: str = "ovr"
+) -> str:
+    """``"torch"`` or ``"sklearn"`` for this task, fitting ``rows`` × ``dims`` training rows
+    one-vs-rest, or one-vs-one pairs with ``scheme="ovo"``.
+
+    ``supported`` is False where the torch solver has no such model (binary logistic
+    regression): scikit-learn then, whatever ``solver`` says.
     """
     solver = task.params.get("solver", "auto")
     if solver not in SOLVERS:
@@ -50,4 +81,6 @@ def choose(task: Any, rows: int, dims: int, supported: bool = True) -> str:
         return "sklearn"
     if solver == "torch" or device_type(task) == "cuda":
         return "torch"
+    if scheme == "ovo":
+        return "torch" if ovo_on_cpu(rows, dims, len(task.classes)) else "sklearn"
     return "torch" if rows * dims * len(task.classes) >= CPU_TORCH_FROM else "sklearn"

@@ -1,5 +1,5 @@
 """``benchbase run --jobs N`` stopped by SIGINT or SIGTERM stops its workers; worker errors
-are reported once. (A single run's SIGINT/SIGTERM: tests/core/test_runner.py.)"""
+are reported once. (A single run's SIGINT/SIGTERM: tests/run/test_runner.py.)"""
 
 from __future__ import annotations
 

@@ -153,3 +153,42 @@ def test_the_runs_device_decides_over_a_visible_gpu() -> None:
     assert solvers.device_type(task) == "cpu"
     task.device = "cuda:0"
     assert solvers.device_type(task) == "cuda" and solvers.choose(task, 20, 4) == "torch"
+
+
+PROBES = [
+    "linear-svm", "logreg", "layer-probe", "svm-dropout", "logreg-dropout",
+    "linear-svm-aug", "linear-svm-aug-tta",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PROBES)
+def test_every_linear_probe_defaults_to_auto_and_its_solver_enters_the_fingerprint(name) -> None:  # noqa: ANN001
+    from benchbase.api.types import Cell, stable_hash
+    from benchbase.plugin.manager import host
+    from benchbase.run.suites import _frozen
+
+    strategy = host().strategies.get(name)
+    assert strategy.default_params["solver"] == "auto"
+
+    def fingerprint(**overrides) -> str:  # noqa: ANN003
+        params = _frozen(strategy.resolve_params(overrides))
+        cell = Cell("s", "digits", "0", "timm/resnet18", "pool", name, params)
+        return stable_hash(cell.identity({"strategy_version": strategy.version}))
+
+    prints = {fingerprint(), fingerprint(solver="torch"), fingerprint(solver="sklearn")}
+    assert len(prints) == 3
+
+
+@pytest.mark.parametrize("name", ["linear-svm", "logreg", "layer-probe", "svm-dropout", "logreg-dropout"])
+def test_auto_fits_each_feature_probe_on_torch_above_the_size(name, monkeypatch) -> None:  # noqa: ANN001
+    """At the default ``solver = "auto"``, a problem above CPU_TORCH_FROM fits on torch
+    (dropout: with ``masks = "copies"``, the one that solves a fixed objective)."""
+    from benchbase.plugin.manager import host
+
+    strategy = host().strategies.get(name)
+    params = strategy.resolve_params({"C": GRID, "masks": "copies"} if "dropout" in name else {"C": GRID})
+    task = task_of(**params)
+    monkeypatch.setattr(solvers, "CPU_TORCH_FROM", 10**12)
+    assert {o.chosen["solver"] for o in strategy.evaluate({"pool": task})} == {"sklearn"}
+    monkeypatch.setattr(solvers, "CPU_TORCH_FROM", 1)
+    assert {o.chosen["solver"] for o in strategy.evaluate({"pool": task})} == {"torch"}

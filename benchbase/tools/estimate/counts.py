@@ -49,6 +49,9 @@ class DatasetSize:
     source: str
     #: Counts the card does not give exactly (shown as bounds), e.g. "test ≤ 5,100".
     bounds: list[str] = field(default_factory=list)
+    #: Distinct images some split trains on (from a card: at most every split's, bounded
+    #: by ``images``).
+    train_images: int = 0
 
 
 @dataclass
@@ -102,9 +105,11 @@ def dataset_size(host: Host, suite: Suite, ds: Dataset, data_root: Path | None) 
             why = str(exc).splitlines()[0]
         else:
             splits = [SplitSize(s.name, len(s.train), len(s.test)) for s in data.splits]
+            trained = len({x.key for s in data.splits for x in s.train})
             return DatasetSize(
-                ds.name, list(data.classes), ds.task, splits, len(data.images()), "data"
-            )
+                ds.name, list(data.classes), ds.task, splits, len(data.images()), "data",
+                train_images=trained,
+            )  # fmt: skip
     return card_size(ds, options, halves_options, why)
 
 
@@ -146,7 +151,8 @@ def card_size(ds: Dataset, options: dict[str, Any], halves_options: Any, why: st
     if len(splits) > 1 and images == n_images:
         bounds.append(f"images ≤ {images:,} (the union of {len(splits)} random splits)")
     classes = [str(i) for i in range(n_classes)]
-    return DatasetSize(ds.name, classes, ds.task, splits, images, "card", bounds)
+    trained = min(images, sum(s.train for s in splits))
+    return DatasetSize(ds.name, classes, ds.task, splits, images, "card", bounds, trained)
 
 
 def default_cost(strategy: Strategy, params: dict[str, Any], shape: CostShape) -> CellCost:
@@ -220,5 +226,24 @@ def count_suite(
                     else:
                         cost = default_cost(strategy, params, shape)
                     group.cells.append((s_name, layer, split.name, cost))
+            share_per_image(group, size)
             out.groups.append(group)
     return out
+
+
+def share_per_image(group: GroupCount, size: DatasetSize) -> None:
+    """Cells whose cost is ``per_image`` share their forwards and decodes across splits:
+    each (strategy, layer) forwards every image once, on its training views when some split
+    trains on it, else on its test views, and decodes it once; the first cell carries it."""
+    seen: set[tuple[str, str]] = set()
+    for strategy, layer, _split, cost in group.cells:
+        if not cost.per_image:
+            continue
+        if (strategy, layer) in seen:
+            cost.forwards = cost.decodes = 0
+            continue
+        seen.add((strategy, layer))
+        tested = max(0, size.images - size.train_images)
+        cost.forwards = size.train_images * cost.train_views + tested * cost.test_views
+        cost.decodes = size.images
+

@@ -90,10 +90,14 @@ def views_lines(count: SuiteCount) -> list[str]:
             if cost.forwards and (g.dataset, strategy) not in seen:
                 seen.add((g.dataset, strategy))
                 n = len(count.datasets[g.dataset].splits)
+                per = (
+                    f"{cost.forwards:,} forwards for all {n} split(s) (kept per image)"
+                    if cost.per_image
+                    else f"{cost.forwards:,} forwards per split × {n} split(s)"
+                )
                 lines.append(
                     f"  views {g.dataset} {strategy}: {cost.train_views} per training image, "
-                    f"{cost.test_views} per test image; {cost.forwards:,} forwards per split "
-                    f"× {n} split(s), per backbone"
+                    f"{cost.test_views} per test image; {per}, per backbone"
                 )
     return lines
 
