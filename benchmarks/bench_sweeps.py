@@ -7,13 +7,17 @@
     python benchmarks/bench_sweeps.py --full --device cuda
     python benchmarks/bench_sweeps.py --only ovo --scale 0.1   # one-vs-one: liblinear vs torch
     python benchmarks/bench_sweeps.py --only ovo --full --views 16 --device cuda --skip-baseline
+    python benchmarks/bench_sweeps.py --only dropout --scale 0.1 --epochs 10   # DeCAF dropout
 
 Problems: ``voc`` (multilabel squared hinge, linear-svm), ``sun`` (multinomial logistic,
 logreg), ``aug`` (linear-svm-aug at CNNaug size: VOC07's 5,011 images x 16 views as rows,
 2,048 dims, 20 labels; scored on one test view), ``ovo`` (linear-svm with
 ``multiclass="ovo"``, the razavian suite's: CUB-200's 5,994 x 4,096, 200 classes, 19,900
 pairs; ``--scale`` keeps 30 images per class and the dims; ``--views 16`` stacks
-linear-svm-aug's views as rows). ``--peer`` adds the peers' L-BFGS protocol
+linear-svm-aug's views as rows), ``dropout`` (``logreg-dropout`` / ``svm-dropout`` with
+masks="step" at SUN-397 size, 19,850 x 4,096 fc6 rows, 397 classes: the per-C reference
+path, ``solver="sklearn"``, vs every C at once in torch; ``--scale`` takes a fraction of
+the rows only, ``--epochs`` fewer than the strategies' 30). ``--peer`` adds the peers' L-BFGS protocol
 for ``sun`` (_sweep_baselines.py; ``--grid 45`` runs everything on their 45 C values),
 ``--objective`` the objective gap to the optimum at the chosen C.
 
@@ -81,7 +85,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="fraction of the real sizes")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--only", choices=["voc", "sun", "aug", "ovo"], default=None)
+    ap.add_argument("--only", choices=["voc", "sun", "aug", "ovo", "dropout"], default=None)
+    ap.add_argument("--epochs", type=int, default=30, help="dropout: training epochs")
     ap.add_argument("--views", type=int, default=1, help="ovo: training views per image (rows)")
     ap.add_argument("--skip-baseline", action="store_true", help="no scikit-learn run")
     ap.add_argument("--peer", action="store_true", help="sun: also the peers' L-BFGS protocol")
@@ -104,8 +109,8 @@ def main() -> None:
     scale = 1.0 if args.full else (args.scale or 0.1)
     grid = PEER_GRID if args.grid == "45" else [0.01, 0.1, 1.0, 10.0, 100.0]
     print(f"machine: {machine()}; scale {scale}")
-    runs = {"aug": view_sweep, "ovo": ovo_sweep}
-    for name in ("voc", "sun", "aug", "ovo"):
+    runs = {"aug": view_sweep, "ovo": ovo_sweep, "dropout": dropout_sweep}
+    for name in ("voc", "sun", "aug", "ovo", "dropout"):
         if args.only in (None, name):
             runs.get(name, feature_sweep)(name, scale, grid, args)
 
@@ -116,6 +121,7 @@ PROBLEMS = {
     "sun": (19850, 19850, 2048, 397, False, "logistic"),
     "aug": (5011, 4952, 2048, 20, True, "squared_hinge"),
     "ovo": (5994, 5794, 4096, 200, False, "squared_hinge"),
+    "dropout": (19850, 19850, 4096, 397, False, "logistic"),
 }
 
 
@@ -256,6 +262,44 @@ def ovo_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespa
     print(f"  test accuracy: liblinear {score(b):.2f} (C={b.chosen['C']:g}) | torch {score(o):.2f} "
           f"(C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points; "
           f"same prediction on {agree:.2f} % of test images")  # fmt: skip
+
+
+def dropout_sweep(name: str, scale: float, grid: list[float], args: argparse.Namespace) -> None:
+    """``logreg-dropout`` / ``svm-dropout`` (masks="step"): the per-C reference path
+    (``solver="sklearn"``: DropoutTrained per C, CPU, one thread) vs every C at once
+    (``solver="auto"``, on ``--device``). Rows are scaled; dims and classes stay SUN-397's."""
+    import torch
+    from benchbase_linear.dropout import logreg_dropout, svm_dropout
+
+    from benchbase.metrics import evaluate
+
+    n_tr, n_te, d, k, _, _ = PROBLEMS[name]
+    n_tr, n_te = int(n_tr * scale), int(n_te * scale)
+    for run, loss in ((logreg_dropout, "logistic"), (svm_dropout, "squared_hinge")):
+        task = task_for(n_tr, n_te, d, k, False, grid, signal=args.signal)
+        extra = {"rate": 0.5, "masks": "step", "epochs": args.epochs, "lr": 0.01}
+        task.params.update(extra, batch_size=256, copies=4)
+        task.device = torch.device(args.device)
+        label = (f"{run.__name__} ({n_tr} x {d}, {k} classes, {loss}, {len(grid)} C, "
+                 f"{args.epochs} epochs)")  # fmt: skip
+
+        def fit(solver: str, task=task, run=run):  # noqa: ANN001, ANN202
+            task.params["solver"] = solver
+            return run({"pool": task})[0]
+
+        def score(outcome, task=task) -> float:  # noqa: ANN001
+            return 100 * evaluate(task.metric, task.test_y, outcome.scores, task.classes)[task.metric]
+
+        t_ours, runs, o = timed(lambda: fit("auto"), args.repeats)
+        print(f"{label}: batched torch ({args.device}) runs {fmt(runs)} s (load {load()}), "
+              f"test {score(o):.2f}, C={o.chosen['C']:g}")  # fmt: skip
+        if args.skip_baseline:
+            continue
+        t_base, runs, b = timed(lambda: fit("sklearn"), args.repeats)
+        report(label, f"per-C reference, CPU [{fmt(runs)} s, load {load()}]", t_base,
+               f"batched torch ({args.device})", t_ours)  # fmt: skip
+        print(f"  test {task.metric}: reference {score(b):.2f} (C={b.chosen['C']:g}) | batched "
+              f"{score(o):.2f} (C={o.chosen['C']:g}) | diff {score(o) - score(b):+.2f} points")  # fmt: skip
 
 
 def fmt(runs: list[float]) -> str:

@@ -463,7 +463,7 @@ class Runner:
             with phase(f"{self.suite.name}: cells", len(todo), "cell", announce=False) as bar:
                 self._run_groups(todo, plan, store, device, summary, bar)
         finally:
-            store.release_claims()
+            store.claims.release()
             store.close()
             summary.seconds = time.perf_counter() - start
             self.host.hook.run_finished(suite=self.suite, summary=summary.__dict__)
@@ -519,7 +519,7 @@ class Runner:
         """Tell which cells this run waits for, whose they are and until when (once per
         change): a resumed run must not sit silent behind another host's lease."""
         cells = {plan.fingerprint(c): c for _, held in waiting for c in held}
-        holders = store.holders(list(cells))
+        holders = store.claims.holders(list(cells))
         lines = []
         for fp, (who, expires) in sorted(holders.items(), key=lambda kv: kv[1][1]):
             c = cells[fp]
@@ -552,7 +552,7 @@ class Runner:
         """Claim and run the cells of one dataset × backbone; returns those another process
         holds."""
         spec = resolve_backbone(self.host, cells[0].backbone)
-        mine = [c for c in cells if store.claim(plan.fingerprint(c))]
+        mine = [c for c in cells if store.claims.claim(plan.fingerprint(c))]
         held = [c for c in cells if c not in mine]
         if not mine:
             return held

@@ -1,4 +1,5 @@
-"""The results store: SQLite under the output folder, one row per cell × metric.
+"""The results store: SQLite under the output folder, one row per cell × metric (the
+leases that let concurrent runs share it are :mod:`benchbase.run.claims`).
 
 Each finished cell is written in one transaction (its ``cells`` row, its metric rows and its
 per-image scores), so an interrupted run loses at most the cell in flight. WAL mode lets
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 
 from benchbase.api.types import Result
-from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
-from benchbase.run import owner, storefile
+from benchbase.errors import BenchbaseError
+from benchbase.run import storefile
+from benchbase.run.claims import Claims
 from benchbase.run.storefile import (
     SCHEMA_VERSION,
     check_out_dir,
     check_schema,
     connect,
+    damaged_database,
     lock_wait,
 )
 
@@ -55,69 +57,6 @@ CREATE TABLE IF NOT EXISTS predictions (
 
 DB_NAME = "results.sqlite"
 
-#: How long a claim outlives its last renewal. A live run renews its claims every third of
-#: this (:class:`ClaimKeeper`), so only a run that died (or lost the shared file system) lets
-#: them lapse; another host's run then takes them over after at most this long.
-LEASE_SECONDS = owner.LEASE_SECONDS
-
-
-class ClaimKeeper:
-    """A daemon thread that keeps this process's claims alive while it computes their cells.
-
-    It has its own SQLite connection (connections are not shared across threads) and renews
-    every ``lease / 3`` seconds; a missed renewal (the database busy for long) only brings the
-    expiry closer, the next one catches up.
-    """
-
-    def __init__(self, path: Path, token: str, lease_seconds: float) -> None:
-        self.path, self.token, self.lease = path, token, lease_seconds
-        self._stop = threading.Event()
-        #: set after each renewal (tests wait on it instead of sleeping past a lease)
-        self.renewed = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="benchbase-claims", daemon=True)
-        self._thread.start()
-
-    def _beat(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            while not self._stop.wait(self.lease / 3):
-                try:
-                    conn.execute(
-                        "UPDATE claims SET expires = ? WHERE owner = ?",
-                        (time.time() + self.lease, self.token),
-                    )
-                except sqlite3.Error:
-                    continue
-                self.renewed.set()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-@contextmanager
-def damaged_database(path: Path) -> Iterator[None]:
-    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file,
-    and "database or disk is full" into :class:`DiskFullError` (the transaction is rolled
-    back by SQLite: committed cells stay)."""
-    try:
-        yield
-    except (sqlite3.OperationalError, OSError) as exc:
-        if is_disk_full(exc):
-            raise DiskFullError(path, exc) from None
-        raise
-    except sqlite3.DatabaseError as exc:
-        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, ...: not damage
-            raise
-        raise BenchbaseError(
-            f"the results database {path} is damaged ({exc}). Move it aside "
-            f"(mv {path} {path}.damaged) and re-run to recompute its cells; `sqlite3 "
-            f"{path}.damaged .recover` may salvage finished rows."
-        ) from None
-
-
 class Store:
     """Results of every run written under one output folder."""
 
@@ -130,13 +69,14 @@ class Store:
                 f"no results at {self.path}; run a suite first (benchbase run --suite demo "
                 f"--out {out_dir})"
             )
-        self._keeper: ClaimKeeper | None = None
         with damaged_database(self.path):
             if create:
                 check_out_dir(self.path.parent, DB_NAME)
             self.conn, self.readonly = connect(self.path, create)
             with lock_wait(self.path):
                 self._set_up()
+        #: this process's leases on cells (concurrent runs on one --out compute each once)
+        self.claims = Claims(self)
 
     def _set_up(self, wait_seconds: float | None = None) -> None:
         """WAL mode and the schema. Switching the journal mode ignores SQLite's busy timeout,
@@ -160,13 +100,8 @@ class Store:
                 time.sleep(0.05)
 
     def close(self) -> None:
-        self._stop_keeper()
+        self.claims.stop_renewing()
         self.conn.close()
-
-    def _stop_keeper(self) -> None:
-        if self._keeper is not None:
-            self._keeper.stop()
-            self._keeper = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -181,58 +116,12 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
 
-    def _fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    def fetch(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with damaged_database(self.path), lock_wait(self.path):
             return self.conn.execute(query, tuple(args)).fetchall()
 
-    # --- claims: concurrent runs on one --out compute each cell once -----------------
-
-    def claim(self, fingerprint: str, lease_seconds: float = LEASE_SECONDS) -> bool:
-        """Claim a cell for this process; False when it is done or another live process holds it.
-
-        A claim lapses when its lease expires or, on the same host, when its process is gone
-        (a run killed with SIGKILL frees its cell for the next run at once). While this store
-        is open, a :class:`ClaimKeeper` renews the lease of every claim it holds.
-        """
-        me = owner.me()
-        with self.transaction() as db:
-            if db.execute("SELECT 1 FROM cells WHERE fingerprint = ?", (fingerprint,)).fetchone():
-                return False
-            row = db.execute(
-                "SELECT owner, expires FROM claims WHERE fingerprint = ?", (fingerprint,)
-            ).fetchone()
-            if row is not None and row[0] != me.token:
-                # a PID is judged only on its own machine (boot + PID namespace); elsewhere,
-                # or for a legacy host:pid owner, the lease alone tells
-                state = owner.alive(owner.parse(row[0]))
-                if row[1] > time.time() and state is not False:
-                    return False
-            db.execute(
-                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                (fingerprint, me.token, me.host, me.pid, time.time() + lease_seconds),
-            )
-        if self._keeper is None:
-            self._keeper = ClaimKeeper(self.path, me.token, lease_seconds)
-        return True
-
-    def holders(self, fingerprints: list[str]) -> dict[str, tuple[str, float]]:
-        """Claimed cells among ``fingerprints``: fingerprint → (its owner, described; lease end)."""
-        rows = self._fetch("SELECT fingerprint, owner, expires FROM claims")
-        wanted = set(fingerprints)
-        return {
-            fp: (owner.parse(token).describe(), float(expires))
-            for fp, token, expires in rows
-            if fp in wanted
-        }
-
-    def release_claims(self) -> None:
-        """Drop every claim this process holds (on a clean stop or an interrupt)."""
-        self._stop_keeper()
-        with damaged_database(self.path):
-            self.conn.execute("DELETE FROM claims WHERE owner = ?", (owner.me().token,))
-
     def done(self) -> set[str]:
-        return {row[0] for row in self._fetch("SELECT fingerprint FROM cells")}
+        return {row[0] for row in self.fetch("SELECT fingerprint FROM cells")}
 
     def write_cell(
         self,
@@ -328,7 +217,7 @@ class Store:
             fp,
             params,
             info,
-        ) in self._fetch(query, args):
+        ) in self.fetch(query, args):
             info_d = json.loads(info)
             rows.append(
                 {
@@ -351,7 +240,7 @@ class Store:
         return rows
 
     def predictions(self, fingerprint: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._fetch(
+        rows = self.fetch(
             "SELECT scores, labels, shape, label_shape FROM predictions "
             "WHERE fingerprint = ? AND layer = ?",
             (fingerprint, layer),

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, DiskFullError, is_disk_full
 
 #: Bump when a table changes; add a migration from the previous version beside it.
 SCHEMA_VERSION = 1
@@ -138,3 +138,24 @@ def check_out_dir(out: Path, db_name: str = "results.sqlite") -> None:
             "a writable folder for the run. Reading finished results there works: benchbase "
             f"results / leaderboard / compare --out {out}."
         )
+
+
+@contextmanager
+def damaged_database(path: Path) -> Iterator[None]:
+    """Turn SQLite's "malformed" / "not a database" errors into a message naming the file,
+    and "database or disk is full" into :class:`DiskFullError` (the transaction is rolled
+    back by SQLite: committed cells stay)."""
+    try:
+        yield
+    except (sqlite3.OperationalError, OSError) as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(path, exc) from None
+        raise
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, ...: not damage
+            raise
+        raise BenchbaseError(
+            f"the results database {path} is damaged ({exc}). Move it aside "
+            f"(mv {path} {path}.damaged) and re-run to recompute its cells; `sqlite3 "
+            f"{path}.damaged .recover` may salvage finished rows."
+        ) from None

@@ -105,7 +105,10 @@ class DropoutCopies(ClassifierMixin, BaseEstimator):
 class DropoutTrained(ClassifierMixin, BaseEstimator):
     """A linear classifier trained by minibatch gradient descent with dropout on its input
     features, a fresh mask for every step (DeCAF's "with dropout" rows, as dropout is used
-    in training a network; :class:`DropoutCopies` fixes a few masks once instead).
+    in training a network; :class:`DropoutCopies` fixes a few masks once instead). The
+    strategies' per-C reference path (``solver = "sklearn"``); by default they train every
+    ``C`` at once with :class:`~benchbase_linear.dropstep.StepDropout`, which on a CPU draws
+    the same masks and order as this class.
 
     Minimises ``mean(loss) + |W|² / (2 C n)``, the per-sample form of scikit-learn's
     ``C`` objective (bias unregularised), with ``loss`` ``"logistic"`` (softmax

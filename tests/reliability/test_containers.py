@@ -25,7 +25,7 @@ def test_a_run_with_the_same_hostname_and_pid_in_another_container_keeps_its_cla
         "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
         ("cell", twin.token, twin.host, twin.pid, time.time() + 60),
     )
-    assert not store.claim("cell"), "a same-named process elsewhere took over a live claim"
+    assert not store.claims.claim("cell"), "a same-named process elsewhere took over a live claim"
     assert store.conn.execute("SELECT owner FROM claims").fetchone() == (twin.token,)
     store.close()
 

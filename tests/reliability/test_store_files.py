@@ -87,7 +87,7 @@ def test_a_store_locked_past_the_wait_is_named_not_a_traceback(tmp_path, monkeyp
         with pytest.raises(storefile.StoreLockedError, match="stayed locked by another process"):
             store.write_cell("fp9", CELL, [], {}, {})
         with pytest.raises(BenchbaseError, match=str(tmp_path / "results.sqlite")):
-            store.claim("fp9")
+            store.claims.claim("fp9")
         store.close()
     finally:
         holder.execute("ROLLBACK")

@@ -93,21 +93,21 @@ def test_another_hosts_claim_holds_until_its_lease_lapses(tmp_path):
         store.conn.execute(
             "INSERT INTO claims VALUES (?, ?, ?, ?, ?)", (fp, "far:1", "far", 1, expires)
         )
-    assert not store.claim("live")  # a run on another machine is computing it
-    assert store.claim("lapsed")  # that run died: its lease ran out
+    assert not store.claims.claim("live")  # a run on another machine is computing it
+    assert store.claims.claim("lapsed")  # that run died: its lease ran out
     assert _claim_row(store, "lapsed")[0] != "far"
     store.close()
 
 
 def test_a_live_run_renews_its_claims_and_stops_when_released(tmp_path):
     store = Store(tmp_path)
-    assert store.claim("cell", lease_seconds=0.6)
+    assert store.claims.claim("cell", lease_seconds=0.6)
     first = _claim_row(store, "cell")[2]
-    keeper = store._keeper
+    keeper = store.claims.keeper
     assert keeper is not None and keeper.renewed.wait(timeout=60)  # an event, not a sleep
     renewed = _claim_row(store, "cell")[2]
     assert renewed > first  # pushed forward by a third of the lease or more
-    store.release_claims()
+    store.claims.release()
     assert _claim_row(store, "cell") is None
     assert keeper is not None and not keeper._thread.is_alive()
     store.close()
