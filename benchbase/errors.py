@@ -36,6 +36,15 @@ class DiskFullError(BenchbaseError):
         self.path = path
 
 
+class CellFailedError(BenchbaseError):
+    """A strategy raised on one cell: ``what`` failed on ``cell`` with ``cause``; kept apart so
+    that ``--jobs`` reports one cause met on several cells once."""
+
+    def __init__(self, what: str, cell: str, cause: str) -> None:
+        super().__init__(f"{what} failed on {cell}: {cause}")
+        self.what, self.cell, self.cause = what, cell, cause
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` is a full disk or quota: ``ENOSPC``/``EDQUOT``, or SQLite's
     "database or disk is full" (``SQLITE_FULL``)."""

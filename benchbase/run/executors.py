@@ -27,14 +27,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from benchbase.cli.common import positive_int
-from benchbase.errors import BenchbaseError
+from benchbase.errors import BenchbaseError, CellFailedError
 from benchbase.run import ddp, signals
 from benchbase.run.signals import Terminated
 from benchbase.run.worker import WorkerConfig, run_worker
@@ -131,6 +130,8 @@ def worker_main(config_json: str, parent: int) -> int:
     try:
         reply: dict[str, Any] = {"summary": run_worker(WorkerConfig(**json.loads(config_json)))}
         code = 0
+    except CellFailedError as exc:
+        reply, code = {"error": str(exc), "failed": [exc.what, exc.cell, exc.cause]}, 2
     except BenchbaseError as exc:
         reply, code = {"error": str(exc)}, 2
     except KeyboardInterrupt as exc:
@@ -166,61 +167,45 @@ def _stop_workers(procs: list[subprocess.Popen[str]], signum: int) -> None:
 def _worker_failures(
     replies: list[tuple[int, dict[str, Any] | None]], jobs: int
 ) -> BenchbaseError | None:
-    """One error for every failed worker: each distinct message once, naming its workers."""
+    """One error for every failed worker: each distinct message once, naming its workers; a
+    strategy that failed the same way on several cells (``CellFailedError``) is one message
+    naming every cell, so its cause is printed once."""
     import signal
 
-    by_message: dict[str, list[int]] = {}
+    #: message, or (what failed, its cause) → the cells it failed on and the workers
+    groups: dict[Any, tuple[list[str], list[int]]] = {}
     traceback_text = ""
     for i, (code, reply) in enumerate(replies):
         if code == 0 and reply is not None and "summary" in reply:
             continue
-        if reply is not None and "error" in reply:
-            message = str(reply["error"])
+        cell = None
+        if reply is not None and "failed" in reply:
+            what, cell, cause = map(str, reply["failed"])
+            key: Any = (what, cause)
+        elif reply is not None and "error" in reply:
+            key = str(reply["error"])
             traceback_text = traceback_text or str(reply.get("traceback", ""))
         elif code < 0:
-            message = (
+            key = (
                 f"killed by signal {signal.Signals(-code).name} (out of memory? see dmesg); "
                 "finished cells are saved: re-run the same command to compute the rest"
             )
         else:
-            message = f"exited with status {code} without a result (its messages are above)"
-        by_message.setdefault(message, []).append(i)
-    if not by_message:
+            key = f"exited with status {code} without a result (its messages are above)"
+        cells, workers = groups.setdefault(key, ([], []))
+        cells.extend([cell] if cell is not None else [])
+        workers.append(i)
+    if not groups:
         return None
     if traceback_text:
         print(traceback_text, file=sys.stderr, end="")
-    parts = [
-        f"local worker{'s' if len(ws) > 1 else ''} {', '.join(map(str, ws))} of {jobs}: {message}"
-        for message, ws in _same_cause(by_message).items()
-    ]
+    parts = []
+    for key, (cells, ws) in groups.items():
+        if isinstance(key, tuple):
+            others = "".join(f" (and on {c})" for c in cells[1:])
+            key = f"{key[0]} failed on {cells[0]}{others}: {key[1]}"
+        parts.append(f"local worker{'s' if len(ws) > 1 else ''} {', '.join(map(str, ws))} of {jobs}: {key}")
     return BenchbaseError("\n".join(parts))
-
-
-#: The runner's message for a strategy that raised (``Runner.evaluate``).
-_CELL_FAILED = re.compile(r"(strategy .+? failed) on (.+? with .+? \[[^\]]*\]): (.*)", re.S)
-
-
-def _same_cause(by_message: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Workers whose strategy failed the same way on different cells share one message that
-    names every cell, so the cause is printed once (in the order the messages came)."""
-    groups: dict[Any, tuple[str, str, list[str], list[int]]] = {}
-    for message, workers in by_message.items():
-        m = _CELL_FAILED.fullmatch(message)
-        key: Any = message if m is None else (m.group(1), m.group(3))
-        if m is None:
-            groups[key] = (message, "", [], list(workers))
-            continue
-        _, _, cells, ws = groups.setdefault(key, (m.group(1), m.group(3), [], []))
-        cells.append(m.group(2))
-        ws.extend(workers)
-    out: dict[str, list[int]] = {}
-    for what, cause, cells, ws in groups.values():
-        if not cells:
-            out[what] = ws
-            continue
-        others = "".join(f" (and on {c})" for c in cells[1:])
-        out[f"{what} on {cells[0]}{others}: {cause}"] = sorted(ws)
-    return out
 
 
 def run_local(config: WorkerConfig, jobs: int) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from benchbase.api.outcomes import check_outcomes
 from benchbase.api.types import Cell, DatasetData, Outcome, Result, Suite, stable_hash
 from benchbase.data import imagecheck
 from benchbase.data.identity import ContentKeys, dataset_identity
-from benchbase.errors import BenchbaseError, WeightsUnavailableError
+from benchbase.errors import BenchbaseError, CellFailedError, WeightsUnavailableError
 from benchbase.extract.backbones import BackboneSpec, feature_identity, tap_identity
 from benchbase.extract.backbones import resolve as resolve_backbone
 from benchbase.extract.cache import FeatureCache
@@ -323,9 +323,10 @@ class Runner:
             self.host.hook.cell_failed(cell=cell, fingerprint=fingerprint, error=exc)
             if isinstance(exc, BenchbaseError):
                 raise
-            raise BenchbaseError(
-                f"strategy {cell.strategy!r} failed on {cell.dataset}/{cell.split} with "
-                f"{cell.backbone} [{cell.layer}]: {type(exc).__name__}: {exc}"
+            raise CellFailedError(
+                f"strategy {cell.strategy!r}",
+                f"{cell.dataset}/{cell.split} with {cell.backbone} [{cell.layer}]",
+                f"{type(exc).__name__}: {exc}",
             ) from exc
         return Evaluation(
             cell=cell,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from benchbase.errors import CellFailedError
 from benchbase.run.executors import _worker_failures
 
 
-def _failed(split: str, cause: str = "ValueError: solver diverged") -> dict[str, str]:
-    return {"error": f"strategy 'svm' failed on tiny/{split} with net [pool]: {cause}"}
+def _failed(split: str, cause: str = "ValueError: solver diverged") -> dict[str, object]:
+    """A worker's reply for a strategy that raised, as ``worker_main`` writes it."""
+    exc = CellFailedError("strategy 'svm'", f"tiny/{split} with net [pool]", cause)
+    return {"error": str(exc), "failed": [exc.what, exc.cell, exc.cause]}
 
 
 def test_one_cause_on_two_cells_is_one_message_naming_both_cells() -> None:
