@@ -160,8 +160,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             # 2: solver "auto" (torch on a GPU and for large problems); 3: masks redrawn
             # every training step (masks="step"), the copies as masks="copies"; 4: torch
             # solver v2 for masks="copies"; 5: masks="step" batched over C on the run's
-            # device (solver "sklearn": the per-C CPU path)
-            version="5",
+            # device (solver "sklearn": the per-C CPU path); 6: masks="copies" sweeps'
+            # proportional starts (as logreg 4)
+            version="6",
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",

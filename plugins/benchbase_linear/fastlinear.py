@@ -73,6 +73,23 @@ LOGISTIC_FORCING = 0.5
 GAP_TOL = 1e-5
 
 
+@dataclass
+class FitState:
+    """Where one fit ended on its rows: ``theta``, ``z = x @ theta``, and the loss's gradient
+    and per-row curvature at ``C = 1`` there (:meth:`TorchLinear._unit_gradient`), so the
+    next ``C`` of a sweep starts without a pass over the rows. ``g0_unit``: the SVM's
+    ``||gradient at zero||`` at ``C = 1`` (liblinear's stopping rule is relative to it)."""
+
+    theta: torch.Tensor
+    z: torch.Tensor
+    grad: torch.Tensor
+    curv: torch.Tensor
+    c: float
+    g0_unit: torch.Tensor | None = None
+    #: the rows' column sums of squares (the preconditioner's), kept with the rows
+    x2: torch.Tensor | None = None
+
+
 class TorchLinear:
     """Fits one linear model, every class at once, for a given ``C`` by full-batch Newton-CG.
 
@@ -129,7 +146,7 @@ class TorchLinear:
         r: torch.Tensor,
     ) -> tuple[torch.Tensor, Any]:
         """Objective at ``theta`` from ``z = x @ theta`` alone (no pass over ``x``, so a line
-        search's trial points are cheap), and what :meth:`_gradient` needs of it."""
+        search's trial points are cheap), and what :meth:`_unit_gradient` needs of it."""
         penalty = 0.5 * (r * theta * theta).double().sum()
         if self.loss == "squared_hinge":
             m = 1.0 - y * z
@@ -145,31 +162,30 @@ class TorchLinear:
         logp = torch.log_softmax(z, dim=1)
         return penalty - c * (y * logp).double().sum(), logp
 
-    def _gradient(
+    def _unit_gradient(
         self,
-        theta: torch.Tensor,
         z: torch.Tensor,
         x: torch.Tensor,
         y: torch.Tensor,
         mask: torch.Tensor | None,
-        c: float,
-        r: torch.Tensor,
         cached: Any,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gradient (one pass over ``x``) and the per-row curvature the Hessian-vector
-        product needs, at the point :meth:`_value` returned ``cached`` for."""
+        """The loss's gradient and per-row curvature for ``C = 1`` (one pass over ``x``) at
+        the point :meth:`_value` returned ``cached`` for: for any ``C`` the objective's
+        gradient is ``r * theta + C * grad`` and the Hessian's row weights ``C * curv``, so a
+        sweep's next ``C`` on the same rows reuses them (:class:`FitState`)."""
         if self.loss == "squared_hinge":
             m, act = cached
-            return r * theta - 2.0 * c * (x.T @ (act * m * y)), 2.0 * c * act
+            return -2.0 * (x.T @ (act * m * y)), 2.0 * act
         if self.multilabel:
             s = torch.sigmoid(z)
             resid = s - (y > 0).to(self.dtype)
             curv = s * (1.0 - s)
             if mask is not None:
                 resid, curv = resid * mask, curv * mask
-            return r * theta + c * (x.T @ resid), c * curv
+            return x.T @ resid, curv
         p = cached.exp()
-        return r * theta + c * (x.T @ (p - y)), c * p
+        return x.T @ (p - y), p
 
     def _hess(
         self, v: torch.Tensor, x: torch.Tensor, curv: torch.Tensor, r: torch.Tensor
@@ -199,30 +215,72 @@ class TorchLinear:
         ``back`` maps a gradient in the basis ``x`` is given in to the original features'
         (``basis^-T``, see :func:`decorrelating_basis`) for the logistic stopping rule.
         """
+        return self.solve(x, y, mask, c, start, back).theta
+
+    def solve(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        start: torch.Tensor | FitState,
+        back: torch.Tensor | None = None,
+        before: FitState | None = None,
+    ) -> FitState:
+        """:meth:`fit`, returning where it ended. ``start`` may be the :class:`FitState` of
+        the previous ``C`` on the same rows: the fit then starts from its ``theta`` reusing
+        its ``x @ theta``, loss gradient and column norms (two passes over the rows fewer
+        per ``C``, the SVM three). For the logistic losses, with ``before``, the state of
+        the ``C`` before that, and a path that was proportional to ``C`` between them
+        (strong regularisation: the penalised weights grow like ``C``,
+        :func:`proportional_start`), the fit starts from the weights scaled to the new ``C``
+        instead when that lowers the objective. The stopping rules are unchanged, so the
+        answer is the same to their tolerance. Not for the SVM: at such ``C`` its margins
+        ``1 - y z`` hold ``z`` (~1e-6) to a few per cent in float32, and from a start that
+        good liblinear's relative gradient rule (1e-4) is below that floor.
+
+        A secant prediction along the path in ``log C`` at every ``C`` was tried and
+        dropped: on a 45-value grid it saved 7 of 72 Hessian products and cost 27 gradient
+        passes, and it moved the barely regularised fits' stopping points (where the
+        scaled gradient rule is loose, any start is an answer)."""
         r = self.penalty_mask(x.shape[1])
-        theta = start.clone()
-        z = x @ theta if bool(theta.any()) else x.new_zeros(len(x), theta.shape[1])
-        f, cached = self._value(theta, z, y, mask, c, r)
-        g, curv = self._gradient(theta, z, x, y, mask, c, r, cached)
         logistic = self.loss == "logistic"
+        state = start if isinstance(start, FitState) else None
+        if state is not None:
+            theta, z = state.theta, state.z
+        else:
+            theta = start.clone()
+            z = x @ theta if bool(theta.any()) else x.new_zeros(len(x), theta.shape[1])
+        f, cached = self._value(theta, z, y, mask, c, r)
+        reuse = state is not None
+        guess = proportional_start(x, r, c, state, before) if logistic and state and before else None
+        if guess is not None:
+            f_guess, cached_guess = self._value(*guess, y, mask, c, r)
+            if bool(f_guess < f):
+                (theta, z), f, cached, reuse = guess, f_guess, cached_guess, False
+        if reuse:
+            grad, ucurv = state.grad, state.curv
+        else:
+            grad, ucurv = self._unit_gradient(z, x, y, mask, cached)
+        g, curv = r * theta + c * grad, c * ucurv
         if logistic:
             f_zero = self._zero_objective(y, mask, c)
             # scikit-learn's L-BFGS stops at max |gradient| <= tol of its objective, which
             # is ours divided by C * (rows in the class's problem); we ask 10x less of it
             # (LOGISTIC_TOL_SCALE)
             rows = (mask.sum(0) if mask is not None else x.new_full((1,), len(x))) * c
+            g0_unit = None
         else:  # liblinear's stopping rule is relative to the gradient at zero
-            zero, z0 = torch.zeros_like(theta), torch.zeros_like(z)
-            at_zero = self._value(zero, z0, y, mask, c, r)[1]
-            g0 = self._gradient(zero, z0, x, y, mask, c, r, at_zero)[0].norm()
-        x2 = (x * x).sum(0, keepdim=True).T
+            g0_unit = state.g0_unit if state is not None else None
+            if g0_unit is None:
+                zero, z0 = torch.zeros_like(theta), torch.zeros_like(z)
+                at_zero = self._value(zero, z0, y, mask, c, r)[1]
+                g0_unit = self._unit_gradient(z0, x, y, mask, at_zero)[0].norm()
+            g0 = c * g0_unit
+        x2 = state.x2 if state is not None and state.x2 is not None else (x * x).sum(0, keepdim=True).T
         for _ in range(self.max_iter):
             gnorm = g.norm()
-            if logistic:
-                g_x = g if back is None else back @ g
-                if bool((g_x.abs().amax(0) <= LOGISTIC_TOL_SCALE * self.tol * rows).all()):
-                    break
-            elif gnorm <= self.tol * g0:
+            if not logistic and gnorm <= self.tol * g0:
                 break
             w = curv * (1.0 - curv / c) if logistic and not self.multilabel else curv
             # The Hessian's diagonal, sum_i x_ia^2 w_ik, approximated by (sum_i x_ia^2) *
@@ -235,8 +293,12 @@ class TorchLinear:
             if logistic:
                 # g^T D^-1 g / 2 estimates the gap to the optimum (the Newton decrement, the
                 # preconditioner standing in for the Hessian; it ran 2-5x above the true
-                # gap on SUN-397-shaped fits), measured against the way from f(0)
+                # gap on SUN-397-shaped fits), measured against the way from f(0); tested
+                # before the gradient rule, whose map back to the features is a d² product
                 if float((g * g / diag).double().sum()) <= 2 * GAP_TOL * (f_zero - float(f)):
+                    break
+                g_x = g if back is None else back @ g
+                if bool((g_x.abs().amax(0) <= LOGISTIC_TOL_SCALE * self.tol * rows).all()):
                     break
                 rel_tol = LOGISTIC_FORCING
             else:
@@ -245,10 +307,11 @@ class TorchLinear:
             found = self._line_search(theta, z, step, x_step, f, g, y, mask, c, r)
             if found is None:
                 break
-            t, f, cached = found
-            theta, z = theta + t * step, z + t * x_step
-            g, curv = self._gradient(theta, z, x, y, mask, c, r, cached)
-        return theta
+            t_step, f, cached = found
+            theta, z = theta + t_step * step, z + t_step * x_step
+            grad, ucurv = self._unit_gradient(z, x, y, mask, cached)
+            g, curv = r * theta + c * grad, c * ucurv
+        return FitState(theta, z, grad, ucurv, c, g0_unit, x2)
 
     def _zero_objective(self, y: torch.Tensor, mask: torch.Tensor | None, c: float) -> float:
         """The logistic objective at ``theta = 0`` (every score 0), without a pass."""
@@ -351,6 +414,37 @@ class TorchLinear:
             p = zres + beta * p
             rz = rz_new
         return s, xs
+
+
+#: A path counts as proportional to ``C`` when the last step's penalised weights are within
+#: this relative distance of the step before scaled by the ratio of their ``C`` values.
+PROPORTIONAL = 0.05
+
+
+def proportional_start(
+    x: torch.Tensor, r: torch.Tensor, c: float, state: FitState, before: FitState
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(theta, x @ theta)`` for ``C = c`` from ``state``'s weights scaled by ``c /
+    state.c`` (the unpenalised rows kept), when the path from ``before`` to ``state`` was
+    proportional to ``C`` (:data:`PROPORTIONAL`); else None. Under strong regularisation
+    the solution is ``C`` times the loss's gradient at the intercept-only model, so the
+    scaled weights are nearly the next solution; ``x @ theta`` costs no pass: the
+    unpenalised rows' contribution is ``x[:, r == 0] @ theta[r == 0]``, a column product."""
+    if not (state.c > before.c > 0 and c > state.c):
+        return None
+    pen = r[:, 0] > 0
+    w, w_before = state.theta[pen], before.theta[pen]
+    norm = w.norm()
+    if not bool(norm > 0) or bool(
+        (w - (state.c / before.c) * w_before).norm() > PROPORTIONAL * norm
+    ):
+        return None
+    scale = c / state.c
+    theta = state.theta.clone()
+    theta[pen] = scale * w
+    free = ~pen
+    z_free = x[:, free] @ state.theta[free] if bool(free.any()) else 0.0
+    return theta, scale * state.z + (1.0 - scale) * z_free
 
 
 def decorrelating_basis(
@@ -603,10 +697,11 @@ def _sweep(
         return x, *solver.targets(local, len(seen)), seen
 
     def scores(
-        theta: torch.Tensor, views: Views, y: Any, mask: Any, seen: np.ndarray
+        theta: torch.Tensor, views: list[torch.Tensor], y: Any, mask: Any, seen: np.ndarray
     ) -> np.ndarray:
-        """Decision values averaged over views; ``theta`` is in the original features."""
-        out = np.mean([(on_device(v) @ theta).double().cpu().numpy() for v in views.views], 0)
+        """Decision values averaged over ``views`` (:func:`on_device` arrays, or those
+        arrays in the basis with ``theta`` in it too)."""
+        out = np.mean([(v @ theta).double().cpu().numpy() for v in views], 0)
         if multilabel:  # constant-label classes: a constant ±1 score, as MultilabelOneVsRest
             pos = ((y > 0) & (mask > 0)).sum(0).cpu().numpy()
             neg = ((y < 0) & (mask > 0)).sum(0).cpu().numpy()
@@ -628,13 +723,16 @@ def _sweep(
             x_fit = on_device(fit.x) @ basis
         x, y, mask, seen = problem(x_fit, fit.y)
         del x_fit
-        model = zeros(len(seen))
+        state: torch.Tensor | FitState = zeros(len(seen))
+        before = None
         for value in sorted(grid):  # warm start: each C from the next smaller one
-            model = solver.fit(x, y, mask, float(value) * fit.weight, model, back)
-            fitted[value] = model
-        del x
+            done = solver.solve(x, y, mask, float(value) * fit.weight, state, back, before)
+            before, state = (state if isinstance(state, FitState) else None), done
+            fitted[value] = done.theta
+        del x, state, before, done
+        val_x = [on_device(v) @ basis for v in val_views.views]  # in the basis, once
         for value in grid:  # the grid's own order decides ties, as select_and_refit does
-            val_scores = scores(basis @ fitted[value], val_views, y, mask, seen)
+            val_scores = scores(fitted[value], val_x, y, mask, seen)
             try:
                 score = evaluate(task.metric, val_y, val_scores, task.classes)[task.metric]
             except ValueError:
@@ -642,9 +740,11 @@ def _sweep(
             sweep_rows.append({"C": value, "val_" + task.metric: score})
             if score > best_score:
                 best_value, best_score = value, score
+        del val_x
     x, y, mask, seen = problem(x_refit, refit.y)
     start = fitted.get(best_value)
     if start is None or start.shape[1] != len(seen):
         start = zeros(len(seen))
     model = solver.fit(x, y, mask, float(best_value) * refit.weight, start, back)
-    return scores(basis @ model, test, y, mask, seen), best_value, sweep_rows
+    test_x = [on_device(v) for v in test.views]
+    return scores(basis @ model, test_x, y, mask, seen), best_value, sweep_rows

@@ -115,7 +115,7 @@ def torch_probe(task: FeatureTask, loss: str, expand: Any = None) -> Outcome | N
 
 
 def linear_fits(
-    params: dict[str, Any], shape: CostShape, loss: str, copies: int = 1
+    params: dict[str, Any], shape: CostShape, loss: str, copies: int = 1, scored_views: int = 1
 ) -> list[Fit]:
     """The fits :func:`torch_probe` / :func:`probe` make on each layer of ``shape``: the C
     sweep + refit, on the solver :func:`~benchbase_linear.solvers.choose` picks
@@ -132,7 +132,9 @@ def linear_fits(
         rows = shape.train * copies
         solver = choose(shape, rows, dims or 0, supported=not binary, scheme=scheme if ovo else "ovr")
         one = replace(shape, layers={layer: dims})
-        fits += linear_sweep(one, solver, scheme, loss, rows_per_image=copies)
+        fits += linear_sweep(
+            one, solver, scheme, loss, rows_per_image=copies, scored_views=scored_views
+        )
     return fits
 
 
@@ -201,8 +203,10 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=logreg,
             cost=linear_cost("logistic"),
             # 2: solver "auto" (torch on a GPU and for large problems); 3: torch solver v2
-            # (exact line search, gap stop: same optimum to ~1e-5)
-            version="3",
+            # (exact line search, gap stop: same optimum to ~1e-5); 4: strongly regularised
+            # C values of the sweep start from the previous solution scaled (same optimum
+            # and stopping rules, other iterates)
+            version="4",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
             default_params={

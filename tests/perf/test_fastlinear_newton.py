@@ -86,7 +86,8 @@ def test_softmax_step_minimises_along_the_direction(scale):
     step = scale * torch.randn(x.shape[1], k, generator=gen)
     z, x_step = xt @ theta, xt @ step
     f, cached = solver._value(theta, z, target, None, c, r)
-    g, _ = solver._gradient(theta, z, xt, target, None, c, r, cached)
+    unit, _ = solver._unit_gradient(z, xt, target, None, cached)
+    g = r * theta + c * unit
     if float((g * step).sum()) > 0:
         step, x_step = -step, -x_step
     t = solver._softmax_step(theta, z, step, x_step, target, c, r, float((g * step).sum()))

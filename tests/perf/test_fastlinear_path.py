@@ -1,0 +1,109 @@
+"""The C sweep's warm path: a fit started from the previous C's :class:`FitState` reuses its
+products and lands where a start from its weights alone does; the proportional start is
+exact in ``x @ theta`` and only used where the path was proportional to C; on a dense grid
+it saves passes over the rows without changing the sweep's answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from benchbase_linear import fastlinear
+from test_fastlinear import make_task
+from test_fastlinear_newton import softmax_problem
+
+from benchbase.toolkit.selection import l2_normalize
+
+DENSE = [float(c) for c in np.logspace(-6, 5, 45)]  # the peers' grid
+
+
+def problem(loss: str):
+    import torch
+
+    x, y = softmax_problem(n=200, d=16, k=5)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    basis, back = fastlinear.decorrelating_basis(xt, penalised_intercept=loss == "squared_hinge")
+    solver = fastlinear.TorchLinear(loss, False, torch.device("cpu"))
+    target, _ = solver.targets(y, 5)
+    return solver, xt @ basis, target, back
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+def test_a_fit_from_the_previous_state_equals_one_from_its_weights(loss):
+    """Reusing ``x @ theta``, the loss gradient and the column norms changes nothing."""
+    import torch
+
+    solver, x, target, back = problem(loss)
+    zero = torch.zeros(x.shape[1], 5)
+    first = solver.solve(x, target, None, 0.5, zero, back)
+    warm = solver.solve(x, target, None, 5.0, first, back)
+    cold = solver.solve(x, target, None, 5.0, first.theta, back)
+    torch.testing.assert_close(warm.theta, cold.theta, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(warm.z, x @ warm.theta, rtol=1e-4, atol=1e-4)
+    # the state's unit gradient is the loss's at the end point
+    again = solver._unit_gradient(warm.z, x, target, None, solver._value(
+        warm.theta, warm.z, target, None, 5.0, solver.penalty_mask(x.shape[1]))[1])[0]
+    torch.testing.assert_close(warm.grad, again, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+def test_proportional_start_scales_the_penalised_weights_and_its_z_is_exact(loss):
+    import torch
+
+    solver, x, target, back = problem(loss)
+    r = solver.penalty_mask(x.shape[1])
+    zero = torch.zeros(x.shape[1], 5)
+    a = solver.solve(x, target, None, 1e-5, zero, back)
+    b = solver.solve(x, target, None, 2e-5, a, back)
+    guess = fastlinear.proportional_start(x, r, 4e-5, b, a)
+    assert guess is not None  # strongly regularised: the weights grow like C
+    theta, z = guess
+    torch.testing.assert_close(z, x @ theta, rtol=1e-5, atol=1e-6)
+    pen = r[:, 0] > 0
+    torch.testing.assert_close(theta[pen], 2.0 * b.theta[pen])
+    torch.testing.assert_close(theta[~pen], b.theta[~pen])  # the free intercept is kept
+    # its weights nearer the next solution's than the previous ones are
+    best = solver.solve(x, target, None, 4e-5, zero, back).theta
+    assert (theta - best)[pen].norm() < 0.2 * (b.theta - best)[pen].norm()
+    # weakly regularised: not proportional, no guess
+    lo = solver.solve(x, target, None, 10.0, zero, back)
+    hi = solver.solve(x, target, None, 20.0, lo, back)
+    assert fastlinear.proportional_start(x, r, 40.0, hi, lo) is None
+
+
+def counted_sweep(monkeypatch, task, loss, proportional: float):
+    """The sweep, with its passes over the rows counted (a Hessian product is two)."""
+    import torch
+
+    calls = {"passes": 0}
+    hess, grad = fastlinear.TorchLinear._hess, fastlinear.TorchLinear._unit_gradient
+
+    def counted_hess(self, *a, **kw):
+        calls["passes"] += 2
+        return hess(self, *a, **kw)
+
+    def counted_grad(self, *a, **kw):
+        calls["passes"] += 1
+        return grad(self, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(fastlinear.TorchLinear, "_hess", counted_hess)
+        m.setattr(fastlinear.TorchLinear, "_unit_gradient", counted_grad)
+        m.setattr(fastlinear, "PROPORTIONAL", proportional)
+        out = fastlinear.sweep(task, loss, l2_normalize, DENSE, device=torch.device("cpu"))
+    return out, calls["passes"]
+
+
+@pytest.mark.parametrize("multilabel", [False, True], ids=["multinomial", "binary"])
+def test_a_dense_grid_sweep_answers_the_same_in_fewer_passes(monkeypatch, multilabel):
+    """Logistic sweeps on the peers' 45 values: the proportional start saves passes on the
+    strongly regularised C values (3 -> 1 each on the multinomial one) and changes no answer."""
+    loss = "logistic"
+    task = make_task(multilabel, n=240, d=24, k=6, seed=2)
+    plain, plain_passes = counted_sweep(monkeypatch, task, loss, -1.0)  # never proportional
+    fast, fast_passes = counted_sweep(monkeypatch, task, loss, fastlinear.PROPORTIONAL)
+    assert fast.chosen["C"] == plain.chosen["C"]
+    metric = next(k for k in plain.sweep[0] if k.startswith("val_"))
+    curve = np.array([[r[metric] for r in out.sweep] for out in (plain, fast)])
+    assert np.abs(curve[0] - curve[1]).max() <= 0.02
+    np.testing.assert_allclose(fast.scores, plain.scores, rtol=0.05, atol=0.05)
+    assert plain_passes - fast_passes >= 12, (fast_passes, plain_passes)  # 26 and 17 here
