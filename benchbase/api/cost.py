@@ -38,6 +38,8 @@ class CostShape:
     input_size: int = 224
     #: The backbone's evaluation crop (its resize is ``input_size / crop_pct``).
     crop_pct: float = 0.875
+    #: The backbone's resize interpolation (with the sizes, what a decode is keyed by).
+    interpolation: str = "bilinear"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class Fit:
     solver: Solver = "sklearn"
     epochs: int = 1
     like: tuple[str, Mapping[str, Any]] | None = None
+    #: Solved in the span of its rows (the one-vs-one pair solver): ``total_rows`` training
+    #: rows in all (their Gram matrix), ``scored_rows`` rows scored through their kernel with
+    #: them; :meth:`work` then counts those products and each pair's Newton steps.
+    kernel: bool = False
+    total_rows: int = 0
+    scored_rows: int = 0
 
     @property
     def fits(self) -> int:
@@ -64,15 +72,29 @@ class Fit:
         return self.count * self.problems
 
     def work(self, dims: int | None = None) -> float:
-        """rows × dims × outputs × problems × epochs × count: the solver time scales with it."""
-        d = dims if dims is not None else self.dims
-        return float(self.count * self.problems * self.rows * (d or 0) * self.outputs * self.epochs)
+        """rows × dims × outputs × problems × epochs × count: the solver time scales with it.
+        A ``kernel`` fit's is its multiply-adds: the Gram matrix (total rows² × dims), a
+        Cholesky factorisation per pair, ``C`` value and Newton step (rows³ / 3,
+        :data:`PAIR_NEWTON_STEPS` steps), the scored rows' kernel (scored × total × dims)
+        and each pair's decision values from it (scored × rows per pair and ``C``)."""
+        d = float(dims if dims is not None else self.dims or 0)
+        if self.kernel:
+            gram = float(self.total_rows) ** 2 * d
+            newton = self.count * self.problems * PAIR_NEWTON_STEPS * float(self.rows) ** 3 / 3
+            scored = self.scored_rows * (self.total_rows * d + self.problems * self.rows * self.count)
+            return gram + newton + float(scored)
+        return float(self.count * self.problems * self.rows * d * self.outputs * self.epochs)
 
     def base(self, dims: int | None = None) -> float:
         """rows × dims × epochs × count: the part of a fit's time that does not grow with
         its classes (dropout masks, data passes, per-fit set-up)."""
         d = dims if dims is not None else self.dims
         return float(self.count * self.rows * (d or 0) * self.epochs)
+
+
+#: Newton steps of a one-vs-one pair on the torch pair solver, on average over the grid
+#: (its docstring: small C values take 2-3, large ones 10-15).
+PAIR_NEWTON_STEPS = 8
 
 
 @dataclass
@@ -95,6 +117,11 @@ class CellCost:
     #: then counts each image once (its training views if any split trains on it, else its
     #: test views) instead of once per cell.
     per_image: bool = False
+    #: What the strategy's own decodes are keyed by beyond the dataset (for
+    #: ``linear-svm-aug``: load size, interpolation, squash), when it decodes through the
+    #: run's decoded-image cache: every cell of the suite with the same dataset and key,
+    #: whatever its backbone, layer or split, then decodes each image once in all.
+    decode_key: tuple[Any, ...] | None = None
 
     @property
     def n_fits(self) -> int:
@@ -135,18 +162,24 @@ def linear_sweep(
     rows_per_image: int = 1,
     epochs: int = 1,
     like: tuple[str, Mapping[str, Any]] | None = None,
+    scored_views: int = 1,
 ) -> list[Fit]:
     """The fits of a C sweep + refit on each layer of ``shape`` (``params`` ``C`` and
     ``val_fraction``): sweep fits on the fit part, one refit on all training rows.
-    One-vs-one problems see two classes' rows each (2 / classes of the rows)."""
+    One-vs-one problems see two classes' rows each (2 / classes of the rows); on torch they
+    are ``kernel`` fits, scoring the validation rows (sweep) or the test rows (refit) on
+    ``scored_views`` views each."""
     p = shape.params
     grid, vf = p.get("C", [1.0]), float(p.get("val_fraction", 0.2))
     n_problems, outputs = problems(shape, scheme, loss)
-    share = 2 / len(shape.classes) if scheme == "ovo" and shape.task == "multiclass" else 1.0
+    ovo = scheme == "ovo" and shape.task == "multiclass"
+    share = 2 / len(shape.classes) if ovo else 1.0
     out = []
     for dims in shape.layers.values():
         sweeps = sweep_count(grid, vf) - 1
-        for count, rows in ((sweeps, fit_rows(shape.train, vf)), (1, shape.train)):
+        fit_part = fit_rows(shape.train, vf)
+        phases = ((sweeps, fit_part, shape.train - fit_part), (1, shape.train, shape.test))
+        for count, rows, scored in phases:
             if count:
                 out.append(
                     Fit(
@@ -158,6 +191,9 @@ def linear_sweep(
                         solver=solver,
                         epochs=epochs,
                         like=like,
+                        kernel=ovo and solver == "torch",
+                        total_rows=rows * rows_per_image,
+                        scored_rows=scored * scored_views,
                     )
                 )
     return out

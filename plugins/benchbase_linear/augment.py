@@ -153,7 +153,7 @@ def augmented_svm(task: ImageTask) -> Outcome:
     views, test_views = view_names(p), test_view_names(p)
     for v in {*views, *test_views}:  # unknown names fail before any image is decoded
         view_fn(v, task.input_size, float(p["crop_scale"]), float(p["rotation"]))
-    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    load = load_size(task.input_size, task.backbone.crop_pct)
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
 
@@ -287,6 +287,11 @@ def torch_views_svm(
     return Outcome(task.layer, scores, chosen, sweep)
 
 
+def load_size(input_size: int, crop_pct: float) -> int:
+    """The side the views are cut from: the backbone's resize, at least its input."""
+    return max(input_size, resize_size(input_size, crop_pct))
+
+
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
     """``Strategy.cost``: every training image forwarded on its training and test views,
     every test image on its test views (kept per image: ``per_image``, so splits and cells
@@ -298,7 +303,9 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
 
     views, test_views = view_names(params), test_view_names(params)
     train_views = len(dict.fromkeys([*views, *test_views]))
-    fits = linear_fits(params, shape, "squared_hinge", copies=len(views))
+    fits = linear_fits(
+        params, shape, "squared_hinge", copies=len(views), scored_views=len(test_views)
+    )
     from benchbase_linear.linear import SVM_PARAMS
 
     # its fits time as linear-svm's on the same settings (view rows are rows)
@@ -310,6 +317,8 @@ def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
         decodes=shape.train + shape.test,
         fits=[replace(f, like=like) for f in fits],
         per_image=True,  # view features are kept per image and view (KeyedRows)
+        # decoded through the run's image cache at the load size (augmented_svm)
+        decode_key=("squash", load_size(shape.input_size, shape.crop_pct), shape.interpolation),
     )
 
 

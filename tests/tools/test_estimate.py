@@ -85,6 +85,25 @@ def test_counts_equal_a_real_runs_forwards_and_fits(host, tmp_path, suite_file, 
     # drawn per class, so 6 images per class round 20 % to 1 (17 %): within 5 %
 
 
+def test_views_decode_once_per_dataset_and_load_size_across_backbones(host, tmp_path, suite_file):
+    """Two backbones with the same resize (test_efficientnet and test_convnext: 160 px
+    configs, crop 0.95, bicubic) decode the views' images once through the run's image
+    cache, as the real run does (its decoded rows under OUT/images), not once each."""
+    text = (
+        TINY.replace('"timm/test_resnet:random"', '"timm/test_efficientnet:random", "timm/test_convnext:random"')
+        .replace('"linear-svm", "linear-svm-aug"', '"linear-svm-aug"')
+        .replace("splits = 2", "splits = 1")
+        .replace('[params.linear-svm]\nC = [0.1, 1.0]\nsolver = "sklearn"\n', "")
+    )
+    suite = suite_from_toml(suite_file(text))
+    count = count_suite(host, suite, None, "cpu")
+    per_group = [g.decodes for g in count.groups]
+    images = count.datasets["digits"].images
+    assert per_group == [images, 0]
+    Runner(host, suite, tmp_path, device="cpu").run()
+    assert sum(per_group) == cache_rows(tmp_path / "images") == images
+
+
 def test_estimate_prints_counts_and_time_lines(tmp_path, suite_file, capsys):
     path = suite_file(TINY.replace('"linear-svm", "linear-svm-aug"', '"linear-svm"'))
     code = main(["run", "--suite", str(path), "--out", str(tmp_path), "--dry-run", "--estimate",
@@ -193,3 +212,25 @@ def test_a_strategy_without_cost_is_counted_by_the_default_rule_and_says_so():
     pictures = Strategy(name="pix", evaluate=evaluate, inputs="images")
     seen = default_cost(pictures, {}, shape)
     assert (seen.forwards, seen.decodes, seen.fits) == (150, 150, [])
+
+
+def test_one_vs_one_torch_fits_count_the_pair_solvers_multiply_adds():
+    """On the pair solver a fit's work is its Gram product, a Cholesky per pair, C and
+    Newton step (rows³ / 3, whatever the dims) and the scored rows' kernel: CNNaug's
+    16-view pairs make the Cholesky term dominate, as docs/PERFORMANCE.md row 12 found."""
+    from benchbase.api.cost import PAIR_NEWTON_STEPS, CostShape, linear_sweep
+
+    params = {"C": [0.1, 1.0, 10.0], "val_fraction": 0.2}
+    shape = CostShape(500, 300, [str(i) for i in range(10)], "multiclass", params, {"fc": 4096})
+    sweep, refit = linear_sweep(shape, "torch", "ovo", rows_per_image=16, scored_views=2)
+    assert sweep.kernel and refit.kernel
+    assert (sweep.count, sweep.problems, sweep.total_rows, sweep.scored_rows) == (3, 45, 6400, 200)
+    assert sweep.rows == 1280  # two of ten classes' view rows
+    assert (refit.count, refit.total_rows, refit.scored_rows, refit.rows) == (1, 8000, 600, 1600)
+    newton = 3 * 45 * PAIR_NEWTON_STEPS * 1280**3 / 3
+    expected = 6400**2 * 4096 + newton + 200 * (6400 * 4096 + 45 * 1280 * 3)
+    assert sweep.work() == pytest.approx(expected)
+    assert newton > 0.5 * sweep.work()  # rows³ per pair: the dims do not make it
+    # liblinear's one-vs-one and one-vs-rest keep the rows × dims rule
+    (plain, _) = linear_sweep(shape, "sklearn", "ovo", rows_per_image=16)
+    assert not plain.kernel and plain.work() == 3 * 45 * 1280 * 4096

@@ -220,22 +220,28 @@ def count_suite(
                         device=device,
                         input_size=group.input_size,
                         crop_pct=bb.crop_pct,
+                        interpolation=bb.interpolation,
                     )
                     if strategy.cost is not None:
                         cost = strategy.cost(params, shape)
                     else:
                         cost = default_cost(strategy, params, shape)
                     group.cells.append((s_name, layer, split.name, cost))
-            share_per_image(group, size)
+            share_per_image(group, size, decoded)
             out.groups.append(group)
     return out
 
 
-def share_per_image(group: GroupCount, size: DatasetSize) -> None:
+def share_per_image(
+    group: GroupCount, size: DatasetSize, decoded: set[tuple[Any, ...]] | None = None
+) -> None:
     """Cells whose cost is ``per_image`` share their forwards and decodes across splits:
     each (strategy, layer) forwards every image once, on its training views when some split
-    trains on it, else on its test views, and decodes it once; the first cell carries it."""
+    trains on it, else on its test views, and decodes it once; the first cell carries it.
+    A cell with a ``decode_key`` decodes through the run's image cache: once per dataset
+    and key in the whole suite (``decoded``, shared by every group), not per cell."""
     seen: set[tuple[str, str]] = set()
+    decoded = set() if decoded is None else decoded
     for strategy, layer, _split, cost in group.cells:
         if not cost.per_image:
             continue
@@ -246,4 +252,8 @@ def share_per_image(group: GroupCount, size: DatasetSize) -> None:
         tested = max(0, size.images - size.train_images)
         cost.forwards = size.train_images * cost.train_views + tested * cost.test_views
         cost.decodes = size.images
-
+        if cost.decode_key is not None:
+            key = (size.name, "cell", *cost.decode_key)
+            if key in decoded:
+                cost.decodes = 0
+            decoded.add(key)

@@ -37,7 +37,12 @@ FIGURES = (
 #: fit's time = a × work + b × base, :meth:`Fit.work` / :meth:`Fit.base`, from the two).
 #: scikit-learn's one-vs-one fits K(K-1)/2 problems: fewer classes keep its probe short.
 PROBE_ROWS, PROBE_DIMS = 1000, 256
-PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 256)}
+PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 256), "kernel": (2, 16)}
+#: One-vs-one on the torch pair solver costs rows³ per pair (its Cholesky): 2 classes make
+#: one pair of 800 fit rows, near CNNaug's pairs of 16 views (CUB-200: 767 rows, MIT-67:
+#: 2,048), where batched float64 Cholesky runs 3-5x faster per FLOP than in the 31-250-row
+#: pairs of 8 and 64 classes; 16 classes (120 pairs of 100 rows) weigh the Gram and
+#: scoring products.
 FORWARD_BATCH = 2
 
 
@@ -207,7 +212,9 @@ def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
         )
     given = {k: eval_repr(v) for k, v in frozen if k in strategy.default_params}
     params = strategy.resolve_params(given)
-    classes = PROBE_CLASSES.get(solver, PROBE_CLASSES["torch"])
+    ovo = dict(frozen).get("multiclass") == repr("ovo") and task == "multiclass"
+    key = "kernel" if ovo and solver == "torch" else solver
+    classes = PROBE_CLASSES.get(key, PROBE_CLASSES["torch"])
     points = [probe_point(strategy, params, task, device, k) for k in classes]
     return solve_two(points)
 
