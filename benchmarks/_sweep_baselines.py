@@ -21,8 +21,12 @@ import numpy as np
 PEER_GRID = [float(c) for c in np.logspace(-6, 5, 45)]
 
 
-def peer_lbfgs(task: Any, grid: list[float], transform: Any) -> SimpleNamespace:
-    """The peer protocol on ``task``: test scores, chosen C, the refit's (W, b)."""
+def peer_lbfgs(
+    task: Any, grid: list[float], transform: Any, tol: float = 1e-4
+) -> SimpleNamespace:
+    """The peer protocol on ``task``: test scores, chosen C, the refit's (W, b). ``tol``:
+    L-BFGS's (scikit-learn's default 1e-4; on a dense grid a warm start can already meet it,
+    so the fits lag behind the regularisation path: ``bench_sweeps.py --peer-tol``)."""
     from benchbase_linear.linear import logistic
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -35,7 +39,9 @@ def peer_lbfgs(task: Any, grid: list[float], transform: Any) -> SimpleNamespace:
     fit_idx, val_idx = train_val_indices(y, task.params["val_fraction"], task.seed)
     best_c, best_score, best_model = grid[0], -np.inf, None
     with threadpool_limits(1):
-        model: LogisticRegression = logistic(grid[0], 1000, task.seed).set_params(warm_start=True)
+        model: LogisticRegression = logistic(grid[0], 1000, task.seed).set_params(
+            warm_start=True, tol=tol
+        )
         for c in sorted(grid):
             model.set_params(C=c).fit(x[fit_idx], y[fit_idx])
             val = model.decision_function(x[val_idx])
@@ -43,7 +49,7 @@ def peer_lbfgs(task: Any, grid: list[float], transform: Any) -> SimpleNamespace:
             if score > best_score:
                 best_c, best_score = c, score
                 best_model = (model.coef_.copy(), model.intercept_.copy())
-        final = logistic(best_c, 1000, task.seed).set_params(warm_start=True)
+        final = logistic(best_c, 1000, task.seed).set_params(warm_start=True, tol=tol)
         final.coef_, final.intercept_ = best_model  # warm start of the refit
         final.fit(x, y)
     test = transform(np.asarray(task.test_x, dtype=np.float32))

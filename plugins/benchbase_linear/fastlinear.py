@@ -22,8 +22,11 @@ where a diagonal preconditioner is nearly exact),
 loose inner solves (:data:`FORCING`, :data:`LOGISTIC_FORCING`), line searches that cost no
 pass over the data (trial points from CG's ``x @ step``; the multinomial one finds the best
 step length), and warm starts: the ``C`` grid is solved in increasing order, each from the
-previous solution, and the refit on all training data starts from the chosen ``C``'s
-solution, its rows' transform shared with the fit rows (:attr:`Rows.index`). The logistic
+previous fit's :class:`FitState` (its ``x @ theta`` and loss gradient reused, no pass; for
+the logistic losses, where the path has been proportional to ``C``, the previous weights
+scaled to the new ``C``: :func:`proportional_start`), and the refit on all training data
+starts from the chosen ``C``'s solution, its rows' transform shared with the fit rows
+(:attr:`Rows.index`). The logistic
 fits stop by scikit-learn's L-BFGS rule (max |gradient| of its scaled objective <= ``tol``)
 with a tenth of its ``tol`` (:data:`LOGISTIC_TOL_SCALE`) or once the estimated gap to the
 optimum is small (:data:`GAP_TOL`), the SVM fits at ``||g|| <= tol * ||g(0)||``.

@@ -303,8 +303,10 @@ def measure_here(
             "decode": f"measured here: {per_core:.0f} img/s per process × {workers} "
             "decode worker(s) (loader_workers())",
             "fits": f"measured here: each kind of fit on {PROBE_ROWS} rows × {PROBE_DIMS} dims "
-            "with two class counts (scikit-learn 4 and 16, torch 8 and 64, minibatch 8 and 256) through the strategy's own "
-            "code; time = a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs)",
+            "with two class counts (scikit-learn 4 and 16, torch 8 and 64, the one-vs-one "
+            "pair solver 2 and 16, minibatch 8 and 256) through the strategy's own code; time "
+            "= a × rows·dims·outputs·problems + b × rows·dims (per fit, × epochs), for the "
+            "pair solver a × its multiply-adds (Gram, rows³/3 per pair Cholesky, scoring)",
         },
     )
     return Here(machine, flops, matmul_flops(device), cores, time.perf_counter() - start)
