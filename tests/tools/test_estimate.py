@@ -234,3 +234,38 @@ def test_one_vs_one_torch_fits_count_the_pair_solvers_multiply_adds():
     # liblinear's one-vs-one and one-vs-rest keep the rows × dims rule
     (plain, _) = linear_sweep(shape, "sklearn", "ovo", rows_per_image=16)
     assert not plain.kernel and plain.work() == 3 * 45 * 1280 * 4096
+
+
+def test_a_measured_profile_times_the_pair_solver_by_its_own_figure(tmp_path):
+    """``pair_seconds_per_madd`` (written by ``estimate.measure`` on the device) replaces
+    the matmul-FLOP/s conversion for one-vs-one torch fits only; without it, or for other
+    kinds, the conversion stays; a figure without its source is refused."""
+    from benchbase.errors import BenchbaseError
+    from benchbase.tools.estimate.rates import (
+        FIGURES,
+        Here,
+        Machine,
+        load_profiles,
+        profile_machine,
+    )
+
+    ovo = ("linear-svm", (("multiclass", repr("ovo")), ("solver", repr("torch"))), "torch", "multiclass")
+    ovr = ("linear-svm", (("multiclass", repr("ovr")), ("solver", repr("torch"))), "torch", "multiclass")
+    here = Here(
+        Machine("here", "cpu", "cpu", 1, fit={ovo: (1e-10, 0.0), ovr: (2e-9, 1e-7)}),
+        flops={}, matmul_flops=1e11, cores=2, seconds=0.0,
+    )  # fmt: skip
+    figures = "".join(f'\n[lab.{k}]\nvalue = 1e12\nsource = "lab"\n' for k in FIGURES)
+    path = tmp_path / "lab.toml"
+    path.write_text('[lab]\ndescription = "a lab GPU"\ngpus = 1\ncores = 8\n' + figures)
+    plain = profile_machine("lab", load_profiles(path)["lab"], here)
+    assert plain.fit[ovo] == pytest.approx((1e-10 * 1e11 / 1e12, 0.0))  # converted by matmul
+    pair = '\n[lab.pair_seconds_per_madd]\nvalue = 3e-13\nsource = "measured on the lab GPU"\n'
+    path.write_text(path.read_text() + pair)
+    measured = profile_machine("lab", load_profiles(path)["lab"], here)
+    assert measured.fit[ovo] == (3e-13, 0.0)
+    assert measured.fit[ovr] == plain.fit[ovr]  # other torch fits keep the conversion
+    assert measured.sources["pair_seconds_per_madd"] == "measured on the lab GPU"
+    path.write_text(path.read_text().replace('source = "measured on the lab GPU"', 'source = ""'))
+    with pytest.raises(BenchbaseError, match=r"\[lab\.pair_seconds_per_madd\] needs value and source"):
+        load_profiles(path)

@@ -5,7 +5,9 @@ Writes one profile of the shape of ``profiles.toml``, every figure labelled "mea
 the effective FLOP/s of a ResNet-50 forward (bf16 autocast, channels_last, batch 128; random
 init: the speed does not depend on the weights), the img/s of AlexNet (the small-network
 ceiling), PIL decode + resize per process, the float32 matrix-product FLOP/s (the torch
-solver's), the cores. ``benchbase run --dry-run --estimate --profile OUT.toml`` uses it.
+solver's), the cores, and the one-vs-one pair solver's seconds per multiply-add (its float64
+Cholesky does not run at the matrix products' rate; the estimate's own probe of it, on the
+device). ``benchbase run --dry-run --estimate --profile OUT.toml`` uses it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchbase.tools.estimate.rates import decode_per_core
+from benchbase.plugin.manager import Host
+from benchbase.tools.estimate.rates import decode_per_core, fit_rate
 
 
 def forward_rate(name: str, batch: int, device: object, steps: int = 6) -> tuple[float, float]:
@@ -66,6 +69,14 @@ def matmul_rate(device: object, n: int = 4096, reps: int = 10) -> float:
     return reps * 2 * n**3 / (time.perf_counter() - start)
 
 
+def pair_seconds(device: object) -> float:
+    """Seconds per multiply-add of ``linear-svm``'s one-vs-one fits on the torch pair
+    solver on ``device``: the estimate's own probe (:func:`fit_rate`: two class counts,
+    time against the counted work)."""
+    kind = ("linear-svm", (("multiclass", repr("ovo")), ("solver", repr("torch"))), "torch", "multiclass")
+    return fit_rate(Host(entry_points=False), kind, str(device))[0]
+
+
 def measure(name: str) -> str:
     """The profile ``name`` measured here, as TOML text."""
     import torch
@@ -99,6 +110,15 @@ def measure(name: str) -> str:
         "sklearn_factor": (1.0, "assumed: a core here as fast as the estimating machine's"),
         "minibatch_cores": (float(cores), f"measured {stamp}: available cores"),
     }
+    try:
+        figures["pair_seconds_per_madd"] = (
+            pair_seconds(device),
+            f"measured {stamp} on {where}: linear-svm one-vs-one on the torch pair solver, "
+            "the estimate's probes (1,000 rows x 256 dims, 2 and 16 classes), seconds per "
+            "multiply-add",
+        )
+    except Exception as exc:  # noqa: BLE001 - the other figures stand without it
+        print(f"pair solver not measured: {exc}", file=sys.stderr)
     lines = [
         f"[{name}]",
         f"description = {json.dumps(f'measured on {where}, {cores} cores ({stamp})')}",

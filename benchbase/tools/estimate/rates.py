@@ -33,6 +33,12 @@ FIGURES = (
     "sklearn_factor",
     "minibatch_cores",
 )
+#: Figures a profile may give (each with value and source). ``pair_seconds_per_madd``: the
+#: one-vs-one pair solver's seconds per multiply-add (:attr:`Fit.kernel` work) measured on
+#: the device (``python -m benchbase.tools.estimate.measure``); without it the pair
+#: solver's rate here is converted by the matrix-product FLOP/s like the other torch fits,
+#: which its float64 Cholesky does not run at.
+OPTIONAL_FIGURES = ("pair_seconds_per_madd",)
 #: The small problems each kind of fit is timed on: rows, dims, and two class counts (a
 #: fit's time = a × work + b × base, :meth:`Fit.work` / :meth:`Fit.base`, from the two).
 #: scikit-learn's one-vs-one fits K(K-1)/2 problems: fewer classes keep its probe short.
@@ -44,6 +50,12 @@ PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 256), "k
 #: pairs of 8 and 64 classes; 16 classes (120 pairs of 100 rows) weigh the Gram and
 #: scoring products.
 FORWARD_BATCH = 2
+
+
+def is_kernel(kind: tuple) -> bool:
+    """Whether a fit kind (:func:`fit_kind`) is one-vs-one on the torch pair solver."""
+    _name, frozen, solver, task = kind
+    return solver == "torch" and task == "multiclass" and dict(frozen).get("multiclass") == repr("ovo")
 
 
 def fit_kind(fit: Fit, strategy: str, params: Mapping[str, Any], task: str) -> tuple:
@@ -212,8 +224,7 @@ def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
         )
     given = {k: eval_repr(v) for k, v in frozen if k in strategy.default_params}
     params = strategy.resolve_params(given)
-    ovo = dict(frozen).get("multiclass") == repr("ovo") and task == "multiclass"
-    key = "kernel" if ovo and solver == "torch" else solver
+    key = "kernel" if is_kernel(kind) else solver
     classes = PROBE_CLASSES.get(key, PROBE_CLASSES["torch"])
     points = [probe_point(strategy, params, task, device, k) for k in classes]
     return solve_two(points)
@@ -319,7 +330,7 @@ def load_profiles(path: Path = PROFILES) -> dict[str, dict[str, Any]]:
         for key in ("description", "gpus", "cores", *FIGURES):
             if key not in table:
                 raise BenchbaseError(f"device profiles {path}: [{name}] lacks {key!r}")
-        for key in FIGURES:
+        for key in (*FIGURES, *(k for k in OPTIONAL_FIGURES if k in table)):
             fig = table[key]
             if not isinstance(fig, dict) or "value" not in fig or not fig.get("source"):
                 raise BenchbaseError(
@@ -339,9 +350,13 @@ def profile_machine(name: str, table: Mapping[str, Any], here: Here) -> Machine:
         for spec, flops in here.flops.items()
     }
     decoders = max(1, cores // gpus - 1)
+    pair = table.get("pair_seconds_per_madd")
     fits = {}
     for kind, (a, b) in here.machine.fit.items():
         solver = kind[2]
+        if pair is not None and is_kernel(kind):  # measured on the device itself
+            fits[kind] = (float(pair["value"]), 0.0)
+            continue
         if solver == "torch":  # FLOPs per unit measured here, at the profile's FLOP/s
             scale = here.matmul_flops / v["solver_flops"]
         elif solver == "minibatch":
@@ -349,7 +364,7 @@ def profile_machine(name: str, table: Mapping[str, Any], here: Here) -> Machine:
         else:
             scale = 1.0 / v["sklearn_factor"]
         fits[kind] = (a * scale, b * scale)
-    sources = {k: table[k]["source"] for k in FIGURES}
+    sources = {k: table[k]["source"] for k in (*FIGURES, *OPTIONAL_FIGURES) if k in table}
     return Machine(
         name, str(table["description"]), "cuda", gpus, forward, v["decode_per_core"] * decoders,
         fits, sources,
