@@ -243,14 +243,15 @@ def test_a_measured_profile_times_the_pair_solver_by_its_own_figure(tmp_path):
     from benchbase.errors import BenchbaseError
     from benchbase.tools.estimate.rates import (
         FIGURES,
+        FitKind,
         Here,
         Machine,
         load_profiles,
         profile_machine,
     )
 
-    ovo = ("linear-svm", (("multiclass", repr("ovo")), ("solver", repr("torch"))), "torch", "multiclass")
-    ovr = ("linear-svm", (("multiclass", repr("ovr")), ("solver", repr("torch"))), "torch", "multiclass")
+    ovo = FitKind("linear-svm", (("multiclass", repr("ovo")),), "torch", "multiclass", kernel=True)
+    ovr = FitKind("linear-svm", (("multiclass", repr("ovr")),), "torch", "multiclass")
     here = Here(
         Machine("here", "cpu", "cpu", 1, fit={ovo: (1e-10, 0.0), ovr: (2e-9, 1e-7)}),
         flops={}, matmul_flops=1e11, cores=2, seconds=0.0,

@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from benchbase.api.cost import Fit
 from benchbase.plugin.manager import Host
-from benchbase.tools.estimate.rates import decode_per_core, fit_rate
+from benchbase.tools.estimate.rates import decode_per_core, fit_kind, fit_rate
 
 
 def forward_rate(name: str, batch: int, device: object, steps: int = 6) -> tuple[float, float]:
@@ -73,7 +74,8 @@ def pair_seconds(device: object) -> float:
     """Seconds per multiply-add of ``linear-svm``'s one-vs-one fits on the torch pair
     solver on ``device``: the estimate's own probe (:func:`fit_rate`: two class counts,
     time against the counted work)."""
-    kind = ("linear-svm", (("multiclass", repr("ovo")), ("solver", repr("torch"))), "torch", "multiclass")
+    params = {"multiclass": "ovo", "solver": "torch"}
+    kind = fit_kind(Fit(1, 1, 1, None, solver="torch", kernel=True), "linear-svm", params, "multiclass")
     return fit_rate(Host(entry_points=False), kind, str(device))[0]
 
 

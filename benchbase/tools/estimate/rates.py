@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from benchbase.api.cost import CostShape, Fit
 from benchbase.api.tomlfile import read_toml
@@ -52,21 +52,27 @@ PROBE_CLASSES = {"sklearn": (4, 16), "torch": (8, 64), "minibatch": (8, 256), "k
 FORWARD_BATCH = 2
 
 
-def is_kernel(kind: tuple) -> bool:
-    """Whether a fit kind (:func:`fit_kind`) is one-vs-one on the torch pair solver."""
-    _name, frozen, solver, task = kind
-    return solver == "torch" and task == "multiclass" and dict(frozen).get("multiclass") == repr("ovo")
+class FitKind(NamedTuple):
+    """What a fit's rate depends on (:func:`fit_kind`): the strategy whose code fits it,
+    its parameters as ``(name, repr(value))`` pairs, the solver, the task type, and whether
+    its work is counted as the pair solver's multiply-adds (:attr:`Fit.kernel`)."""
+
+    name: str
+    frozen: tuple[tuple[str, str], ...]
+    solver: str
+    task: str
+    kernel: bool = False
 
 
-def fit_kind(fit: Fit, strategy: str, params: Mapping[str, Any], task: str) -> tuple:
+def fit_kind(fit: Fit, strategy: str, params: Mapping[str, Any], task: str) -> FitKind:
     """What a fit's rate depends on: the strategy whose code fits it, its parameters (with
-    the solver pinned), the task type."""
+    the solver pinned), the task type, the way its work is counted."""
     name, overrides = fit.like or (strategy, {})
     merged = {**params, **overrides}
     if "solver" in merged and fit.solver in ("torch", "sklearn"):
         merged["solver"] = fit.solver
     frozen = tuple(sorted((k, repr(v)) for k, v in merged.items()))
-    return (name, frozen, fit.solver, task)
+    return FitKind(name, frozen, fit.solver, task, fit.kernel)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Machine:
     #: img/s of decode + resize for one worker (all its decode processes)
     decode: float = 0.0
     #: fit kind (:func:`fit_kind`) → (seconds per work unit, seconds per base unit)
-    fit: dict[tuple, tuple[float, float]] = field(default_factory=dict)
+    fit: dict[FitKind, tuple[float, float]] = field(default_factory=dict)
     #: figure → where it comes from
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -211,11 +217,11 @@ def probe_task(task: str, params: dict[str, Any], device: str, k: int) -> Any:
     )
 
 
-def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
+def fit_rate(host: Host, kind: FitKind, device: str) -> tuple[float, float]:
     """(seconds per work unit, seconds per base unit) of one kind of fit: the strategy's own
     ``evaluate`` on probe problems of two class counts, against the work and base its cost
     rule counts for them (the class-independent part: masks, passes, set-up)."""
-    name, frozen, solver, task = kind
+    name, frozen, solver, task, kernel = kind
     strategy = host.strategies.get(name)
     if strategy.inputs != "features":
         raise BenchbaseError(
@@ -224,7 +230,7 @@ def fit_rate(host: Host, kind: tuple, device: str) -> tuple[float, float]:
         )
     given = {k: eval_repr(v) for k, v in frozen if k in strategy.default_params}
     params = strategy.resolve_params(given)
-    key = "kernel" if is_kernel(kind) else solver
+    key = "kernel" if kernel else solver
     classes = PROBE_CLASSES.get(key, PROBE_CLASSES["torch"])
     points = [probe_point(strategy, params, task, device, k) for k in classes]
     return solve_two(points)
@@ -268,7 +274,7 @@ def eval_repr(text: str) -> Any:
     return ast.literal_eval(text)
 
 
-def kinds_of(count: SuiteCount, suite_params: Mapping[str, Any]) -> set[tuple]:
+def kinds_of(count: SuiteCount, suite_params: Mapping[str, Any]) -> set[FitKind]:
     """Every kind of fit ``count``'s cells make."""
     out = set()
     for group in count.groups:
@@ -353,13 +359,12 @@ def profile_machine(name: str, table: Mapping[str, Any], here: Here) -> Machine:
     pair = table.get("pair_seconds_per_madd")
     fits = {}
     for kind, (a, b) in here.machine.fit.items():
-        solver = kind[2]
-        if pair is not None and is_kernel(kind):  # measured on the device itself
+        if pair is not None and kind.kernel:  # measured on the device itself
             fits[kind] = (float(pair["value"]), 0.0)
             continue
-        if solver == "torch":  # FLOPs per unit measured here, at the profile's FLOP/s
+        if kind.solver == "torch":  # FLOPs per unit measured here, at the profile's FLOP/s
             scale = here.matmul_flops / v["solver_flops"]
-        elif solver == "minibatch":
+        elif kind.solver == "minibatch":
             scale = here.cores / v["minibatch_cores"]
         else:
             scale = 1.0 / v["sklearn_factor"]

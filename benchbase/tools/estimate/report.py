@@ -21,7 +21,7 @@ from benchbase.tools.estimate.timing import group_time, human, wall
 if TYPE_CHECKING:
     from benchbase.api.types import Suite
     from benchbase.plugin.manager import Host
-    from benchbase.tools.estimate.rates import Machine
+    from benchbase.tools.estimate.rates import FitKind, Machine
 
 
 def resolve_profiles(names: list[str]) -> dict[str, dict[str, Any]]:
@@ -102,11 +102,11 @@ def views_lines(count: SuiteCount) -> list[str]:
     return lines
 
 
-def kind_label(host: Host, kind: tuple) -> str:
+def kind_label(host: Host, kind: FitKind) -> str:
     """``linear-svm (sklearn, multiclass, multiclass=ovo)``: a fit kind with the parameters
     that differ from its strategy's defaults."""
 
-    name, frozen, solver, task = kind
+    name, frozen, solver, task, _kernel = kind
     defaults = host.strategies.get(name).default_params
     changed = [
         f"{k}={eval_repr(v)}"
