@@ -240,12 +240,8 @@ class TorchLinear:
         instead when that lowers the objective. The stopping rules are unchanged, so the
         answer is the same to their tolerance. Not for the SVM: at such ``C`` its margins
         ``1 - y z`` hold ``z`` (~1e-6) to a few per cent in float32, and from a start that
-        good liblinear's relative gradient rule (1e-4) is below that floor.
-
-        A secant prediction along the path in ``log C`` at every ``C`` was tried and
-        dropped: on a 45-value grid it saved 7 of 72 Hessian products and cost 27 gradient
-        passes, and it moved the barely regularised fits' stopping points (where the
-        scaled gradient rule is loose, any start is an answer)."""
+        good liblinear's relative gradient rule (1e-4) is below that floor. (Starts tried
+        and dropped: docs/PERFORMANCE.md, session 6.)"""
         r = self.penalty_mask(x.shape[1])
         logistic = self.loss == "logistic"
         state = start if isinstance(start, FitState) else None
@@ -256,7 +252,9 @@ class TorchLinear:
             z = x @ theta if bool(theta.any()) else x.new_zeros(len(x), theta.shape[1])
         f, cached = self._value(theta, z, y, mask, c, r)
         reuse = state is not None
-        guess = proportional_start(x, r, c, state, before) if logistic and state and before else None
+        guess = None
+        if logistic and state is not None and before is not None:
+            guess = proportional_start(x, r, c, state, before)
         if guess is not None:
             f_guess, cached_guess = self._value(*guess, y, mask, c, r)
             if bool(f_guess < f):

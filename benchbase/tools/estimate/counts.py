@@ -232,16 +232,13 @@ def count_suite(
     return out
 
 
-def share_per_image(
-    group: GroupCount, size: DatasetSize, decoded: set[tuple[Any, ...]] | None = None
-) -> None:
+def share_per_image(group: GroupCount, size: DatasetSize, decoded: set[tuple[Any, ...]]) -> None:
     """Cells whose cost is ``per_image`` share their forwards and decodes across splits:
     each (strategy, layer) forwards every image once, on its training views when some split
     trains on it, else on its test views, and decodes it once; the first cell carries it.
     A cell with a ``decode_key`` decodes through the run's image cache: once per dataset
     and key in the whole suite (``decoded``, shared by every group), not per cell."""
     seen: set[tuple[str, str]] = set()
-    decoded = set() if decoded is None else decoded
     for strategy, layer, _split, cost in group.cells:
         if not cost.per_image:
             continue
