@@ -198,7 +198,7 @@ def step_sweep(task: FeatureTask, loss: str, transform: Any) -> Outcome:
     """``select_and_refit`` for the ``masks="step"`` heads: every ``C`` on the fit part in
     one training, validated by the dataset's metric, the winner refit on all training
     rows, the test set scored. ``chosen["solver"]`` is ``"torch"``."""
-    from benchbase_linear.fastlinear import cpu_threads
+    from benchbase_linear.fastlinear import sized_threads
 
     p = task.params
     x = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
@@ -220,10 +220,7 @@ def step_sweep(task: FeatureTask, loss: str, transform: Any) -> Outcome:
         )
 
     n_classes = len(task.classes)
-    before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(cpu_threads(len(x), x.shape[1], len(grid) * n_classes))
-    try:
+    with sized_threads(device, len(x), x.shape[1], len(grid) * n_classes):
         sweep: list[dict[str, Any]] = []
         best, best_score = grid[0], -np.inf
         if len(grid) > 1 and len(val_idx) > 0:
@@ -240,7 +237,5 @@ def step_sweep(task: FeatureTask, loss: str, transform: Any) -> Outcome:
         model = head().fit(x, y, [best])
         test = transform(np.asarray(task.test_x, dtype=np.float32))
         scores = align_scores(model.scores(test, 0), model.seen_, n_classes)
-    finally:
-        torch.set_num_threads(before)
     chosen = {"C": best, "val_fraction": p["val_fraction"], "solver": "torch"}
     return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=sweep)

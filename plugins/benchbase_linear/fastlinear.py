@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -579,6 +581,21 @@ def cpu_threads(n: int, d: int, k: int) -> int:
     return max(1, min(threads, cores - busy))
 
 
+@contextmanager
+def sized_threads(device: torch.device, n: int, d: int, k: int) -> Iterator[None]:
+    """On a CPU, torch's intra-op threads as :func:`cpu_threads` picks them for a problem of
+    ``n`` rows × ``d`` dims × ``k`` outputs, restored afterwards; elsewhere nothing."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads(n, d, k))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class Rows:
     """Training rows of one fit: transformed features, their labels and every row's loss
@@ -615,28 +632,36 @@ def sweep(
     ``expand(x, y) -> Rows`` turns training rows into the rows a fit sees (dropout copies);
     validation and test rows are used as they are.
     """
+    arrays = feature_rows(task, transform, val_fraction, expand)
+    scores, best, rows = solve_sweep(task, loss, grid, **arrays, max_iter=max_iter, device=device)
+    chosen = {"C": best, "val_fraction": val_fraction, "solver": "torch"}
+    return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=rows)
+
+
+def feature_rows(
+    task: FeatureTask,
+    transform: Callable[[np.ndarray], np.ndarray],
+    val_fraction: float,
+    expand: Callable[[np.ndarray, np.ndarray], Rows] | None = None,
+) -> dict[str, Any]:
+    """A feature task's rows for :func:`solve_sweep` (and the one-vs-one sweep):
+    ``fit`` / ``val`` / ``refit`` / ``test``, the validation part carved from the training
+    rows as :func:`benchbase.toolkit.select_and_refit` carves it, ``expand`` applied to the
+    fit and refit rows only."""
     x = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
     y = np.asarray(task.train_y)
     fit_idx, val_idx = train_val_indices(y, val_fraction, task.seed)
     if expand is None:
-        fit_rows = Rows(x[fit_idx], y[fit_idx], index=fit_idx)
-        refit_rows = Rows(x, y)
+        fit, refit = Rows(x[fit_idx], y[fit_idx], index=fit_idx), Rows(x, y)
     else:
-        fit_rows, refit_rows = expand(x[fit_idx], y[fit_idx]), expand(x, y)
+        fit, refit = expand(x[fit_idx], y[fit_idx]), expand(x, y)
     test = np.ascontiguousarray(transform(np.asarray(task.test_x, dtype=np.float32)))
-    scores, best, rows = solve_sweep(
-        task,
-        loss,
-        grid,
-        fit=fit_rows,
-        val=(Views([x[val_idx]]), y[val_idx]),
-        refit=refit_rows,
-        test=Views([test]),
-        max_iter=max_iter,
-        device=device,
-    )
-    chosen = {"C": best, "val_fraction": val_fraction, "solver": "torch"}
-    return Outcome(layer=task.layer, scores=scores, chosen=chosen, sweep=rows)
+    return {
+        "fit": fit,
+        "val": (Views([x[val_idx]]), y[val_idx]),
+        "refit": refit,
+        "test": Views([test]),
+    }
 
 
 def solve_sweep(
@@ -655,15 +680,8 @@ def solve_sweep(
     ``refit`` and score ``test``. ``task`` supplies ``task``, ``metric``, ``classes`` and
     ``params`` (for the device). Returns (test scores, chosen C, the sweep's rows)."""
     device = device or _device(task.params, getattr(task, "device", None))
-    if device.type != "cpu":
+    with sized_threads(device, *refit.x.shape, len(task.classes)):
         return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
-    before = torch.get_num_threads()
-    n, d = refit.x.shape
-    torch.set_num_threads(cpu_threads(n, d, len(task.classes)))
-    try:
-        return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _sweep(

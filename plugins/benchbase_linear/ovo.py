@@ -24,8 +24,7 @@ which breaks ties in the votes without changing their order; two seen classes gi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +32,8 @@ import numpy as np
 import torch
 
 from benchbase.metrics import evaluate
-from benchbase.toolkit import align_scores, train_val_indices
-from benchbase_linear.fastlinear import Rows, Views, cpu_threads
+from benchbase.toolkit import align_scores
+from benchbase_linear.fastlinear import Rows, Views, feature_rows, sized_threads
 
 #: Bytes of one batch's pair blocks (Gram, system and factor per ``C``), per device type.
 BATCH_BYTES = {"cpu": 256 * 2**20, "cuda": 8 * 2**30}
@@ -296,7 +295,7 @@ def ovo_sweep(
     ``fit`` rows at once, chosen on ``val``'s view-averaged scores (the grid's order breaks
     ties), the winner refit on ``refit`` and ``test`` scored. Returns (test scores, chosen
     C, the sweep's rows)."""
-    with _threads(device, refit.x.shape, len(task.classes)):
+    with sized_threads(device, *refit.x.shape, len(task.classes)):
         n_classes = len(task.classes)
         x_refit = torch.as_tensor(np.ascontiguousarray(refit.x, dtype=np.float32), device=device)
         sweep_rows: list[dict[str, Any]] = []
@@ -328,36 +327,9 @@ def ovo_sweep(
         return align_scores(tally.scores(0), seen, n_classes), best_value, sweep_rows
 
 
-@contextmanager
-def _threads(device: torch.device, shape: tuple[int, ...], classes: int) -> Iterator[None]:
-    """On a CPU, torch's intra-op threads as :func:`~benchbase_linear.fastlinear.cpu_threads`
-    picks them for this size, restored afterwards."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(cpu_threads(shape[0], shape[1], classes))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def feature_ovo_sweep(
     task: Any, transform: Any, grid: list[float], val_fraction: float, device: torch.device
 ) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
     """:func:`ovo_sweep` of a feature task: validation carved from the training rows as
     :func:`benchbase.toolkit.select_and_refit` carves it."""
-    x = np.ascontiguousarray(transform(np.asarray(task.train_x, dtype=np.float32)))
-    y = np.asarray(task.train_y)
-    fit_idx, val_idx = train_val_indices(y, val_fraction, task.seed)
-    test = np.ascontiguousarray(transform(np.asarray(task.test_x, dtype=np.float32)))
-    return ovo_sweep(
-        task,
-        grid,
-        fit=Rows(x[fit_idx], y[fit_idx], index=fit_idx),
-        val=(Views([x[val_idx]]), y[val_idx]),
-        refit=Rows(x, y),
-        test=Views([test]),
-        device=device,
-    )
+    return ovo_sweep(task, grid, **feature_rows(task, transform, val_fraction), device=device)
