@@ -33,16 +33,9 @@ from benchbase import FeatureTask, Outcome
 from benchbase.errors import BenchbaseError
 from benchbase.metrics import evaluate
 from benchbase.toolkit import align_scores, train_val_indices
+from benchbase_linear.solvers import torch_device
 
 LOSSES = ("logistic", "squared_hinge")
-
-
-def task_device(task: Any) -> torch.device:
-    """The run's ``--device``, else ``params["device"]``, else CUDA when one is visible."""
-    device = getattr(task, "device", None) or task.params.get("device", "auto")
-    if str(device) in ("auto", "None"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass
@@ -205,7 +198,7 @@ def step_sweep(task: FeatureTask, loss: str, transform: Any) -> Outcome:
     y = np.asarray(task.train_y)
     grid = list(p["C"])
     fit_idx, val_idx = train_val_indices(y, p["val_fraction"], task.seed)
-    device = task_device(task)
+    device = torch_device(task)
 
     def head() -> StepDropout:
         return StepDropout(

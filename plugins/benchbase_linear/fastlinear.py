@@ -48,6 +48,7 @@ import torch
 from benchbase import FeatureTask, Outcome
 from benchbase.metrics import evaluate
 from benchbase.toolkit import align_scores, train_val_indices
+from benchbase_linear.solvers import torch_device
 
 LOSSES = ("squared_hinge", "logistic")
 
@@ -515,17 +516,6 @@ def _eigenvectors(gram: torch.Tensor) -> torch.Tensor:
     return torch.eye(len(g), dtype=gram.dtype, device=gram.device)
 
 
-def _device(params: dict[str, Any], device: Any = None) -> torch.device:
-    """The task's device (the run's ``--device``), else ``params["device"]``, else CUDA
-    when present."""
-    if device is not None:
-        return torch.device(device)
-    name = params.get("device", "auto")
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 #: Below this many multiply-adds per matrix product (n × d × classes) one CPU thread is
 #: faster than several: the products are too small to amortise thread wake-ups.
 SMALL_PROBLEM = 1_000_000
@@ -679,7 +669,7 @@ def solve_sweep(
     or no validation rows), choose on ``val``'s view-averaged scores, refit the winner on
     ``refit`` and score ``test``. ``task`` supplies ``task``, ``metric``, ``classes`` and
     ``params`` (for the device). Returns (test scores, chosen C, the sweep's rows)."""
-    device = device or _device(task.params, getattr(task, "device", None))
+    device = device or torch_device(task)
     with sized_threads(device, *refit.x.shape, len(task.classes)):
         return _sweep(task, loss, grid, fit, val, refit, test, max_iter, device)
 
