@@ -14,6 +14,12 @@ def resize_size(size: int, crop_pct: float) -> int:
     return math.floor(size / crop_pct)
 
 
+def load_size(size: int, crop_pct: float) -> int:
+    """The side a strategy that cuts its own views, crops or tiles decodes its images at:
+    the backbone's evaluation resize (:func:`resize_size`), at least the input ``size``."""
+    return max(size, resize_size(size, crop_pct))
+
+
 def resize_rule_id(size: int, crop_pct: float) -> dict[str, Any]:
     """What a cache key records about the resize rule: nothing where today's rule gives the
     size the former one did (``round(size / crop_pct)``: 224 / 0.875 = 256 either way), so

@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "normalize": "benchbase.extract.images",
     "resize_crop": "benchbase.extract.images",
     "resize_size": "benchbase.extract.resizing",
+    "load_size": "benchbase.extract.resizing",
     "TapExtractor": "benchbase.extract.features",
     "FeatureCache": "benchbase.extract.cache",
     "transformed_features": "benchbase.toolkit.views",

@@ -35,7 +35,7 @@ from benchbase.toolkit import (
     align_scores,
     fit_rows,
     l2_normalize,
-    resize_size,
+    load_size,
     train_val_indices,
 )
 
@@ -162,7 +162,7 @@ def adapt_tiles(task: ImageTask) -> Outcome:
     from benchbase.toolkit import DecodedImages, content_keys, transformed_features
 
     p = task.params
-    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    load = load_size(task.input_size, task.backbone.crop_pct)
     interp = task.backbone.interpolation
     model: dict[str, Any] = {"net": None}
 
@@ -219,7 +219,7 @@ def adaptation_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
 
 def tiles_cost(params: dict[str, Any], shape: CostShape) -> CellCost:
     """Training images forwarded once (their centre), test images once per tile."""
-    load = max(shape.input_size, resize_size(shape.input_size, shape.crop_pct))
+    load = load_size(shape.input_size, shape.crop_pct)
     tiles = len(tile_boxes(load, list(params["scales"]), float(params["overlap"])))
     like = ("adaptation", {k: params[k] for k in HEAD_PARAMS if k in params})
     fits = [dataclasses.replace(f, like=like) for f in head_fits(params, shape)]

@@ -50,7 +50,7 @@ from benchbase.toolkit import (
     content_keys,
     decision_scores,
     l2_normalize,
-    resize_size,
+    load_size,
     train_val_indices,
     transformed_features,
 )
@@ -285,11 +285,6 @@ def torch_views_svm(
         "solver": "torch",
     }
     return Outcome(task.layer, scores, chosen, sweep)
-
-
-def load_size(input_size: int, crop_pct: float) -> int:
-    """The side the views are cut from: the backbone's resize, at least its input."""
-    return max(input_size, resize_size(input_size, crop_pct))
 
 
 def aug_cost(params: dict[str, Any], shape: CostShape) -> CellCost:

@@ -78,7 +78,7 @@ def test_views_cut_on_the_device_equal_the_host_float_path(augment, tmp_path, de
     samples = _samples("img", range(6))
     task = _task(counted, tmp_path, params, samples, samples)
     task.device = torch.device(device)
-    load = max(SIZE, augment.resize_size(SIZE, 1.0))
+    load = augment.load_size(SIZE, 1.0)
     images = DecodedImages(samples, counted.open_image, load, "bilinear", "squash")
     seen: list[tuple[torch.dtype, str]] = []
     for view in augment.view_names(params):

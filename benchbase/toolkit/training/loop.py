@@ -12,7 +12,7 @@ import numpy as np
 
 from benchbase import ImageTask
 from benchbase.errors import BenchbaseError
-from benchbase.extract.resizing import resize_size
+from benchbase.extract.resizing import load_size
 from benchbase.metrics import evaluate
 from benchbase.toolkit.splitting import train_val_indices
 from benchbase.toolkit.training.distributed import (
@@ -51,7 +51,7 @@ class TrainResult:
 
 def prepare(task: ImageTask) -> TrainData:
     """Decode the split once; carve the validation split from the training images."""
-    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    load = load_size(task.input_size, task.backbone.crop_pct)
     interp = task.backbone.interpolation
     train_x = decode(task.train, task.open_image, load, interp)
     test_x = decode(task.test, task.open_image, load, interp)
@@ -233,7 +233,7 @@ def chosen_from(result: TrainResult, task: ImageTask, **extra: Any) -> dict[str,
 def full_training_set(task: ImageTask, data: TrainData) -> TrainData:
     """Every training image (the validation ones too) and no validation split: what the
     refit trains on. The decoded split is shared with :func:`prepare` (no second copy)."""
-    load = max(task.input_size, resize_size(task.input_size, task.backbone.crop_pct))
+    load = load_size(task.input_size, task.backbone.crop_pct)
     train_x = decode(task.train, task.open_image, load, task.backbone.interpolation)
     empty = train_x[:0]
     y = np.asarray(task.train_y)
