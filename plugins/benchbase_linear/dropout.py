@@ -161,8 +161,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             # every training step (masks="step"), the copies as masks="copies"; 4: torch
             # solver v2 for masks="copies"; 5: masks="step" batched over C on the run's
             # device (solver "sklearn": the per-C CPU path); 6: masks="copies" sweeps'
-            # proportional starts (as logreg 4)
-            version="6",
+            # proportional starts (as logreg 4); 7: masks="copies" multinomial fits by
+            # L-BFGS (as logreg 5)
+            version="7",
             description="DeCAF LogReg with Dropout: logistic regression on frozen features "
             "trained by minibatch descent with a dropout mask (rate `rate`) redrawn every "
             "step (masks='copies': fixed masked copies), C chosen on validation",

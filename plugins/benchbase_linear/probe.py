@@ -84,8 +84,9 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             evaluate=layer_probe,
             cost=probe_cost,
             # 3: solver "auto" (torch on a GPU and for large problems); 4: torch solver v2;
-            # 5: the softmax sweep's proportional starts (as logreg 4)
-            version="5",
+            # 5: the softmax sweep's proportional starts (as logreg 4); 6: its multinomial
+            # fits by L-BFGS (as logreg 5)
+            version="6",
             description="Zeiler & Fergus 2014 Table 7 / DeCAF5-7 per-layer probe: a linear SVM "
             "or softmax classifier on every tapped layer (or those in 'layers'), one row per "
             "layer, C chosen per layer on validation. Differs: torchvision AlexNet/ResNet-50 "

@@ -1,6 +1,7 @@
-"""The logistic Newton solver's own numerics: it stops at scipy's L-BFGS optimum (to within
-its gap rule), its line search minimises along each step, and fit rows taken from the
-refit's transformed rows fit the same as rows transformed on their own."""
+"""The logistic solvers' own numerics: the multinomial fit stops at scipy's L-BFGS optimum
+(to within its gap rule), its quasi-Newton directions meet the secant equation, its line
+search minimises along each step, and fit rows taken from the refit's transformed rows fit
+the same as rows transformed on their own."""
 
 from __future__ import annotations
 
@@ -113,3 +114,27 @@ def test_fit_rows_taken_from_the_refit_rows_fit_the_same(loss):
     key = "val_" + task.metric
     assert [r[key] for r in gathered.sweep] == pytest.approx([r[key] for r in separate.sweep])
     np.testing.assert_allclose(gathered.scores, separate.scores, atol=1e-3, rtol=1e-3)
+
+
+def test_lbfgs_direction_is_the_preconditioned_gradient_then_meets_the_secant_equation():
+    """No pairs: ``-D^-1 g``. With pairs, the inverse-Hessian estimate maps the newest
+    gradient change back onto its step (BFGS's secant equation), and the direction is a
+    descent direction."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(30, 12, generator=gen)
+    hessian = a.T @ a / 30 + 0.1 * torch.eye(12)  # a convex quadratic's, 12 x 3 parameters
+    diag = torch.rand(12, 3, generator=gen) + 0.5
+    g = torch.randn(12, 3, generator=gen)
+    torch.testing.assert_close(fastlinear.lbfgs_direction(g, [], diag), -g / diag)
+    pairs = []
+    for _ in range(4):
+        s = torch.randn(12, 3, generator=gen)
+        dg = hessian @ s
+        pairs.append((s, dg, 1.0 / (s * dg).sum()))
+    newest_s, newest_dg, _ = pairs[-1]
+    torch.testing.assert_close(
+        fastlinear.lbfgs_direction(newest_dg, pairs, diag), -newest_s, rtol=1e-4, atol=1e-5
+    )
+    assert float((g * fastlinear.lbfgs_direction(g, pairs, diag)).sum()) < 0
