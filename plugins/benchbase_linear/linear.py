@@ -206,7 +206,7 @@ def register_strategies(register):  # noqa: ANN001, ANN201
             # (exact line search, gap stop: same optimum to ~1e-5); 4: strongly regularised
             # C values of the sweep start from the previous solution scaled (same optimum
             # and stopping rules, other iterates); 5: the multinomial fits by preconditioned
-            # L-BFGS with an exact line search (same stopping rules; 35 % fewer passes)
+            # L-BFGS with an exact line search (same stopping rules; half the passes)
             version="5",
             description="DeCAF: L2-regularised (multinomial) logistic regression on frozen "
             "features, C chosen on a validation split of the training set",
