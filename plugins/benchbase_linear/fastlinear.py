@@ -305,12 +305,10 @@ class TorchLinear:
             else:
                 rel_tol = min(FORCING, float((gnorm / g0).sqrt()))
             step, x_step = self._cg(-g, x, curv, r + damp, diag, rel_tol)
-            found = self._line_search(theta, z, step, x_step, f, g, y, mask, c, r)
-            if found is None:
+            moved = self._advance(x, y, mask, c, r, (theta, z, f, g), step, x_step)
+            if moved is None:
                 break
-            t_step, f, cached = found
-            theta, z = theta + t_step * step, z + t_step * x_step
-            grad, ucurv = self._unit_gradient(z, x, y, mask, cached)
+            theta, z, f, grad, ucurv = moved
             g, curv = r * theta + c * grad, c * ucurv
         return FitState(theta, z, grad, ucurv, c, g0_unit, x2)
 
@@ -377,20 +375,40 @@ class TorchLinear:
             if self._converged(g, diag, f, f_zero, rows, back):
                 break
             step = lbfgs_direction(g, pairs, diag)
-            x_step = x @ step
-            found = self._line_search(theta, z, step, x_step, f, g, y, None, c, r)
-            if found is None:
+            moved = self._advance(x, y, None, c, r, (theta, z, f, g), step, x @ step)
+            if moved is None:
                 break
-            t_step, f, cached = found
-            theta, z = theta + t_step * step, z + t_step * x_step
-            grad, ucurv = self._unit_gradient(z, x, y, None, cached)
+            s = moved[0] - theta
+            theta, z, f, grad, ucurv = moved
             g_new = r * theta + c * grad
-            s, dg = t_step * step, g_new - g
+            dg = g_new - g
             curvature = (s * dg).sum()
             if bool(curvature > 0):
                 pairs = [*pairs, (s, dg, 1.0 / curvature)][-MEMORY:]
             g = g_new
         return FitState(theta, z, grad, ucurv, c, None, x2)
+
+    def _advance(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor | None,
+        c: float,
+        r: torch.Tensor,
+        at: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        step: torch.Tensor,
+        x_step: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """From ``at`` = (theta, z, f, gradient), the line search along ``step`` and the new
+        point's loss gradient (its one pass): (theta, z, f, unit gradient, curvature), or
+        None when no step length decreases the objective."""
+        theta, z, f, g = at
+        found = self._line_search(theta, z, step, x_step, f, g, y, mask, c, r)
+        if found is None:
+            return None
+        t, f, cached = found
+        theta, z = theta + t * step, z + t * x_step
+        return theta, z, f, *self._unit_gradient(z, x, y, mask, cached)
 
     def _zero_objective(self, y: torch.Tensor, mask: torch.Tensor | None, c: float) -> float:
         """The logistic objective at ``theta = 0`` (every score 0), without a pass."""
