@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ from benchbase.toolkit import align_scores, train_val_indices
 from benchbase_linear.solvers import torch_device
 
 LOSSES = ("squared_hinge", "logistic")
+
+
+class NotConverged(RuntimeWarning):
+    """A torch fit stopped at its iteration cap, not by its stopping rule."""
 
 #: The logistic fits stop at scikit-learn's criterion with ``tol`` times this. At its own
 #: ``tol`` a truncated Newton method leaves the flat directions of a weakly regularised,
@@ -310,6 +315,8 @@ class TorchLinear:
                 break
             theta, z, f, grad, ucurv = moved
             g, curv = r * theta + c * grad, c * ucurv
+        else:
+            self._warn_cap(c, self.max_iter, "Newton")
         return FitState(theta, z, grad, ucurv, c, g0_unit, x2)
 
     def _diagonal(
@@ -370,7 +377,8 @@ class TorchLinear:
         theta, z, f, grad, ucurv = point
         g = r * theta + c * grad
         pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        for _ in range(self.max_iter * QUASI_NEWTON_ITERATIONS):
+        cap = self.max_iter * QUASI_NEWTON_ITERATIONS
+        for _ in range(cap):
             diag, _ = self._diagonal(c * ucurv, c, r, x2)
             if self._converged(g, diag, f, f_zero, rows, back):
                 break
@@ -386,7 +394,20 @@ class TorchLinear:
             if bool(curvature > 0):
                 pairs = [*pairs, (s, dg, 1.0 / curvature)][-MEMORY:]
             g = g_new
+        else:
+            self._warn_cap(c, cap, "L-BFGS")
         return FitState(theta, z, grad, ucurv, c, None, x2)
+
+    def _warn_cap(self, c: float, iterations: int, method: str) -> None:
+        """Say that a fit used its whole iteration budget before its stopping rule held (as
+        scikit-learn's ConvergenceWarning does; a run records it in the cell's provenance)."""
+        warnings.warn(
+            f"torch {self.loss} fit at C={c:g} stopped after {iterations} {method} iterations "
+            "before its stopping rule held; its weights are the last iterate (solver='sklearn' "
+            "fits the same objective by scikit-learn)",
+            NotConverged,
+            stacklevel=3,
+        )
 
     def _advance(
         self,

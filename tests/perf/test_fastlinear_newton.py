@@ -138,3 +138,27 @@ def test_lbfgs_direction_is_the_preconditioned_gradient_then_meets_the_secant_eq
         fastlinear.lbfgs_direction(newest_dg, pairs, diag), -newest_s, rtol=1e-4, atol=1e-5
     )
     assert float((g * fastlinear.lbfgs_direction(g, pairs, diag)).sum()) < 0
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+def test_a_fit_stopped_by_its_iteration_cap_says_so(loss):
+    """One iteration cannot meet the stopping rules at C = 100: a NotConverged warning names
+    the C; the default cap fits without one."""
+    import warnings
+
+    import torch
+
+    x, y = softmax_problem()
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    basis, back = fastlinear.decorrelating_basis(xt, penalised_intercept=loss == "squared_hinge")
+    zero = torch.zeros(x.shape[1], 4)
+    capped = fastlinear.TorchLinear(loss, False, torch.device("cpu"), max_iter=1)
+    target, _ = capped.targets(y, 4)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fastlinear, "QUASI_NEWTON_ITERATIONS", 1)
+        with pytest.warns(fastlinear.NotConverged, match="C=100"):
+            capped.fit(xt @ basis, target, None, 100.0, zero, back)
+    solver = fastlinear.TorchLinear(loss, False, torch.device("cpu"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastlinear.NotConverged)
+        solver.fit(xt @ basis, target, None, 100.0, zero, back)
