@@ -24,6 +24,7 @@ which breaks ties in the votes without changing their order; two seen classes gi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ import torch
 
 from benchbase.metrics import evaluate
 from benchbase.toolkit import align_scores
-from benchbase_linear.fastlinear import Rows, Views, feature_rows, sized_threads
+from benchbase_linear.fastlinear import NotConverged, Rows, Views, feature_rows, sized_threads
 
 #: Bytes of one batch's pair blocks (Gram, system and factor per ``C``), per device type.
 BATCH_BYTES = {"cpu": 256 * 2**20, "cuda": 8 * 2**30}
@@ -163,6 +164,14 @@ def solve_pairs(
         out[live] += t.unsqueeze(-1) * k_step
         moved = t > 0  # no decrease left along Newton's direction: as exact as it gets
         live, prev = live[moved], (active[moved], (t == 1.0)[moved])
+    if len(live):
+        warnings.warn(
+            f"one-vs-one pair solver: {len(live)} of {b * g} pair x C problems still moving "
+            f"after {MAX_NEWTON} Newton iterations; their weights are the last iterate "
+            "(solver='sklearn' fits the same objective by liblinear)",
+            NotConverged,
+            stacklevel=2,
+        )
     return beta.view(b, g, n), steps
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 from benchbase_linear import solvers
 from benchbase_linear.augment import sklearn_views_svm, torch_views_svm
@@ -87,6 +88,27 @@ def test_each_pair_reaches_liblinears_optimum() -> None:
                 assert ours <= best * (1 + 1e-4)
                 checked += 1
     assert checked == 6 * len(GRID)
+
+
+def test_pairs_still_moving_at_the_iteration_cap_warn(monkeypatch) -> None:
+    """One Newton iteration leaves the large-C pairs short of their optimum: NotConverged
+    says how many; the default cap is silent on the same pairs."""
+    import warnings
+
+    from benchbase_linear import ovo
+    from benchbase_linear.fastlinear import NotConverged
+
+    xtr, ytr, _, _ = digits(4, 160)
+    x = torch.as_tensor(xtr)
+    cs = torch.tensor(GRID, dtype=torch.float64)
+    batch = next(iter(pair_batches(ytr, 4, len(GRID), x.shape[1], torch.device("cpu"))))
+    gram = pair_gram(x, batch, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotConverged)
+        solve_pairs(gram, batch.y, batch.valid, cs)
+    monkeypatch.setattr(ovo, "MAX_NEWTON", 1)
+    with pytest.warns(NotConverged, match=r"problems still moving after 1 Newton"):
+        solve_pairs(gram, batch.y, batch.valid, cs)
 
 
 def test_votes_and_ties_are_scikit_learns() -> None:
