@@ -22,15 +22,15 @@ truncated Newton method with conjugate gradients for the one-vs-rest losses (loo
 solves: :data:`FORCING`, :data:`LOGISTIC_FORCING`), L-BFGS preconditioned by the same
 diagonal for the multinomial one (:meth:`TorchLinear._quasi_newton`: two passes over the
 rows per iteration), line searches that cost no pass over the data (trial points from
-``x @ step``; the multinomial one finds the best step length), and warm starts: the ``C`` grid is solved in increasing order, each from the
-previous fit's :class:`FitState` (its ``x @ theta`` and loss gradient reused, no pass; for
-the logistic losses, where the path has been proportional to ``C``, the previous weights
-scaled to the new ``C``: :func:`proportional_start`), and the refit on all training data
-starts from the chosen ``C``'s solution, its rows' transform shared with the fit rows
-(:attr:`Rows.index`). The logistic
-fits stop by scikit-learn's L-BFGS rule (max |gradient| of its scaled objective <= ``tol``)
-with a tenth of its ``tol`` (:data:`LOGISTIC_TOL_SCALE`) or once the estimated gap to the
-optimum is small (:data:`GAP_TOL`), the SVM fits at ``||g|| <= tol * ||g(0)||``.
+``x @ step``; the multinomial one finds the best step length), and warm starts: the ``C``
+grid is solved in increasing order, each from the previous fit's :class:`FitState` (its
+``x @ theta`` and loss gradient reused, no pass; for the logistic losses, where the path
+has been proportional to ``C``, the previous weights scaled to the new ``C``:
+:func:`proportional_start`), and the refit on all training data starts from the chosen
+``C``'s solution, its rows' transform shared with the fit rows (:attr:`Rows.index`). The
+logistic fits stop by scikit-learn's L-BFGS rule (max |gradient| of its scaled objective
+<= ``tol``) with a tenth of its ``tol`` (:data:`LOGISTIC_TOL_SCALE`) or once the estimated
+gap to the optimum is small (:data:`GAP_TOL`), the SVM fits at ``||g|| <= tol * ||g(0)||``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ LOSSES = ("squared_hinge", "logistic")
 
 class NotConverged(RuntimeWarning):
     """A torch fit stopped at its iteration cap, not by its stopping rule."""
+
 
 #: The logistic fits stop at scikit-learn's criterion with ``tol`` times this. At its own
 #: ``tol`` a truncated Newton method leaves the flat directions of a weakly regularised,
