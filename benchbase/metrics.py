@@ -102,11 +102,18 @@ def per_class_accuracy(y_true: Any, y_pred: Any, n_classes: int | None = None) -
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
     n = int(n_classes if n_classes is not None else max(y_true.max(initial=-1) + 1, 0))
-    out = []
-    for c in range(n):
-        mask = y_true == c
-        out.append(float((y_pred[mask] == c).mean()) if mask.any() else float("nan"))
-    return out
+    if not np.issubdtype(y_true.dtype, np.integer):
+        out = []
+        for c in range(n):
+            mask = y_true == c
+            out.append(float((y_pred[mask] == c).mean()) if mask.any() else float("nan"))
+        return out
+    inside = (y_true >= 0) & (y_true < n)
+    # counts by class in one pass (a sweep scores every C: 397 masks each were its cost)
+    seen = np.bincount(y_true[inside], minlength=n)
+    hits = np.bincount(y_true[inside], weights=y_pred[inside] == y_true[inside], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [float(v) for v in np.where(seen > 0, hits / np.maximum(seen, 1), np.nan)]
 
 
 def mean_per_class_accuracy(y_true: Any, y_pred: Any) -> float:
@@ -114,11 +121,12 @@ def mean_per_class_accuracy(y_true: Any, y_pred: Any) -> float:
     y_true = np.asarray(y_true).ravel()
     if y_true.size == 0:
         raise ValueError("mean per-class accuracy of an empty set is undefined")
-    classes = np.unique(y_true)
+    classes, index = np.unique(y_true, return_inverse=True)
     y_pred = np.asarray(y_pred).ravel()
     if y_pred.shape != y_true.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
-    return float(np.mean([(y_pred[y_true == c] == c).mean() for c in classes]))
+    hits = np.bincount(index, weights=y_pred == y_true, minlength=len(classes))
+    return float(np.mean(hits / np.bincount(index, minlength=len(classes))))
 
 
 def top1_accuracy(y_true: Any, y_pred: Any) -> float:

@@ -162,6 +162,24 @@ def test_mean_per_class_accuracy_hand_computed():
     assert mean_per_class_accuracy([2, 2, 5], [2, 1, 5]) == pytest.approx((0.5 + 1.0) / 2)
 
 
+def test_per_class_accuracy_counts_each_class_as_its_mask_does():
+    """The counting form equals one mask per class, on any labels: NaN for a class absent
+    from ``y_true``, labels outside ``range(n_classes)`` ignored, float labels alike."""
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        n = int(rng.integers(1, 12))
+        y_true = rng.integers(-1, n + 2, int(rng.integers(1, 60)))
+        y_pred = rng.integers(0, n, len(y_true))
+        by_mask = [
+            float((y_pred[y_true == c] == c).mean()) if (y_true == c).any() else float("nan")
+            for c in range(n)
+        ]
+        for labels in (y_true, y_true.astype(float)):
+            np.testing.assert_array_equal(metrics.per_class_accuracy(labels, y_pred, n), by_mask)
+        present = [(y_pred[y_true == c] == c).mean() for c in np.unique(y_true)]
+        assert mean_per_class_accuracy(y_true, y_pred) == float(np.mean(present))
+
+
 def test_evaluate_rows():
     scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
     rows = metrics.evaluate("top1", [0, 0, 1, 1], scores, ["a", "b"])

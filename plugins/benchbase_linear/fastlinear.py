@@ -26,7 +26,8 @@ rows per iteration), line searches that cost no pass over the data (trial points
 grid is solved in increasing order, each from the previous fit's :class:`FitState` (its
 ``x @ theta`` and loss gradient reused, no pass; for the logistic losses, where the path
 has been proportional to ``C``, the previous weights scaled to the new ``C``:
-:func:`proportional_start`), and the refit on all training data starts from the chosen
+:func:`proportional_start`, kept without a pass when the gap rule provably holds there:
+:meth:`TorchLinear._stop_without_pass`), and the refit on all training data starts from the chosen
 ``C``'s solution, its rows' transform shared with the fit rows (:attr:`Rows.index`). The
 logistic fits stop by scikit-learn's L-BFGS rule (max |gradient| of its scaled objective
 <= ``tol``) with a tenth of its ``tol`` (:data:`LOGISTIC_TOL_SCALE`) or once the estimated
@@ -101,6 +102,10 @@ class FitState:
     g0_unit: torch.Tensor | None = None
     #: the rows' column sums of squares (the preconditioner's), kept with the rows
     x2: torch.Tensor | None = None
+    #: 0 when ``grad`` is exact; else a bound on ``||grad - exact||`` (Frobenius, penalised
+    #: rows): the fit stopped at a proportional start without a pass over the rows
+    #: (:meth:`TorchLinear._stop_without_pass`), its gradient extrapolated
+    grad_error: float = 0.0
 
 
 class TorchLinear:
@@ -242,6 +247,7 @@ class TorchLinear:
         start: torch.Tensor | FitState,
         back: torch.Tensor | None = None,
         before: FitState | None = None,
+        x_norm: float | None = None,
     ) -> FitState:
         """:meth:`fit`, returning where it ended. ``start`` may be the :class:`FitState` of
         the previous ``C`` on the same rows: the fit then starts from its ``theta`` reusing
@@ -254,7 +260,10 @@ class TorchLinear:
         answer is the same to their tolerance. Not for the SVM: at such ``C`` its margins
         ``1 - y z`` hold ``z`` (~1e-6) to a few per cent in float32, and from a start that
         good liblinear's relative gradient rule (1e-4) is below that floor. (Starts tried
-        and dropped: docs/PERFORMANCE.md, session 6.)"""
+        and dropped: docs/PERFORMANCE.md, session 6.) ``x_norm``, an upper bound on the
+        spectral norm of ``x``'s penalised columns (:func:`penalised_norm`), lets a
+        multinomial fit stop at that start without a pass when its gap rule provably holds
+        (:meth:`_stop_without_pass`)."""
         r = self.penalty_mask(x.shape[1])
         logistic = self.loss == "logistic"
         state = start if isinstance(start, FitState) else None
@@ -264,21 +273,31 @@ class TorchLinear:
             theta = start.clone()
             z = x @ theta if bool(theta.any()) else x.new_zeros(len(x), theta.shape[1])
         f, cached = self._value(theta, z, y, mask, c, r)
-        reuse = state is not None
+        reuse = state is not None and state.grad_error == 0
         guess = None
         if logistic and state is not None and before is not None:
             guess = proportional_start(x, r, c, state, before)
+        x2 = (
+            state.x2
+            if state is not None and state.x2 is not None
+            else (x * x).sum(0, keepdim=True).T
+        )
+        f_zero = self._zero_objective(y, mask, c) if logistic else 0.0
         if guess is not None:
             f_guess, cached_guess = self._value(*guess, y, mask, c, r)
             if bool(f_guess < f):
                 (theta, z), f, cached, reuse = guess, f_guess, cached_guess, False
+                if x_norm is not None and not self.multilabel:
+                    point = (theta, z, f, cached)
+                    stopped = self._stop_without_pass(x, c, r, point, state, x_norm, x2, f_zero)
+                    if stopped is not None:
+                        return stopped
         if reuse:
             grad, ucurv = state.grad, state.curv
         else:
             grad, ucurv = self._unit_gradient(z, x, y, mask, cached)
         g, curv = r * theta + c * grad, c * ucurv
         if logistic:
-            f_zero = self._zero_objective(y, mask, c)
             # scikit-learn's L-BFGS stops at max |gradient| <= tol of its objective, which
             # is ours divided by C * (rows in the class's problem); we ask 10x less of it
             # (LOGISTIC_TOL_SCALE)
@@ -291,11 +310,6 @@ class TorchLinear:
                 at_zero = self._value(zero, z0, y, mask, c, r)[1]
                 g0_unit = self._unit_gradient(z0, x, y, mask, at_zero)[0].norm()
             g0 = c * g0_unit
-        x2 = (
-            state.x2
-            if state is not None and state.x2 is not None
-            else (x * x).sum(0, keepdim=True).T
-        )
         if logistic and not self.multilabel:
             point = (theta, z, f, grad, ucurv)
             return self._quasi_newton(x, y, c, r, point, x2, f_zero, rows, back)
@@ -334,6 +348,19 @@ class TorchLinear:
         damp = 1e-6 * diag.max()
         return diag + damp, damp
 
+    def _gap_met(
+        self, g: torch.Tensor, diag: torch.Tensor, f: torch.Tensor, f_zero: float, slack: float
+    ) -> bool:
+        """The gap rule: ``g^T D^-1 g / 2`` estimates the gap to the optimum (the Newton
+        decrement, the preconditioner standing in for the Hessian; it ran 2-5x above the true
+        gap on SUN-397-shaped fits), measured against the way from f(0). With ``slack``, a
+        bound on ``||g - exact||`` in the ``D^-1`` norm, it holds for every gradient within
+        it (the triangle inequality)."""
+        decrement = float((g * g / diag).double().sum())
+        if slack:
+            decrement = (decrement**0.5 + slack) ** 2
+        return decrement <= 2 * GAP_TOL * (f_zero - float(f))
+
     def _converged(
         self,
         g: torch.Tensor,
@@ -343,13 +370,9 @@ class TorchLinear:
         rows: torch.Tensor,
         back: torch.Tensor | None,
     ) -> bool:
-        """The logistic stopping rules: the gap estimate, then scikit-learn's gradient rule.
-
-        ``g^T D^-1 g / 2`` estimates the gap to the optimum (the Newton decrement, the
-        preconditioner standing in for the Hessian; it ran 2-5x above the true gap on
-        SUN-397-shaped fits), measured against the way from f(0); it is tested before the
+        """The logistic stopping rules: the gap rule (:meth:`_gap_met`), then scikit-learn's
         gradient rule, whose map back to the features is a d² product."""
-        if float((g * g / diag).double().sum()) <= 2 * GAP_TOL * (f_zero - float(f)):
+        if self._gap_met(g, diag, f, f_zero, 0.0):
             return True
         g_x = g if back is None else back @ g
         return bool((g_x.abs().amax(0) <= LOGISTIC_TOL_SCALE * self.tol * rows).all())
@@ -398,6 +421,39 @@ class TorchLinear:
         else:
             self._warn_cap(c, cap, "L-BFGS")
         return FitState(theta, z, grad, ucurv, c, None, x2)
+
+    def _stop_without_pass(
+        self,
+        x: torch.Tensor,
+        c: float,
+        r: torch.Tensor,
+        point: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        state: FitState,
+        x_norm: float,
+        x2: torch.Tensor,
+        f_zero: float,
+    ) -> FitState | None:
+        """The multinomial fit at ``point`` = (theta, z, f, log-probabilities), a proportional
+        start from ``state``, when the gap rule holds for every gradient the rows could give
+        there; else None (the caller makes the pass).
+
+        The loss gradient moves from ``state``'s by ``x^T (p - p_state)``: exact on the
+        unpenalised rows (a column product), and on the penalised ones at most ``x_norm *
+        ||p - p_state||`` (Frobenius), added to ``state``'s own bound. Strongly regularised
+        values of a dense grid (the peers' 45: 19 of its 20 below C = 0.2 on SUN-397) stop
+        here, where each spent its one pass confirming the start; the weights are the same."""
+        theta, z, f, logp = point
+        p = logp.exp()
+        delta = p - state.curv
+        free = r[:, 0] == 0
+        grad = state.grad.clone()
+        grad[free] += x[:, free].T @ delta
+        error = state.grad_error + x_norm * float(delta.norm())
+        diag, _ = self._diagonal(c * p, c, r, x2)
+        slack = c * error / float(diag[~free].min().sqrt())
+        if not self._gap_met(r * theta + c * grad, diag, f, f_zero, slack):
+            return None
+        return FitState(theta, z, grad, p, c, None, x2, grad_error=error)
 
     def _warn_cap(self, c: float, iterations: int, method: str) -> None:
         """Say that a fit used its whole iteration budget before its stopping rule held (as
@@ -571,6 +627,14 @@ def lbfgs_direction(
 PROPORTIONAL = 0.05
 
 
+def rescaled(theta: torch.Tensor, parent: torch.Tensor, scale: float, free: torch.Tensor) -> bool:
+    """Whether ``theta`` is ``parent`` with its penalised rows times ``scale`` and its
+    unpenalised rows (``free``) unchanged, exactly: a kept :func:`proportional_start`."""
+    return bool(
+        torch.equal(theta[free], parent[free]) and torch.equal(theta[~free], scale * parent[~free])
+    )
+
+
 def proportional_start(
     x: torch.Tensor, r: torch.Tensor, c: float, state: FitState, before: FitState
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -612,7 +676,7 @@ def decorrelating_basis(
     few steps (docs/PERFORMANCE.md).
     """
     d = x.shape[1] - 1
-    large = d > BASIS_MAX_DIMS * (4 if x.device.type == "cuda" else 1)
+    large = not decorrelates(d, x.device)
     if penalised_intercept:
         vecs = torch.eye(d + 1, device=x.device, dtype=x.dtype) if large else _eigenvectors(x.T @ x)
         return vecs, vecs
@@ -639,6 +703,21 @@ def decorrelating_basis(
 #: 13,824-dim AlexNet conv1 map would spend minutes in it) and solves in the features'
 #: own basis; only the preconditioning is lost. GPUs decompose up to 4x larger.
 BASIS_MAX_DIMS = 4096
+
+
+def decorrelates(d: int, device: torch.device) -> bool:
+    """Whether :func:`decorrelating_basis` rotates ``d`` features (else it is the identity)."""
+    return d <= BASIS_MAX_DIMS * (4 if device.type == "cuda" else 1)
+
+
+def penalised_norm(x: torch.Tensor, r: torch.Tensor, orthogonal: bool) -> float:
+    """An upper bound on the spectral norm of ``x``'s penalised columns (``r > 0``), and so of
+    any subset of its rows': with ``orthogonal`` columns (``x`` in :func:`decorrelating_basis`)
+    the largest column norm, 1 % over it for the float32 basis's departures from
+    orthogonality (~1e-6 per pair); else the Frobenius norm."""
+    squares = (x * x).sum(0)[r[:, 0] > 0].double()  # float32 sums: well inside the 1 %
+    bound = float(squares.max()) * 1.01 if orthogonal else float(squares.sum())
+    return bound**0.5
 
 
 def _eigenvectors(gram: torch.Tensor) -> torch.Tensor:
@@ -851,12 +930,18 @@ def _sweep(
         local = np.searchsorted(seen, y)
         return x, *solver.targets(local, len(seen)), seen
 
+    def averaged(theta: torch.Tensor, views: list[torch.Tensor]) -> np.ndarray:
+        """Decision values averaged over ``views`` (:func:`on_device` arrays, or those
+        arrays in the basis with ``theta`` in it too)."""
+        return np.mean([(v @ theta).double().cpu().numpy() for v in views], 0)
+
     def scores(
         theta: torch.Tensor, views: list[torch.Tensor], y: Any, mask: Any, seen: np.ndarray
     ) -> np.ndarray:
-        """Decision values averaged over ``views`` (:func:`on_device` arrays, or those
-        arrays in the basis with ``theta`` in it too)."""
-        out = np.mean([(v @ theta).double().cpu().numpy() for v in views], 0)
+        return finish(averaged(theta, views), y, mask, seen)
+
+    def finish(out: np.ndarray, y: Any, mask: Any, seen: np.ndarray) -> np.ndarray:
+        """Averaged decision values as the metric sees them."""
         if multilabel:  # constant-label classes: a constant ±1 score, as MultilabelOneVsRest
             pos = ((y > 0) & (mask > 0)).sum(0).cpu().numpy()
             neg = ((y < 0) & (mask > 0)).sum(0).cpu().numpy()
@@ -878,26 +963,47 @@ def _sweep(
             x_fit = on_device(fit.x) @ basis
         x, y, mask, seen = problem(x_fit, fit.y)
         del x_fit
+        x_norm = None
+        if fit.index is not None and not multilabel and loss == "logistic":  # rows of x_refit
+            r = solver.penalty_mask(x_refit.shape[1])
+            x_norm = penalised_norm(x_refit, r, decorrelates(x_refit.shape[1] - 1, device))
         state: torch.Tensor | FitState = zeros(len(seen))
         before = None
         for value in sorted(grid):  # warm start: each C from the next smaller one
-            done = solver.solve(x, y, mask, float(value) * fit.weight, state, back, before)
+            c = float(value) * fit.weight
+            done = solver.solve(x, y, mask, c, state, back, before, x_norm)
             before, state = (state if isinstance(state, FitState) else None), done
             fitted[value] = done.theta
         del x, state, before, done
         val_x = [on_device(v) @ basis for v in val_views.views]  # in the basis, once
+        free = solver.penalty_mask(x_refit.shape[1])[:, 0] == 0
+
+        def intercepts(theta: torch.Tensor) -> np.ndarray:
+            return averaged(theta[free], [v[:, free] for v in val_x])
+
         # a fit whose start already met its stopping rules returns the same weights (weakly
-        # regularised C values of a dense grid): scored once
+        # regularised C values of a dense grid): scored once; one that kept its proportional
+        # start is scored from the previous fit's values, rescaled (no product; equal to
+        # float rounding: the strongly regularised values of a dense grid)
         scored: dict[int, float] = {}
+        last: tuple[float, torch.Tensor, np.ndarray] | None = None
+        for value in sorted(grid):
+            theta = fitted[value]
+            if id(theta) in scored:
+                continue
+            c = float(value) * fit.weight
+            if last is not None and rescaled(theta, last[1], c / last[0], free):
+                raw = (c / last[0]) * (last[2] - intercepts(last[1])) + intercepts(theta)
+            else:
+                raw = averaged(theta, val_x)
+            last = (c, theta, raw)
+            try:
+                score = evaluate(task.metric, val_y, finish(raw, y, mask, seen), task.classes)
+                scored[id(theta)] = score[task.metric]
+            except ValueError:
+                scored[id(theta)] = float("nan")
         for value in grid:  # the grid's own order decides ties, as select_and_refit does
-            score = scored.get(id(fitted[value]))
-            if score is None:
-                val_scores = scores(fitted[value], val_x, y, mask, seen)
-                try:
-                    score = evaluate(task.metric, val_y, val_scores, task.classes)[task.metric]
-                except ValueError:
-                    score = float("nan")
-                scored[id(fitted[value])] = score
+            score = scored[id(fitted[value])]
             sweep_rows.append({"C": value, "val_" + task.metric: score})
             if score > best_score:
                 best_value, best_score = value, score

@@ -115,3 +115,106 @@ def test_a_dense_grid_sweep_answers_the_same_in_fewer_passes(monkeypatch, multil
     np.testing.assert_allclose(fast.scores, plain.scores, rtol=0.05, atol=0.05)
     # here multinomial (L-BFGS) 306 and 295 passes (Newton-CG: 447, 421), binary 256 and 239
     assert plain_passes - fast_passes >= 8, (fast_passes, plain_passes)
+
+
+@pytest.mark.parametrize("orthogonal", [True, False], ids=["in-the-basis", "any-columns"])
+def test_penalised_norm_bounds_the_spectral_norm_of_any_subset_of_rows(orthogonal):
+    import torch
+
+    solver, x, _, _ = problem("logistic")
+    if not orthogonal:
+        x = x @ torch.randn(x.shape[1], x.shape[1], generator=torch.Generator().manual_seed(0))
+    r = solver.penalty_mask(x.shape[1])
+    bound = fastlinear.penalised_norm(x, r, orthogonal)
+    pen = x[:, r[:, 0] > 0]
+    rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))
+    for subset in (slice(None), rows[:150], rows[:40]):
+        assert float(torch.linalg.matrix_norm(pen[subset].double(), ord=2)) <= bound
+    if orthogonal:  # and it is tight there (the largest column norm)
+        assert bound <= 1.01 * float(torch.linalg.matrix_norm(pen.double(), ord=2)) * 1.001
+
+
+def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounded():
+    """Where the gap rule holds for every gradient within the bound, the fit returns the
+    proportional start without a pass; its extrapolated gradient is within ``grad_error``
+    of the rows' (exact on the intercept), and the next fit does not reuse it as exact."""
+    import torch
+
+    solver, x, target, back = problem("logistic")
+    r = solver.penalty_mask(x.shape[1])
+    pen = r[:, 0] > 0
+    norm = fastlinear.penalised_norm(x, r, True)
+    zero = torch.zeros(x.shape[1], 5)
+    a = solver.solve(x, target, None, 1e-5, zero, back)
+    b = solver.solve(x, target, None, 2e-5, a, back)
+    calls = {"n": 0}
+    grad = fastlinear.TorchLinear._unit_gradient
+
+    def counted(self, *args, **kw):
+        calls["n"] += 1
+        return grad(self, *args, **kw)
+
+    fastlinear.TorchLinear._unit_gradient = counted
+    try:
+        c = solver.solve(x, target, None, 4e-5, b, back, a, norm)
+        assert calls["n"] == 0 and c.grad_error > 0
+        guess, _ = fastlinear.proportional_start(x, r, 4e-5, b, a)
+        assert torch.equal(c.theta, guess)
+        # the next fit from an extrapolated state makes its pass rather than trust it
+        d = solver.solve(x, target, None, 8e-5, c, back, b)
+        assert calls["n"] >= 1 and d.grad_error == 0
+    finally:
+        fastlinear.TorchLinear._unit_gradient = grad
+    logp = solver._value(c.theta, c.z, target, None, 4e-5, r)[1]
+    exact, _ = solver._unit_gradient(c.z, x, target, None, logp)
+    assert float((exact - c.grad)[pen].norm()) <= c.grad_error
+    torch.testing.assert_close(exact[~pen], c.grad[~pen], rtol=1e-4, atol=1e-6)
+    # the same fit without the bound spends its pass and returns the same weights
+    plain = solver.solve(x, target, None, 4e-5, b, back, a)
+    assert torch.equal(plain.theta, c.theta) and plain.grad_error == 0
+    # weakly regularised: the bound is too loose to stop without a pass
+    lo = solver.solve(x, target, None, 10.0, zero, back)
+    hi = solver.solve(x, target, None, 20.0, lo, back)
+    assert solver.solve(x, target, None, 40.0, hi, back, lo, norm).grad_error == 0
+
+
+def test_a_dense_grid_sweep_is_unchanged_by_the_pass_free_stops_and_rescaled_scores(monkeypatch):
+    """On the peers' 45 values the multinomial sweep's weights are identical with and without
+    the stops that skip their pass, the rescaled validation scores equal the products to
+    rounding, and passes are saved (counted)."""
+    import torch
+
+    task = make_task(False, n=240, d=24, k=6, seed=2)
+    thetas: dict[bool, list] = {True: [], False: []}
+    solve = fastlinear.TorchLinear.solve
+
+    def sweep(bounded: bool, rescale: bool):
+        def recorded(self, *args, **kw):
+            if not bounded:
+                args = args[:7]
+            out = solve(self, *args, **kw)
+            thetas[bounded].append(out.theta)
+            return out
+
+        uses = {"n": 0}
+        rescaled = fastlinear.rescaled
+
+        def counted_rescaled(*args):
+            uses["n"] += (found := rescaled(*args) and rescale)
+            return found
+
+        with monkeypatch.context() as m:
+            m.setattr(fastlinear.TorchLinear, "solve", recorded)
+            m.setattr(fastlinear, "rescaled", counted_rescaled)
+            out, passes = counted_sweep(monkeypatch, task, "logistic", fastlinear.PROPORTIONAL)
+        return out, passes, uses["n"]
+
+    fast, fast_passes, rescaled_fits = sweep(True, True)
+    plain, plain_passes, none = sweep(False, False)
+    assert none == 0 and rescaled_fits >= 5, rescaled_fits
+    assert len(thetas[True]) == len(thetas[False]) == len(DENSE) + 1
+    assert all(torch.equal(a, b) for a, b in zip(thetas[True], thetas[False]))
+    assert fast.sweep == plain.sweep and fast.chosen == plain.chosen
+    np.testing.assert_array_equal(fast.scores, plain.scores)
+    # here 295 and 282 passes, 13 fits scored by rescaling
+    assert plain_passes - fast_passes >= 5, (fast_passes, plain_passes)
