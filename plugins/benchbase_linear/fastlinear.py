@@ -516,7 +516,8 @@ class TorchLinear:
         if self.loss == "logistic" and not self.multilabel:
             t = self._softmax_step(theta, z, step, x_step, y, c, r, float(slope))
         for _ in range(30):
-            f_new, cached = self._value(theta + t * step, torch.add(z, x_step, alpha=t), y, mask, c, r)
+            z_new = torch.add(z, x_step, alpha=t)
+            f_new, cached = self._value(theta + t * step, z_new, y, mask, c, r)
             if f_new <= f + 1e-4 * t * slope:
                 return t, f_new, cached
             t *= 0.5

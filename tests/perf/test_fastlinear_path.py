@@ -168,7 +168,8 @@ def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounde
     logp = solver._value(c.theta, c.z, target, None, 4e-5, r)[1]
     exact, _ = solver._unit_gradient(c.z, x, target, None, logp)
     assert float((exact - c.grad)[pen].norm()) <= c.grad_error
-    torch.testing.assert_close(exact[~pen], c.grad[~pen], rtol=1e-4, atol=1e-6)
+    # the intercept's move is exact, to float32 sums over 200 rows of probabilities
+    torch.testing.assert_close(exact[~pen], c.grad[~pen], rtol=1e-4, atol=2e-5)
     # the same fit without the bound spends its pass and returns the same weights
     plain = solver.solve(x, target, None, 4e-5, b, back, a)
     assert torch.equal(plain.theta, c.theta) and plain.grad_error == 0
