@@ -102,18 +102,13 @@ def per_class_accuracy(y_true: Any, y_pred: Any, n_classes: int | None = None) -
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
     n = int(n_classes if n_classes is not None else max(y_true.max(initial=-1) + 1, 0))
-    if not np.issubdtype(y_true.dtype, np.integer):
-        out = []
-        for c in range(n):
-            mask = y_true == c
-            out.append(float((y_pred[mask] == c).mean()) if mask.any() else float("nan"))
-        return out
-    inside = (y_true >= 0) & (y_true < n)
-    # counts by class in one pass (a sweep scores every C: 397 masks each were its cost)
-    seen = np.bincount(y_true[inside], minlength=n)
-    hits = np.bincount(y_true[inside], weights=y_pred[inside] == y_true[inside], minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return [float(v) for v in np.where(seen > 0, hits / np.maximum(seen, 1), np.nan)]
+    # counts by class in one pass (a sweep scores every C: 397 masks each were its cost);
+    # labels that equal no class in range(n), float or not, count for none, as before
+    inside = np.isin(y_true, np.arange(n))
+    labels = y_true[inside].astype(np.int64)
+    seen = np.bincount(labels, minlength=n)
+    hits = np.bincount(labels, weights=y_pred[inside] == labels, minlength=n)
+    return [float(v) for v in np.where(seen > 0, hits / np.maximum(seen, 1), np.nan)]
 
 
 def mean_per_class_accuracy(y_true: Any, y_pred: Any) -> float:

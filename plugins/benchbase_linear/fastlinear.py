@@ -970,9 +970,9 @@ def _sweep(
             x_fit = on_device(fit.x) @ basis
         x, y, mask, seen = problem(x_fit, fit.y)
         del x_fit
+        r = solver.penalty_mask(x_refit.shape[1])
         x_norm = None
         if fit.index is not None and not multilabel and loss == "logistic":  # rows of x_refit
-            r = solver.penalty_mask(x_refit.shape[1])
             x_norm = penalised_norm(x_refit, r, decorrelates(x_refit.shape[1] - 1, device))
         state: torch.Tensor | FitState = zeros(len(seen))
         before = None
@@ -983,7 +983,7 @@ def _sweep(
             fitted[value] = done.theta
         del x, state, before, done
         val_x = [on_device(v) @ basis for v in val_views.views]  # in the basis, once
-        free = solver.penalty_mask(x_refit.shape[1])[:, 0] == 0
+        free = r[:, 0] == 0
 
         def intercepts(theta: torch.Tensor) -> np.ndarray:
             return averaged(theta[free], [v[:, free] for v in val_x])

@@ -134,7 +134,7 @@ def test_penalised_norm_bounds_the_spectral_norm_of_any_subset_of_rows(orthogona
         assert bound <= 1.01 * float(torch.linalg.matrix_norm(pen.double(), ord=2)) * 1.001
 
 
-def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounded():
+def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounded(monkeypatch):
     """Where the gap rule holds for every gradient within the bound, the fit returns the
     proportional start without a pass; its extrapolated gradient is within ``grad_error``
     of the rows' (exact on the intercept), and the next fit does not reuse it as exact."""
@@ -154,8 +154,8 @@ def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounde
         calls["n"] += 1
         return grad(self, *args, **kw)
 
-    fastlinear.TorchLinear._unit_gradient = counted
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(fastlinear.TorchLinear, "_unit_gradient", counted)
         c = solver.solve(x, target, None, 4e-5, b, back, a, norm)
         assert calls["n"] == 0 and c.grad_error > 0
         guess, _ = fastlinear.proportional_start(x, r, 4e-5, b, a)
@@ -163,8 +163,6 @@ def test_a_proportional_start_stops_without_a_pass_only_with_its_gradient_bounde
         # the next fit from an extrapolated state makes its pass rather than trust it
         d = solver.solve(x, target, None, 8e-5, c, back, b)
         assert calls["n"] >= 1 and d.grad_error == 0
-    finally:
-        fastlinear.TorchLinear._unit_gradient = grad
     logp = solver._value(c.theta, c.z, target, None, 4e-5, r)[1]
     exact, _ = solver._unit_gradient(c.z, x, target, None, logp)
     assert float((exact - c.grad)[pen].norm()) <= c.grad_error
